@@ -1,0 +1,41 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "dips/status.h"
+
+namespace dips {
+
+// Reads a whole regular file. Directories, missing files, unreadable files and files larger than
+// max_bytes are errors that say which.
+Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes);
+
+// The pixel size an image file's header claims, read without decoding (PNG, JPEG, BMP, PNM, WebP, TIFF).
+// Returns false when the format is not recognised or the header is cut short.
+bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height);
+
+// Sets the decoder's own pixel limit (OpenCV's OPENCV_IO_MAX_IMAGE_PIXELS) for formats sniffing misses.
+// Call before the first decode in the process.
+void set_decoder_pixel_limit(int64_t max_pixels);
+
+// Decodes an image file's bytes to 8-bit BGR (imread's IMREAD_COLOR). Images whose header claims more
+// than max_pixels are refused before any pixel buffer is allocated.
+Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image);
+
+// Encodes an image in the format named by ext (".png", ".jpg", ...).
+Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<uint8_t>* bytes);
+
+// Writes bytes to path atomically: a temporary file in the same folder, flushed, then renamed over path.
+// On any failure (disk full, permission) the temporary file is removed and path is left as it was.
+Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+
+// True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
+bool has_image_extension(const std::filesystem::path& path);
+
+// True when OpenCV can write this extension.
+bool can_encode_extension(const std::string& ext);
+
+}  // namespace dips

@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dips/status.h"
+
+namespace dips {
+
+// The report's format version, written in its first line: {"dips_report": 1, ...}.
+constexpr int kReportVersion = 1;
+
+// What the report says about one finished task (one JSON line).
+struct TaskRecord {
+  std::string input, output, ops;
+  bool ok = false;
+  std::string error;                 // empty when ok
+  std::vector<std::string> decoded;  // read_qr_code's strings, in order
+  int width = 0, height = 0;         // of the input image; 0 when it could not be decoded
+  double ms = 0;                     // wall time from dispatch to written output
+  std::vector<int> ranks;            // ranks that computed pieces of it (0 when rank 0 did)
+  std::string origin;                // manifest FILE:LINE, if any
+};
+
+// The report: an append-only journal of JSON lines, one per finished task, flushed as each is written,
+// so that it survives a crash of rank 0 and --resume can read it.
+class ReportWriter {
+ public:
+  ReportWriter() = default;
+  ReportWriter(const ReportWriter&) = delete;
+  ReportWriter& operator=(const ReportWriter&) = delete;
+  ~ReportWriter();
+
+  // Creates the report (or, with append, continues an existing one: a fresh header is added only when
+  // the file is new). `run` describes this run (version, command line, start time).
+  Status open(const std::filesystem::path& path, bool append, const nlohmann::json& run);
+  // Appends one task line and flushes it to the file.
+  Status write_task(const TaskRecord& record);
+  // Appends the final line {"summary": {...}} and syncs the file to disk.
+  Status write_summary(const nlohmann::json& summary);
+
+ private:
+  Status write_line(const nlohmann::json& line);
+  std::FILE* file_ = nullptr;
+  std::filesystem::path path_;
+};
+
+// The JSON object of one task line.
+nlohmann::json task_json(const TaskRecord& record);
+
+// The key --resume matches tasks by: same input, pipeline and output.
+std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
+
+// Reads a report written by an earlier run and collects the resume keys of tasks recorded ok. A missing
+// file gives an empty set; a file that is not a dips report (or of a newer version) is an error.
+// Lines cut short by a crash are ignored.
+Status read_finished_tasks(const std::filesystem::path& path, std::set<std::string>* finished);
+
+}  // namespace dips

@@ -1,0 +1,110 @@
+#include "dips/cli.h"
+
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "dips/operation.h"
+#include "dips/version.h"
+
+namespace dips {
+namespace po = boost::program_options;
+namespace {
+
+struct Described {
+  po::options_description visible{"Options"};
+  po::options_description all;
+  po::positional_options_description positional;
+};
+
+Described describe(Options* o) {
+  Described d;
+  d.visible.add_options()
+      ("op", po::value(&o->job.ops), "pipeline for every INPUT: operations separated by commas, each with an optional =N (e.g. blur=7,edge_detection)")
+      ("manifest", po::value(&o->job.manifest), "job file: one task per line, input<TAB>pipeline[<TAB>output]")
+      ("output,o", po::value<std::string>(), "output directory (required); outputs never go outside it")
+      ("recursive,r", po::bool_switch(&o->job.recursive), "descend into sub-directories of INPUT directories")
+      ("format", po::value(&o->job.format), "output format by extension: png, jpg, tif, bmp, webp (default: the input's)")
+      ("overwrite", po::bool_switch(&o->overwrite), "replace existing outputs (default: such a task fails)")
+      ("resume", po::bool_switch(&o->resume), "skip tasks the report records as done whose output exists; append to the report")
+      ("report", po::value<std::string>(), "report file (JSON lines; default OUTDIR/report.jsonl)")
+      ("dry-run,n", po::bool_switch(&o->dry_run), "print the plan (tasks, tiles, outputs) and touch nothing")
+      ("tile-rows", po::value(&o->tile_rows), "rows per tile (a band of whole rows); 0 = automatic: images up to 8 MP whole, larger ones in bands for every worker")
+      ("max-pixels", po::value(&o->max_pixels), "refuse images whose header claims more pixels (default 268435456)")
+      ("max-file-bytes", po::value(&o->max_file_bytes), "refuse input files larger than this (default 1 GiB)")
+      ("ping-interval", po::value(&o->scheduler.ping_interval), "seconds between liveness pings to each worker (default 0.2)")
+      ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
+      ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
+      ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces queued per worker (default 2)")
+      ("max-active", po::value(&o->max_active_tasks), "tasks open at once on rank 0 (default 2 per worker + 2)")
+      ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 30)")
+      ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
+      ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
+      ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
+      ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
+      ("version", po::bool_switch(&o->version), "print the version and exit")
+      ("help,h", po::bool_switch(&o->help), "print this help and exit");
+  d.all.add(d.visible).add_options()("input", po::value(&o->job.inputs)->multitoken(), "");
+  d.positional.add("input", -1);
+  return d;
+}
+
+}  // namespace
+
+Status parse_options(int argc, const char* const* argv, Options* o) {
+  Described d = describe(o);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(d.all).positional(d.positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return Status::Error(fmt::format("{} (see dips --help)", e.what()));
+  }
+  if (o->help || o->version || o->list_ops) return Status();
+  if (!vm.count("output")) return Status::Error("--output OUTDIR is required (see dips --help)");
+  o->job.output_dir = vm["output"].as<std::string>();
+  o->report = vm.count("report") ? std::filesystem::path(vm["report"].as<std::string>()) : o->job.output_dir / "report.jsonl";
+  const bool manifest = !o->job.manifest.empty();
+  if (manifest == !o->job.ops.empty()) return Status::Error("give either --op PIPELINE with inputs, or --manifest FILE (see dips --help)");
+  if (manifest && !o->job.inputs.empty()) return Status::Error("--manifest takes no INPUT arguments; list inputs in the manifest");
+  if (o->tile_rows < 0) return Status::Error("--tile-rows must be 0 (automatic) or a positive number of rows");
+  if (o->max_pixels <= 0) return Status::Error("--max-pixels must be positive");
+  if (o->scheduler.ping_interval <= 0 || o->scheduler.ping_timeout <= o->scheduler.ping_interval) {
+    return Status::Error("--ping-timeout must be larger than --ping-interval, both positive");
+  }
+  if (o->scheduler.queue_depth < 1) return Status::Error("--queue-depth must be at least 1");
+  if (!o->job.format.empty() && o->job.format.front() == '.') o->job.format.erase(0, 1);
+  return Status();
+}
+
+std::string help_text() {
+  Options o;
+  std::ostringstream out;
+  out << "dips " DIPS_VERSION " - distributed image processing over MPI\n\n"
+         "Usage:\n"
+         "  mpirun -np N dips --op PIPELINE --output OUTDIR INPUT...\n"
+         "  mpirun -np N dips --manifest FILE --output OUTDIR\n"
+         "  scripts/dips-run -n N [--hostfile H] -- <dips arguments>   (recommended: correct exit status)\n\n"
+         "Rank 0 coordinates, ranks 1..N-1 work; with one rank, rank 0 does everything.\n"
+         "INPUT is an image file or a directory of images. Results go to OUTDIR under the input's path\n"
+         "relative to the INPUT it was found under; a report (JSON lines) to OUTDIR/report.jsonl.\n\n"
+      << describe(&o).visible
+      << "\nExit status: 0 all tasks ok; 1 some tasks failed; 2 usage or manifest error (nothing processed);\n"
+         "3 the job could not finish (no worker left).\n";
+  return out.str();
+}
+
+std::string list_ops_text() {
+  std::string text = fmt::format("{:<20}{:<11}{:<9}{:<13}{:<15}{}\n", "operation", "parameter", "default", "range", "tiling", "description");
+  for (const Operation& op : operations()) {
+    const bool resize = op.name == "resize";
+    const std::string param = op.param.accepted ? (resize ? "n" : "k") : "-";
+    const std::string def = op.param.accepted ? (resize ? "none" : std::to_string(op.param.default_value)) : "-";
+    const std::string range = op.param.accepted ? fmt::format("{}..{}", op.param.min, op.param.max) : "-";
+    text += fmt::format("{:<20}{:<11}{:<9}{:<13}{:<15}{}\n", op.name, param, def, range, tiling_name(op.tiling), op.description);
+  }
+  return text;
+}
+
+}  // namespace dips

@@ -1,0 +1,245 @@
+#include "dips/image_io.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+
+namespace dips {
+namespace fs = std::filesystem;
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24); }
+uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+bool sniff_png(const std::vector<uint8_t>& b, int* w, int* h) {
+  static const uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 24 || std::memcmp(b.data(), kSig, 8) != 0 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
+  *w = static_cast<int>(std::min<uint32_t>(be32(&b[16]), INT32_MAX));
+  *h = static_cast<int>(std::min<uint32_t>(be32(&b[20]), INT32_MAX));
+  return true;
+}
+
+bool sniff_jpeg(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  size_t pos = 2;
+  while (pos + 4 <= b.size()) {
+    if (b[pos] != 0xFF) return false;
+    const uint8_t marker = b[pos + 1];
+    if (marker == 0xFF) { ++pos; continue; }
+    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
+    const uint16_t length = be16(&b[pos + 2]);
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      if (pos + 9 > b.size()) return false;
+      *h = be16(&b[pos + 5]);
+      *w = be16(&b[pos + 7]);
+      return true;
+    }
+    if (length < 2) return false;
+    pos += 2 + length;
+  }
+  return false;
+}
+
+bool sniff_bmp(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 26 || b[0] != 'B' || b[1] != 'M') return false;
+  const int32_t width = static_cast<int32_t>(le32(&b[18])), height = static_cast<int32_t>(le32(&b[22]));
+  *w = width == INT32_MIN ? INT32_MAX : std::abs(width);
+  *h = height == INT32_MIN ? INT32_MAX : std::abs(height);
+  return true;
+}
+
+bool sniff_pnm(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '6') return false;
+  long long values[2] = {0, 0};
+  size_t pos = 2;
+  for (long long& value : values) {
+    while (pos < b.size() && (std::isspace(b[pos]) || b[pos] == '#')) {
+      if (b[pos] == '#') while (pos < b.size() && b[pos] != '\n') ++pos;
+      else ++pos;
+    }
+    if (pos >= b.size() || !std::isdigit(b[pos])) return false;
+    while (pos < b.size() && std::isdigit(b[pos]) && value < INT32_MAX) value = value * 10 + (b[pos++] - '0');
+  }
+  *w = static_cast<int>(std::min<long long>(values[0], INT32_MAX));
+  *h = static_cast<int>(std::min<long long>(values[1], INT32_MAX));
+  return true;
+}
+
+bool sniff_webp(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 30 || std::memcmp(&b[0], "RIFF", 4) != 0 || std::memcmp(&b[8], "WEBP", 4) != 0) return false;
+  if (std::memcmp(&b[12], "VP8X", 4) == 0) {
+    *w = 1 + (b[24] | (b[25] << 8) | (b[26] << 16));
+    *h = 1 + (b[27] | (b[28] << 8) | (b[29] << 16));
+    return true;
+  }
+  if (std::memcmp(&b[12], "VP8L", 4) == 0) {
+    const uint32_t bits = le32(&b[21]);
+    *w = 1 + static_cast<int>(bits & 0x3FFF);
+    *h = 1 + static_cast<int>((bits >> 14) & 0x3FFF);
+    return true;
+  }
+  if (std::memcmp(&b[12], "VP8 ", 4) == 0) {
+    *w = le16(&b[26]) & 0x3FFF;
+    *h = le16(&b[28]) & 0x3FFF;
+    return true;
+  }
+  return false;
+}
+
+bool sniff_tiff(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 8) return false;
+  const bool little = b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0;
+  const bool big = b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42;
+  if (!little && !big) return false;
+  const auto u16 = [&](size_t at) { return little ? le16(&b[at]) : be16(&b[at]); };
+  const auto u32 = [&](size_t at) { return little ? le32(&b[at]) : be32(&b[at]); };
+  const uint32_t ifd = u32(4);
+  if (ifd + 2 > b.size()) return false;
+  const uint16_t entries = u16(ifd);
+  long long width = -1, height = -1;
+  for (uint16_t i = 0; i < entries; ++i) {
+    const size_t at = ifd + 2 + size_t(i) * 12;
+    if (at + 12 > b.size()) return false;
+    const uint16_t tag = u16(at), type = u16(at + 2);
+    const uint32_t value = type == 3 ? u16(at + 8) : u32(at + 8);
+    if (tag == 256) width = value;
+    if (tag == 257) height = value;
+  }
+  if (width < 0 || height < 0) return false;
+  *w = static_cast<int>(std::min<long long>(width, INT32_MAX));
+  *h = static_cast<int>(std::min<long long>(height, INT32_MAX));
+  return true;
+}
+
+std::atomic<uint64_t> temp_counter{0};
+
+}  // namespace
+
+Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    std::error_code ec;
+    if (err == ENOENT && fs::is_symlink(fs::symlink_status(path, ec))) {
+      return Status::Error(fmt::format("cannot read '{}': broken symbolic link", path.string()));
+    }
+    if (err == ELOOP) return Status::Error(fmt::format("cannot read '{}': symbolic link loop", path.string()));
+    return Status::Error(fmt::format("cannot read '{}': {}", path.string(), std::strerror(err)));
+  }
+  struct stat info {};
+  Status status;
+  if (::fstat(fd, &info) != 0) {
+    status = Status::Error(fmt::format("cannot read '{}': {}", path.string(), std::strerror(errno)));
+  } else if (S_ISDIR(info.st_mode)) {
+    status = Status::Error(fmt::format("cannot read '{}': it is a directory, not an image file", path.string()));
+  } else if (!S_ISREG(info.st_mode)) {
+    status = Status::Error(fmt::format("cannot read '{}': not a regular file", path.string()));
+  } else if (static_cast<uint64_t>(info.st_size) > max_bytes) {
+    status = Status::Error(fmt::format("'{}' is {} bytes, over the limit of {} (--max-file-bytes)", path.string(),
+                                       info.st_size, max_bytes));
+  } else {
+    bytes->resize(static_cast<size_t>(info.st_size));
+    size_t done = 0;
+    while (done < bytes->size()) {
+      const ssize_t n = ::read(fd, bytes->data() + done, bytes->size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        status = Status::Error(fmt::format("cannot read '{}': {}", path.string(), n < 0 ? std::strerror(errno) : "file shrank while reading"));
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  return status;
+}
+
+bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height) {
+  return sniff_png(bytes, width, height) || sniff_jpeg(bytes, width, height) || sniff_bmp(bytes, width, height) ||
+         sniff_pnm(bytes, width, height) || sniff_webp(bytes, width, height) || sniff_tiff(bytes, width, height);
+}
+
+void set_decoder_pixel_limit(int64_t max_pixels) {
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 1);
+}
+
+Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image) {
+  if (bytes.empty()) return Status::Error("empty file: not an image");
+  int width = 0, height = 0;
+  if (sniff_image_size(bytes, &width, &height) && static_cast<int64_t>(width) * height > max_pixels) {
+    return Status::Error(fmt::format("image header claims {}x{} = {} pixels, over the limit of {} (--max-pixels)",
+                                     width, height, static_cast<int64_t>(width) * height, max_pixels));
+  }
+  try {
+    *image = cv::imdecode(bytes, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    return Status::Error(fmt::format("cannot decode image: {}", e.what()));
+  }
+  if (image->empty()) return Status::Error("cannot decode image: corrupt, truncated or not a supported image format");
+  return Status();
+}
+
+Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<uint8_t>* bytes) {
+  try {
+    if (!cv::imencode(ext, image, *bytes)) return Status::Error(fmt::format("cannot encode as '{}'", ext));
+  } catch (const cv::Exception& e) {
+    return Status::Error(fmt::format("cannot encode as '{}': {}", ext, e.what()));
+  }
+  return Status();
+}
+
+Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  const fs::path temp = path.parent_path() /
+      fmt::format(".{}.dips-tmp-{}-{}", path.filename().string(), ::getpid(), temp_counter++);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
+  size_t done = 0;
+  int err = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { err = errno; break; }
+    done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(temp.c_str());
+    return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
+  }
+  return Status();
+}
+
+bool has_image_extension(const fs::path& path) {
+  static const char* kExtensions[] = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp",
+                                      ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".jp2", ".exr", ".hdr", ".pic"};
+  const std::string ext = lower(path.extension().string());
+  return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
+}
+
+bool can_encode_extension(const std::string& ext) {
+  try {
+    return cv::haveImageWriter("x" + ext);
+  } catch (const cv::Exception&) {
+    return false;
+  }
+}
+
+}  // namespace dips

@@ -1,0 +1,3 @@
+#include "dips/app.h"
+
+int main(int argc, char** argv) { return dips::dips_main(argc, argv); }

@@ -1,0 +1,82 @@
+#include "dips/report.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace dips {
+namespace fs = std::filesystem;
+
+ReportWriter::~ReportWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+Status ReportWriter::open(const fs::path& path, bool append, const nlohmann::json& run) {
+  std::error_code ec;
+  const bool existing = append && fs::exists(path, ec) && fs::file_size(path, ec) > 0;
+  file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
+  if (file_ == nullptr) return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
+  path_ = path;
+  nlohmann::json first = run;
+  if (!existing) first["dips_report"] = kReportVersion;
+  return write_line(first);
+}
+
+Status ReportWriter::write_line(const nlohmann::json& line) {
+  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
+  }
+  return Status();
+}
+
+nlohmann::json task_json(const TaskRecord& r) {
+  nlohmann::json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
+                      {"status", r.ok ? "ok" : "error"},
+                      {"error", r.ok ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
+                      {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
+                      {"ms", std::round(r.ms * 1000) / 1000}, {"ranks", r.ranks}};
+  if (!r.origin.empty()) j["origin"] = r.origin;
+  return j;
+}
+
+Status ReportWriter::write_task(const TaskRecord& record) { return write_line(task_json(record)); }
+
+Status ReportWriter::write_summary(const nlohmann::json& summary) {
+  Status status = write_line(nlohmann::json{{"summary", summary}});
+  if (status.ok()) ::fsync(fileno(file_));
+  return status;
+}
+
+std::string resume_key(const std::string& input, const std::string& ops, const std::string& output) {
+  return input + '\0' + ops + '\0' + output;
+}
+
+Status read_finished_tasks(const fs::path& path, std::set<std::string>* finished) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status();
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (first) {
+      first = false;
+      if (j.is_discarded() || !j.is_object() || !j.contains("dips_report")) {
+        return Status::Error(fmt::format("'{}' is not a dips report; refusing to resume from it or append to it", path.string()));
+      }
+      if (!j["dips_report"].is_number_integer() || j["dips_report"].get<int>() > kReportVersion) {
+        return Status::Error(fmt::format("'{}' is a report of a newer dips; resume it with that version", path.string()));
+      }
+      continue;
+    }
+    if (j.is_discarded() || !j.is_object() || !j.contains("input") || j.value("status", "") != "ok") continue;
+    if (!j["input"].is_string() || !j["ops"].is_string() || !j["output"].is_string()) continue;
+    finished->insert(resume_key(j["input"], j["ops"], j["output"]));
+  }
+  return Status();
+}
+
+}  // namespace dips

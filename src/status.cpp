@@ -1,0 +1,1 @@
+#include "dips/status.h"
