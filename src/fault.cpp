@@ -25,8 +25,8 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
       return FaultPlan();
     }
   }
-  if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang") {
-    *error = "DIPS_FAULT: kind must be kill, stop, exit or hang";
+  if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" && plan.kind != "slow") {
+    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang or slow";
     return FaultPlan();
   }
   return plan;
@@ -35,22 +35,25 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
 FaultPlan fault_plan_for_rank(int rank) {
   const char* text = std::getenv("DIPS_FAULT");
   if (text == nullptr || *text == '\0') return FaultPlan();
-  std::string error;
-  FaultPlan plan = parse_fault_plan(text, &error);
-  if (!error.empty() && rank == 0) std::fprintf(stderr, "dips: warning: %s; no fault injected\n", error.c_str());
-  return plan.rank == rank ? plan : FaultPlan();
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ';');) {
+    std::string error;
+    FaultPlan plan = parse_fault_plan(item, &error);
+    if (!error.empty() && rank == 0) std::fprintf(stderr, "dips: warning: %s; that fault is not injected\n", error.c_str());
+    if (plan.rank == rank) return plan;
+  }
+  return FaultPlan();
 }
 
-void fault_tick(const FaultPlan& plan, int* count) {
-  if (!plan.active() || ++*count < plan.after) return;
+bool fault_tick(const FaultPlan& plan, int* count) {
+  if (!plan.active() || ++*count != plan.after) return false;
   std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", plan.rank, plan.kind.c_str());
   std::fflush(stderr);
+  if (plan.kind == "slow") return true;
   if (plan.kind == "kill") ::raise(SIGKILL);
   if (plan.kind == "stop") ::raise(SIGSTOP);
   if (plan.kind == "exit") ::_exit(1);
-  if (plan.kind == "hang") {
-    for (volatile unsigned long spin = 0;; ++spin) {
-    }
+  for (volatile unsigned long spin = 0;; ++spin) {  // "hang"
   }
 }
 

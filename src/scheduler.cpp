@@ -74,8 +74,8 @@ std::vector<int> Scheduler::pings_due(double now) {
   return due;
 }
 
-std::vector<int> Scheduler::expire(double now) {
-  std::vector<int> dead;
+std::vector<std::pair<int, size_t>> Scheduler::expire(double now) {
+  std::vector<std::pair<int, size_t>> dead;
   for (auto& [rank, worker] : workers_) {
     if (worker.state == WorkerState::kDead) continue;
     const bool ping_missed = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_timeout;
@@ -84,8 +84,7 @@ std::vector<int> Scheduler::expire(double now) {
       for (uint64_t id : worker.pieces) piece_overdue |= now - pieces_[id].sent_at > options_.piece_timeout;
     }
     if (ping_missed || piece_overdue) {
-      declare_dead(rank);
-      dead.push_back(rank);
+      dead.emplace_back(rank, declare_dead(rank));
       continue;
     }
     const bool overdue = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_interval;
@@ -95,14 +94,16 @@ std::vector<int> Scheduler::expire(double now) {
   return dead;
 }
 
-void Scheduler::declare_dead(int rank) {
+size_t Scheduler::declare_dead(int rank) {
   auto it = workers_.find(rank);
-  if (it == workers_.end() || it->second.state == WorkerState::kDead) return;
-  requeue_pieces_of(it->second);
+  if (it == workers_.end() || it->second.state == WorkerState::kDead) return 0;
+  const size_t requeued = requeue_pieces_of(it->second);
   it->second.state = WorkerState::kDead;
+  return requeued;
 }
 
-void Scheduler::requeue_pieces_of(Worker& worker) {
+size_t Scheduler::requeue_pieces_of(Worker& worker) {
+  const size_t count = worker.pieces.size();
   // Back to the front of the pool, in their original order: they are the oldest work.
   for (auto it = worker.pieces.rbegin(); it != worker.pieces.rend(); ++it) {
     Piece& piece = pieces_[*it];
@@ -111,6 +112,7 @@ void Scheduler::requeue_pieces_of(Worker& worker) {
     pending_.push_front(*it);
   }
   worker.pieces.clear();
+  return count;
 }
 
 void Scheduler::refresh_state(Worker& worker) {

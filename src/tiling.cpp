@@ -70,7 +70,9 @@ Status run_piece(const Stage& stage, const PieceRows& rows, const cv::Mat& input
       return Status::Error(fmt::format("{} failed: {}", step.op->name, e.what()));
     }
   }
-  output->pixels = current.rowRange(rows.row0 - rows.in_row0, rows.row1 - rows.in_row0).clone();
+  // A whole-image stage may change the size (resize): its output is all of it.
+  output->pixels = stage.kind == Tiling::kWholeImage ? current
+                                                     : current.rowRange(rows.row0 - rows.in_row0, rows.row1 - rows.in_row0).clone();
   if (stage.kind == Tiling::kHistogram) output->histogram = gray_histogram(output->pixels);
   return Status();
 }

@@ -201,9 +201,9 @@ class ComputeThread {
     wake_.notify_all();
     thread_.join();
   }
-  void push(WorkMessage work) {
+  void push(WorkMessage work, double delay_s) {
     std::lock_guard<std::mutex> lock(mutex_);
-    inbox_.push_back(std::move(work));
+    inbox_.push_back({std::move(work), delay_s});
     wake_.notify_all();
   }
   bool pop(ResultMessage* result) {
@@ -220,9 +220,10 @@ class ComputeThread {
     while (true) {
       wake_.wait(lock, [this] { return stopping_ || !inbox_.empty(); });
       if (stopping_) return;
-      WorkMessage work = std::move(inbox_.front());
+      auto [work, delay_s] = std::move(inbox_.front());
       inbox_.pop_front();
       lock.unlock();
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay_s));
       ResultMessage result = execute_work(work);
       lock.lock();
       outbox_.push_back(std::move(result));
@@ -230,7 +231,7 @@ class ComputeThread {
   }
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<WorkMessage> inbox_;
+  std::deque<std::pair<WorkMessage, double>> inbox_;
   std::deque<ResultMessage> outbox_;
   bool stopping_ = false;
   std::thread thread_;
@@ -288,11 +289,11 @@ bool run_mpi_worker(int rank, double orphan_timeout_s) {
           send(Tag::kPong, std::move(message.data));
           break;
         case Tag::kWork: {
-          fault_tick(fault, &fault_count);
+          const double delay_s = fault_tick(fault, &fault_count) ? kSlowFaultSeconds : 0.0;
           WorkMessage work;
           Status decoded = decode_work(message.data.data(), message.data.size(), &work);
           if (decoded.ok()) {
-            compute.push(std::move(work));
+            compute.push(std::move(work), delay_s);
           } else if (message.data.size() >= 12) {  // the piece id is readable: fail just that piece
             ResultMessage result;
             std::memcpy(&result.piece_id, message.data.data() + 4, sizeof(result.piece_id));

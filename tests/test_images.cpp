@@ -137,6 +137,10 @@ std::vector<ZbarSymbol> zbar_symbols(const cv::Mat& bgr) {
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
   zbar::ImageScanner scanner;
   scanner.set_config(zbar::ZBAR_NONE, zbar::ZBAR_CFG_ENABLE, 1);
+  // operations.md: "the data is the symbol's bytes taken as UTF-8 text". Without ZBAR_CFG_BINARY, ZBar
+  // guesses a character set for QR byte segments and converts them: UTF-8 "Grüße" comes back as Shift-JIS
+  // read text ("Grﾃｼﾃ歹"). With it, get_data() is the symbol's bytes.
+  scanner.set_config(zbar::ZBAR_QRCODE, zbar::ZBAR_CFG_BINARY, 1);
   zbar::Image zimage(static_cast<unsigned>(gray.cols), static_cast<unsigned>(gray.rows), "Y800", gray.data,
                      gray.total());
   scanner.scan(zimage);

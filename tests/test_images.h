@@ -25,11 +25,12 @@ bool identical(const cv::Mat& a, const cv::Mat& b);
 
 // ---- Added for the unit tests (test_operations, test_tiling, test_qr) ----
 
-// One QR code (OpenCV's QRCodeEncoder) as an 8-bit gray image, each module `module` pixels, no quiet zone.
+// One QR code (OpenCV's QRCodeEncoder) as an 8-bit gray image, each module `module` pixels (the encoder's
+// own 2-module white margin included).
 cv::Mat qr_code(const std::string& text, int module = 4);
 
-// A white BGR canvas of rows x cols with QR codes of the given texts, the top-left corner of each code's
-// modules at the given position (the caller leaves a quiet zone around it).
+// A white BGR canvas of rows x cols with QR codes of the given texts (qr_code), the top-left corner of each
+// code image at the given position.
 cv::Mat qr_on_canvas(int rows, int cols, const std::vector<std::string>& texts,
                      const std::vector<cv::Point>& positions, int module = 4);
 
@@ -49,8 +50,8 @@ cv::Mat reference_step(const std::string& name, int param, const cv::Mat& image,
 cv::Mat reference_pipeline(const std::string& pipeline, const cv::Mat& image,
                            std::vector<std::string>* decoded = nullptr);
 
-// read_qr_code's reference on a BGR image: ZBar (every symbology enabled) on the gray image, drawing as
-// docs/operations.md says. Returns the annotated copy; decoded strings go to *decoded when not null.
+// read_qr_code's reference on a BGR image: ZBar (every symbology enabled; QR data as the symbol's raw
+// bytes, ZBAR_CFG_BINARY) on the gray image, drawing as docs/operations.md says. Returns the annotated copy; decoded strings go to *decoded when not null.
 cv::Mat reference_read_qr(const cv::Mat& bgr, std::vector<std::string>* decoded = nullptr);
 
 // A symbol as ZBar reports it on the gray image of a BGR image: data and location bounding box.

@@ -3,10 +3,12 @@
 
 namespace dips {
 
-// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K" makes rank R fail after it has received
-// N work messages (a worker) or finished N tasks (rank 0). Kinds: kill (SIGKILL to itself), stop
-// (SIGSTOP: hung), exit (exit code 1 without MPI_Finalize), hang (stops answering pings, spinning).
-// Read once at start-up; an unset or malformed variable injects nothing (malformed: a warning).
+// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]" makes rank R fail when it
+// receives its N-th work message (a worker) or finishes its N-th task (rank 0). Kinds:
+//   kill  SIGKILL to itself           stop  SIGSTOP to itself (a hung process)
+//   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
+//   slow  that piece computes 4 s longer while pings are still answered (a long but healthy piece)
+// Read once at start-up; an unset variable injects nothing, a malformed one warns and injects nothing.
 struct FaultPlan {
   int rank = -1;
   int after = 0;
@@ -14,13 +16,17 @@ struct FaultPlan {
   bool active() const { return rank >= 0; }
 };
 
-// Parses the text of DIPS_FAULT. Returns an inactive plan and sets *error on malformed text.
+// Parses one plan ("rank:2,after:5,kind:kill"). Returns an inactive plan and sets *error when malformed.
 FaultPlan parse_fault_plan(const std::string& text, std::string* error);
 
-// The plan from the environment, for this rank (inactive when it targets another rank).
+// This rank's plan from DIPS_FAULT (inactive when no plan targets it).
 FaultPlan fault_plan_for_rank(int rank);
 
-// Counts one event (a work message or a finished task); fires the fault when the count is reached.
-void fault_tick(const FaultPlan& plan, int* count);
+// Counts one event; when the plan's count is reached, fires the fault. Returns true only for "slow",
+// which the caller carries out (the piece's computation is delayed); the other kinds never return.
+bool fault_tick(const FaultPlan& plan, int* count);
+
+// How long a "slow" piece is delayed, in seconds.
+constexpr double kSlowFaultSeconds = 4.0;
 
 }  // namespace dips

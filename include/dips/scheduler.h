@@ -45,10 +45,11 @@ class Scheduler {
   bool complete(uint64_t piece, int worker, bool failed);
   // The workers that should be pinged now (each at most once per ping_interval); records the pings.
   std::vector<int> pings_due(double now);
-  // Applies deadlines: returns the workers newly declared dead; their pieces are pending again.
-  std::vector<int> expire(double now);
-  // Declares a worker dead at once (e.g. it sent garbage); its pieces are pending again.
-  void declare_dead(int worker);
+  // Applies deadlines: returns the workers newly declared dead, each with the number of its pieces that
+  // are pending again.
+  std::vector<std::pair<int, size_t>> expire(double now);
+  // Declares a worker dead at once (e.g. it sent garbage); returns how many of its pieces are pending again.
+  size_t declare_dead(int worker);
 
   WorkerState worker_state(int worker) const;
   PieceState piece_state(uint64_t piece) const;
@@ -73,7 +74,7 @@ class Scheduler {
     int worker = -1;
     double sent_at = 0;
   };
-  void requeue_pieces_of(Worker& worker);
+  size_t requeue_pieces_of(Worker& worker);
   void refresh_state(Worker& worker);
 
   SchedulerOptions options_;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything dips needs to build, test and benchmark, from Debian 12's packages.
+# Quiet when everything is already there; uses sudo when not root.
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake pkg-config            # compiler and build
+  openmpi-bin libopenmpi-dev libpmix-dev      # MPI, and PMIx to kill hung ranks
+  libopencv-dev libzbar-dev                   # imaging, QR/barcodes
+  libboost-program-options-dev                # command line
+  nlohmann-json3-dev libfmt-dev               # report JSON, formatting
+  catch2                                      # tests (v2)
+  iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,86 @@
+#include "harness.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+namespace dips::testing {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "dips-test-XXXXXX").string();
+  path_ = ::mkdtemp(pattern.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+  fs::remove_all(path_, ec);
+}
+
+std::string quoted(const fs::path& path) {
+  std::string text = "'";
+  for (char c : path.string()) text += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return text + "'";
+}
+
+namespace {
+
+RunResult run_command(const std::string& command) {
+  TempDir log;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string full = "(" + command + ") > " + quoted(log / "out") + " 2>&1 < /dev/null";
+  const int status = std::system(full.c_str());
+  RunResult result;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(log / "out");
+  result.output.assign(std::istreambuf_iterator<char>(in), {});
+  return result;
+}
+
+std::string root_env() { return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "; }
+
+}  // namespace
+
+RunResult run_dips(int np, const std::string& args, const std::string& env) {
+  // mpirun's own exit status means nothing under --enable-recovery: dips' rank 0 writes the real one.
+  TempDir status_dir;
+  const fs::path status_file = status_dir / "status";
+  const std::string command = "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
+                              " " DIPS_MPIEXEC_PREFLAGS
+                              " --oversubscribe --bind-to none --mca btl self,vader --enable-recovery"
+                              " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
+  RunResult result = run_command(command);
+  std::ifstream status(status_file);
+  int code = -1;
+  result.code = status >> code ? code : 100 + result.code;  // 100+: rank 0 wrote no status
+  return result;
+}
+
+RunResult run_dips_run(int np, const std::string& args, const std::string& env) {
+  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " -- " + args);
+}
+
+std::vector<nlohmann::json> read_report(const fs::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
+  std::map<std::string, nlohmann::json> tasks;
+  for (auto& line : read_report(path)) {
+    if (line.contains("input")) tasks[line["output"].get<std::string>()] = line;
+  }
+  return tasks;
+}
+
+cv::Mat read_output(const fs::path& path) { return cv::imread(path.string(), cv::IMREAD_UNCHANGED); }
+
+}  // namespace dips::testing

@@ -1,0 +1,48 @@
+#pragma once
+// Helpers for tests that run the real dips binary under mpirun and check what it wrote.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace dips::testing {
+
+// A fresh, empty directory under the system's temporary folder; removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunResult {
+  int code = -1;       // the process exit code
+  std::string output;  // stdout and stderr together
+  double seconds = 0;
+};
+
+// Runs dips on np ranks under mpirun (CMake's MPIEXEC_* settings, --oversubscribe, shared memory,
+// --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".
+RunResult run_dips(int np, const std::string& args, const std::string& env = "");
+
+// Runs scripts/dips-run -n np -- args.
+RunResult run_dips_run(int np, const std::string& args, const std::string& env = "");
+
+// Quotes a path for the shell.
+std::string quoted(const std::filesystem::path& path);
+
+// The report's lines, parsed; the first is the header, the last the summary when the run finished.
+std::vector<nlohmann::json> read_report(const std::filesystem::path& path);
+
+// The task lines of a report, keyed by output path.
+std::map<std::string, nlohmann::json> report_tasks(const std::filesystem::path& path);
+
+// Reads an image file as dips' reference does (IMREAD_UNCHANGED for outputs: 1 or 3 channels).
+cv::Mat read_output(const std::filesystem::path& path);
+
+}  // namespace dips::testing

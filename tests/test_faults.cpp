@@ -1,0 +1,196 @@
+// Fault tolerance with real processes and real signals: workers killed (SIGKILL, exit), stopped (SIGSTOP),
+// spinning, or slow; all workers lost; rank 0 lost; then --resume.
+#include <catch2/catch.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
+
+#include "dips/pipeline.h"
+#include "harness.h"
+#include "test_images.h"
+
+namespace fs = std::filesystem;
+using namespace dips;
+using namespace dips::testing;
+
+namespace {
+
+constexpr const char* kPipeline = "blur=3,edge_detection";
+
+// Six images, cut into 8-row bands: a few hundred pieces, so that faults strike mid-job.
+struct FaultJob {
+  TempDir dir;
+  std::vector<std::string> names;
+  FaultJob(int images = 6) {
+    fs::create_directories(dir / "in");
+    for (int i = 0; i < images; ++i) {
+      names.push_back("img" + std::to_string(i) + ".png");
+      REQUIRE(cv::imwrite((dir / "in" / names.back()).string(), photo_like(64 + 8 * i, 80, 100 + i)));
+    }
+  }
+  std::string args(const fs::path& outdir, const std::string& extra = "") const {
+    return "--tile-rows 8 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
+  }
+  // Every output exists and equals the whole-image reference; every task is in the report once, ok.
+  void check_complete(const fs::path& outdir) const {
+    Pipeline pipeline;
+    REQUIRE(parse_pipeline(kPipeline, &pipeline).ok());
+    for (const auto& name : names) {
+      INFO(name);
+      OpResult expected;
+      REQUIRE(run_pipeline_whole(cv::imread((dir / "in" / name).string()), pipeline, &expected).ok());
+      CHECK(identical(read_output(outdir / name), expected.image));
+    }
+  }
+  void check_report_complete(const fs::path& outdir) const {
+    std::map<std::string, int> seen;
+    for (const auto& line : read_report(outdir / "report.jsonl")) {
+      if (!line.contains("input")) continue;
+      CHECK(line["status"] == "ok");
+      ++seen[line["output"]];
+    }
+    CHECK(seen.size() == names.size());
+    for (const auto& [output, count] : seen) CHECK(count == 1);
+  }
+};
+
+std::string fault_env(int rank, int after, const std::string& kind) {
+  return "DIPS_FAULT='rank:" + std::to_string(rank) + ",after:" + std::to_string(after) + ",kind:" + kind + "'";
+}
+
+std::vector<int> workers_lost(const fs::path& report) {
+  const auto lines = read_report(report);
+  REQUIRE(!lines.empty());
+  REQUIRE(lines.back().contains("summary"));
+  return lines.back()["summary"]["workers_lost"].get<std::vector<int>>();
+}
+
+}  // namespace
+
+TEST_CASE("a worker killed at any moment: the job completes, exact", "[faults][kill]") {
+  FaultJob job;
+  // 21 different moments: each of 3 workers killed on receiving its 1st, 3rd, ... 41st piece.
+  for (int moment = 0; moment < 21; ++moment) {
+    const int rank = 1 + moment % 3, after = 1 + 2 * moment;
+    DYNAMIC_SECTION("rank " << rank << " killed at its piece " << after) {
+      const fs::path outdir = job.dir / ("out" + std::to_string(moment));
+      const RunResult run = run_dips(4, job.args(outdir, "--quiet"), fault_env(rank, after, "kill"));
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      job.check_complete(outdir);
+      job.check_report_complete(outdir);
+      const bool fired = run.output.find("injects 'kill'") != std::string::npos;
+      CHECK(fired);
+      CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{rank});
+      CHECK(run.seconds < 30);
+    }
+  }
+}
+
+TEST_CASE("a worker that exits without MPI_Finalize is survived", "[faults][exit]") {
+  FaultJob job;
+  const fs::path outdir = job.dir / "out";
+  const RunResult run = run_dips(3, job.args(outdir), fault_env(2, 4, "exit"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+  CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{2});
+}
+
+TEST_CASE("a stopped (SIGSTOP) or spinning worker is detected, killed, and mpirun exits", "[faults][hung]") {
+  for (const std::string kind : {"stop", "hang"}) {
+    DYNAMIC_SECTION(kind) {
+      FaultJob job;
+      const fs::path outdir = job.dir / "out";
+      // Through dips-run, as users run it: it must return, with dips' status, despite the hung rank.
+      const RunResult run = run_dips_run(3, job.args(outdir), fault_env(1, 5, kind));
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      CHECK(run.seconds < 40);
+      job.check_complete(outdir);
+      job.check_report_complete(outdir);
+      CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{1});
+    }
+  }
+}
+
+TEST_CASE("a long piece on a busy but healthy worker is not declared dead with the default deadlines", "[faults][slow]") {
+  FaultJob job(2);
+  const fs::path outdir = job.dir / "out";
+  // The 2nd piece of rank 1 computes 4 s longer than it should, while its rank keeps answering pings.
+  const RunResult run = run_dips(3, job.args(outdir), fault_env(1, 2, "slow"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(run.output.find("injects 'slow'") != std::string::npos);
+  CHECK(run.seconds >= 4);
+  job.check_complete(outdir);
+  CHECK(workers_lost(outdir / "report.jsonl").empty());
+}
+
+TEST_CASE("two of three workers killed: the last one finishes the job", "[faults][kill]") {
+  FaultJob job;
+  const fs::path outdir = job.dir / "out";
+  const RunResult run = run_dips(4, job.args(outdir), "DIPS_FAULT='rank:1,after:3,kind:kill;rank:3,after:6,kind:kill'");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+  auto lost = workers_lost(outdir / "report.jsonl");
+  std::sort(lost.begin(), lost.end());
+  CHECK(lost == std::vector<int>{1, 3});
+}
+
+TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoes only what is missing", "[faults][resume]") {
+  FaultJob job(8);
+  const fs::path outdir = job.dir / "out";
+  // Whole images (no bands), so that some tasks finish before both workers die on their 4th piece.
+  const std::string args = "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:1,after:4,kind:kill;rank:2,after:4,kind:kill'");
+  INFO(run.output);
+  REQUIRE(run.code == 3);
+  std::set<std::string> done_first;
+  for (const auto& [output, line] : report_tasks(outdir / "report.jsonl")) {
+    CHECK(line["status"] == "ok");
+    CHECK(fs::exists(output));
+    done_first.insert(output);
+  }
+  CHECK(!done_first.empty());
+  CHECK(done_first.size() < job.names.size());
+  const auto before = read_report(outdir / "report.jsonl");
+  CHECK(before.back()["summary"]["exit_code"] == 3);
+
+  run = run_dips_run(3, args + " --resume");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  const auto after = read_report(outdir / "report.jsonl");
+  std::set<std::string> redone;
+  for (size_t i = before.size(); i < after.size(); ++i) {
+    if (after[i].contains("input")) redone.insert(after[i]["output"].get<std::string>());
+  }
+  for (const auto& output : done_first) CHECK(redone.count(output) == 0);
+  CHECK(redone.size() + done_first.size() == job.names.size());
+  CHECK(after.back()["summary"]["skipped"] == done_first.size());
+}
+
+TEST_CASE("rank 0 killed mid-job: dips-run reports it, --resume finishes exactly", "[faults][resume]") {
+  FaultJob job(8);
+  const fs::path outdir = job.dir / "out";
+  const std::string args = "--orphan-timeout 3 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  RunResult run = run_dips_run(3, args, fault_env(0, 3, "kill"));
+  INFO(run.output);
+  REQUIRE(run.code == 3);
+  CHECK(run.output.find("wrote no exit status") != std::string::npos);
+  const auto first = report_tasks(outdir / "report.jsonl");
+  CHECK(first.size() == 3);
+  run = run_dips_run(3, args + " --resume");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  std::map<std::string, int> count;
+  for (const auto& line : read_report(outdir / "report.jsonl")) {
+    if (line.contains("input")) ++count[line["output"].get<std::string>()];
+  }
+  CHECK(count.size() == job.names.size());
+  for (const auto& [output, n] : count) CHECK(n == 1);
+}

@@ -1,0 +1,262 @@
+// Multi-rank tests: the real dips binary under mpirun, outputs compared pixel for pixel with the
+// whole-image OpenCV reference, reports and exit codes checked.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+
+#include "dips/pipeline.h"
+#include "harness.h"
+#include "test_images.h"
+
+namespace fs = std::filesystem;
+using namespace dips;
+using namespace dips::testing;
+
+namespace {
+
+// Inputs of every kind the job meets: small (one tile) and larger, colour and gray, PNG and JPEG, QR codes.
+struct Inputs {
+  TempDir dir;
+  std::vector<std::string> names = {"small.png", "big.png", "gray.png", "photo.jpg", "qr.png"};
+  Inputs() {
+    fs::create_directories(dir / "in");
+    cv::Mat gray;
+    cv::cvtColor(photo_like(90, 70, 5), gray, cv::COLOR_BGR2GRAY);
+    REQUIRE(cv::imwrite((dir / "in/small.png").string(), photo_like(40, 50, 3)));
+    REQUIRE(cv::imwrite((dir / "in/big.png").string(), photo_like(150, 120, 4)));
+    REQUIRE(cv::imwrite((dir / "in/gray.png").string(), gray));
+    REQUIRE(cv::imwrite((dir / "in/photo.jpg").string(), photo_like(130, 100, 6)));
+    REQUIRE(cv::imwrite((dir / "in/qr.png").string(), qr_image({"alpha", "beta"}, 3)));
+  }
+  fs::path input(const std::string& name) const { return dir / "in" / name; }
+};
+
+const std::vector<std::string> kPipelines = {
+    "edge_detection", "color_inversion", "grayscale", "threshold", "blur", "blur=8", "dilate=3", "erode", "resize=33", "resize",
+    "equalize_histogram", "find_contours", "read_qr_code", "grayscale,threshold", "blur=3,edge_detection",
+    "blur=7,equalize_histogram", "dilate=3,erode=3,find_contours", "resize=50,blur=3", "blur=3,read_qr_code"};
+
+OpResult reference(const fs::path& input, const std::string& pipeline_text) {
+  Pipeline pipeline;
+  REQUIRE(parse_pipeline(pipeline_text, &pipeline).ok());
+  OpResult result;
+  REQUIRE(run_pipeline_whole(cv::imread(input.string(), cv::IMREAD_COLOR), pipeline, &result).ok());
+  return result;
+}
+
+std::string safe_name(std::string text) {
+  for (char& c : text) if (c == ',' || c == '=') c = '_';
+  return text;
+}
+
+// Writes a manifest running every pipeline on every input, outputs as PNG under out/<pipeline>/.
+fs::path write_full_manifest(const Inputs& inputs) {
+  const fs::path manifest = inputs.dir / "job.tsv";
+  std::ofstream out(manifest);
+  out << "# every operation on every input\n";
+  for (const auto& pipeline : kPipelines) {
+    for (const auto& name : inputs.names) {
+      out << "in/" << name << "\t" << pipeline << "\t" << safe_name(pipeline) << "/" << fs::path(name).stem().string() << ".png\n";
+    }
+  }
+  return manifest;
+}
+
+void check_full_job(const Inputs& inputs, const fs::path& outdir, int np) {
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  REQUIRE(tasks.size() == kPipelines.size() * inputs.names.size());
+  for (const auto& pipeline : kPipelines) {
+    for (const auto& name : inputs.names) {
+      const fs::path output = outdir / safe_name(pipeline) / (fs::path(name).stem().string() + ".png");
+      INFO(pipeline << " on " << name);
+      const OpResult expected = reference(inputs.input(name), pipeline);
+      CHECK(identical(read_output(output), expected.image));
+      const auto& line = tasks.at(output.string());
+      CHECK(line["status"] == "ok");
+      CHECK(line["error"].is_null());
+      CHECK(line["ops"] == pipeline_text([&] { Pipeline p; parse_pipeline(pipeline, &p); return p; }()));
+      CHECK(line["decoded"].get<std::vector<std::string>>() == expected.decoded);
+      const cv::Mat input = cv::imread(inputs.input(name).string());
+      CHECK(line["width"] == input.cols);
+      CHECK(line["height"] == input.rows);
+      for (int rank : line["ranks"].get<std::vector<int>>()) CHECK((np == 1 ? rank == 0 : (rank >= 1 && rank < np)));
+      CHECK(!line["ranks"].empty());
+    }
+  }
+  const auto report = read_report(outdir / "report.jsonl");
+  CHECK(report.front()["dips_report"] == 1);
+  REQUIRE(report.back().contains("summary"));
+  CHECK(report.back()["summary"]["ok"] == tasks.size());
+  CHECK(report.back()["summary"]["exit_code"] == 0);
+}
+
+}  // namespace
+
+TEST_CASE("every operation and pipeline is exact for 1, 2, 3 and 5 ranks and several tile sizes", "[mpi][exact]") {
+  Inputs inputs;
+  const fs::path manifest = write_full_manifest(inputs);
+  for (int np : {1, 2, 3, 5}) {
+    for (int tile_rows : {0, 16, 37}) {
+      DYNAMIC_SECTION("np " << np << ", tile rows " << tile_rows) {
+        const fs::path outdir = inputs.dir / ("out_" + std::to_string(np) + "_" + std::to_string(tile_rows));
+        const RunResult run = run_dips(np, "--quiet --manifest " + quoted(manifest) + " --output " + quoted(outdir) +
+                                               " --tile-rows " + std::to_string(tile_rows));
+        INFO(run.output);
+        REQUIRE(run.code == 0);
+        check_full_job(inputs, outdir, np);
+      }
+    }
+  }
+}
+
+TEST_CASE("directory jobs keep relative paths; --recursive descends; JPEG outputs stay JPEG", "[mpi][job]") {
+  Inputs inputs;
+  fs::create_directories(inputs.dir / "in/sub/deeper");
+  REQUIRE(cv::imwrite((inputs.dir / "in/sub/deeper/nested.png").string(), photo_like(30, 30, 9)));
+  const fs::path flat = inputs.dir / "flat", deep = inputs.dir / "deep";
+  RunResult run = run_dips(3, "--op blur=3 --output " + quoted(flat) + " " + quoted(inputs.dir / "in"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  for (const auto& name : inputs.names) CHECK(fs::exists(flat / name));
+  CHECK(!fs::exists(flat / "sub"));
+  CHECK(report_tasks(flat / "report.jsonl").size() == inputs.names.size());
+  // A JPEG output is exactly OpenCV's JPEG encoding of the reference pixels.
+  std::vector<uchar> expected;
+  cv::imencode(".jpg", reference(inputs.input("photo.jpg"), "blur=3").image, expected);
+  std::ifstream jpeg(flat / "photo.jpg", std::ios::binary);
+  CHECK(std::vector<uchar>(std::istreambuf_iterator<char>(jpeg), {}) == expected);
+
+  run = run_dips(2, "--op grayscale --recursive --format png --output " + quoted(deep) + " " + quoted(inputs.dir / "in"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(identical(read_output(deep / "sub/deeper/nested.png"), reference(inputs.dir / "in/sub/deeper/nested.png", "grayscale").image));
+  CHECK(fs::exists(deep / "photo.png"));
+  CHECK(report_tasks(deep / "report.jsonl").size() == inputs.names.size() + 1);
+}
+
+TEST_CASE("manifest jobs: spaces, parentheses, comments, CRLF, relative paths and default outputs", "[mpi][job]") {
+  Inputs inputs;
+  fs::create_directories(inputs.dir / "jobs/pics");
+  const fs::path panda = inputs.dir / "jobs/pics/Image 1 (Panda).png";
+  REQUIRE(cv::imwrite(panda.string(), photo_like(60, 80, 11)));
+  {
+    std::ofstream out(inputs.dir / "jobs/manifest.tsv", std::ios::binary);
+    out << "# a comment line\r\n\r\n"
+        << "pics/Image 1 (Panda).png\tblur=5,edge_detection\tresults/Panda edges (1).png\r\n"
+        << "   # indented comment\n"
+        << "pics/Image 1 (Panda).png\tcolor_inversion\n"
+        << "../in/big.png\tthreshold\tbig threshold.png\n";
+  }
+  const fs::path outdir = inputs.dir / "out dir";
+  const RunResult run = run_dips(3, "--tile-rows 7 --manifest " + quoted(inputs.dir / "jobs/manifest.tsv") + " --output " + quoted(outdir));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(identical(read_output(outdir / "results/Panda edges (1).png"), reference(panda, "blur=5,edge_detection").image));
+  CHECK(identical(read_output(outdir / "pics/Image 1 (Panda).png"), reference(panda, "color_inversion").image));
+  CHECK(identical(read_output(outdir / "big threshold.png"), reference(inputs.input("big.png"), "threshold").image));
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  REQUIRE(tasks.size() == 3);
+  CHECK(tasks.at((outdir / "big threshold.png").string())["origin"].get<std::string>().find("manifest.tsv:6") != std::string::npos);
+}
+
+TEST_CASE("--dry-run prints the plan and writes nothing", "[mpi][job]") {
+  Inputs inputs;
+  const fs::path outdir = inputs.dir / "never";
+  const RunResult run = run_dips(3, "--dry-run --tile-rows 20 --op blur=3,edge_detection --output " + quoted(outdir) + " " + quoted(inputs.dir / "in"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(!fs::exists(outdir));
+  CHECK(run.output.find("dry run: 5 tasks") != std::string::npos);
+  CHECK(run.output.find("big.png  [120x150]") != std::string::npos);
+  CHECK(run.output.find("8 pieces (canny, halo 3)") != std::string::npos);
+}
+
+TEST_CASE("existing outputs are kept unless --overwrite", "[mpi][job]") {
+  Inputs inputs;
+  const fs::path outdir = inputs.dir / "out";
+  const std::string args = "--op grayscale --output " + quoted(outdir) + " " + quoted(inputs.input("small.png"));
+  REQUIRE(run_dips(2, args).code == 0);
+  const auto first = fs::last_write_time(outdir / "small.png");
+  // A different pipeline into the same file: refused, the first result intact.
+  RunResult run = run_dips(2, "--op color_inversion --output " + quoted(outdir) + " " + quoted(inputs.input("small.png")));
+  CHECK(run.code == 1);
+  CHECK(run.output.find("exists") != std::string::npos);
+  CHECK(fs::last_write_time(outdir / "small.png") == first);
+  CHECK(identical(read_output(outdir / "small.png"), reference(inputs.input("small.png"), "grayscale").image));
+  run = run_dips(2, "--overwrite --op color_inversion --output " + quoted(outdir) + " " + quoted(inputs.input("small.png")));
+  CHECK(run.code == 0);
+  CHECK(identical(read_output(outdir / "small.png"), reference(inputs.input("small.png"), "color_inversion").image));
+}
+
+TEST_CASE("outputs escaping the output directory or landing on inputs are refused before anything runs", "[mpi][job]") {
+  Inputs inputs;
+  const fs::path outdir = inputs.dir / "out";
+  for (const std::string& output : {std::string("../escape.png"), (inputs.dir / "elsewhere.png").string(), std::string("a/../../up.png")}) {
+    {
+      std::ofstream out(inputs.dir / "job.tsv");
+      out << "in/small.png\tblur\tok.png\n" << "in/big.png\tblur\t" << output << "\n";
+    }
+    const RunResult run = run_dips(2, "--manifest " + quoted(inputs.dir / "job.tsv") + " --output " + quoted(outdir));
+    INFO(output << "\n" << run.output);
+    CHECK(run.code == 2);
+    CHECK(run.output.find("job.tsv:2") != std::string::npos);
+    CHECK(!fs::exists(outdir / "ok.png"));
+    CHECK(!fs::exists(inputs.dir / "escape.png"));
+    CHECK(!fs::exists(inputs.dir / "elsewhere.png"));
+    CHECK(!fs::exists(inputs.dir / "up.png"));
+  }
+  // The output directory is the input directory: every output would overwrite its input.
+  const RunResult run = run_dips(2, "--op blur --output " + quoted(inputs.dir / "in") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("inputs are never overwritten") != std::string::npos);
+}
+
+TEST_CASE("a bad file among good ones fails alone", "[mpi][job]") {
+  Inputs inputs;
+  {
+    std::ofstream junk(inputs.dir / "in/corrupt.png", std::ios::binary);
+    junk << "this is not a PNG at all";
+  }
+  const fs::path outdir = inputs.dir / "out";
+  const RunResult run = run_dips(3, "--format png --tile-rows 16 --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in") + " " +
+                                        quoted(inputs.dir / "missing.png"));
+  INFO(run.output);
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  REQUIRE(tasks.size() == inputs.names.size() + 2);
+  CHECK(tasks.at((outdir / "corrupt.png").string())["status"] == "error");
+  CHECK(tasks.at((outdir / "corrupt.png").string())["error"].get<std::string>().find("cannot decode") != std::string::npos);
+  CHECK(tasks.at((outdir / "missing.png").string())["error"].get<std::string>().find("No such file") != std::string::npos);
+  CHECK(!fs::exists(outdir / "corrupt.png"));
+  for (const auto& name : inputs.names) {
+    const fs::path output = outdir / fs::path(name).replace_extension(".png");
+    CHECK(identical(read_output(output), reference(inputs.input(name), "blur=3").image));
+    CHECK(tasks.at(output.string())["status"] == "ok");
+  }
+  CHECK(run.output.find("corrupt.png: cannot decode") != std::string::npos);
+}
+
+TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
+  Inputs inputs;
+  RunResult run = run_dips_run(3, "--quiet --op blur --output " + quoted(inputs.dir / "ok") + " " + quoted(inputs.dir / "in"));
+  INFO(run.output);
+  CHECK(run.code == 0);
+  {
+    std::ofstream junk(inputs.dir / "in/junk.jpg", std::ios::binary);
+    junk << "junk";
+  }
+  run = run_dips_run(3, "--quiet --op blur --output " + quoted(inputs.dir / "some") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 1);
+  run = run_dips_run(3, "--op no_such_op --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("unknown operation 'no_such_op'") != std::string::npos);
+  run = run_dips_run(3, "--op blur=abc --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("1..255") != std::string::npos);
+  run = run_dips_run(3, "--tile-rows 8 --op blur=3 --output " + quoted(inputs.dir / "lost") + " " + quoted(inputs.dir / "in"),
+                     "DIPS_FAULT='rank:1,after:1,kind:kill;rank:2,after:1,kind:kill'");
+  CHECK(run.code == 3);
+  CHECK(run.output.find("no worker left") != std::string::npos);
+}
