@@ -155,7 +155,7 @@ class Coordinator {
   void on_worker_lost(int worker, size_t requeued, const std::string& why);
   int tile_rows_for(int width, int height) const;
   ProgressState progress_state() const;
-  nlohmann::json summary(ExitCode code) const;
+  nlohmann::ordered_json summary(ExitCode code) const;
 
   const Options& options_;
   Transport& transport_;
@@ -458,7 +458,7 @@ ProgressState Coordinator::progress_state() const {
   return state;
 }
 
-nlohmann::json Coordinator::summary(ExitCode code) const {
+nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
   const double wall = now();
   return {{"tasks", tasks_.size()},
           {"ok", ok_},
@@ -488,7 +488,7 @@ ExitCode Coordinator::run(const std::string& command_line) {
       return ExitCode::kUsage;
     }
   }
-  nlohmann::json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line}, {"workers", workers_}, {"resume", options_.resume}};
+  nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line}, {"workers", workers_}, {"resume", options_.resume}};
   Status status = report_.open(options_.report, options_.resume, run_line);
   if (!status.ok()) {
     progress_.message("dips: error: " + status.message());
@@ -525,7 +525,7 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message(fmt::format("dips: error: no worker left; {} of {} tasks unfinished. Finished outputs and the report are kept; "
                                   "rerun with --resume to do the rest.", tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
   }
-  const nlohmann::json totals = summary(code);
+  const nlohmann::ordered_json totals = summary(code);
   status = report_.write_summary(totals);
   if (!status.ok()) code = ExitCode::kJobFailed;
   if (!options_.quiet) {

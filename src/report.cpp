@@ -14,29 +14,30 @@ ReportWriter::~ReportWriter() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-Status ReportWriter::open(const fs::path& path, bool append, const nlohmann::json& run) {
+Status ReportWriter::open(const fs::path& path, bool append, const nlohmann::ordered_json& run) {
   std::error_code ec;
   const bool existing = append && fs::exists(path, ec) && fs::file_size(path, ec) > 0;
   file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
   if (file_ == nullptr) return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
   path_ = path;
-  nlohmann::json first = run;
-  if (!existing) first["dips_report"] = kReportVersion;
+  // A new report starts with its version; a resumed one gets a line describing the new run.
+  nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "resumed"}} : nlohmann::ordered_json{{"dips_report", kReportVersion}};
+  first.update(run);
   return write_line(first);
 }
 
-Status ReportWriter::write_line(const nlohmann::json& line) {
-  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+Status ReportWriter::write_line(const nlohmann::ordered_json& line) {
+  const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
     return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
   }
   return Status();
 }
 
-nlohmann::json task_json(const TaskRecord& r) {
-  nlohmann::json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
+nlohmann::ordered_json task_json(const TaskRecord& r) {
+  nlohmann::ordered_json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
                       {"status", r.ok ? "ok" : "error"},
-                      {"error", r.ok ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
+                      {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
                       {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
                       {"ms", std::round(r.ms * 1000) / 1000}, {"ranks", r.ranks}};
   if (!r.origin.empty()) j["origin"] = r.origin;
@@ -45,8 +46,8 @@ nlohmann::json task_json(const TaskRecord& r) {
 
 Status ReportWriter::write_task(const TaskRecord& record) { return write_line(task_json(record)); }
 
-Status ReportWriter::write_summary(const nlohmann::json& summary) {
-  Status status = write_line(nlohmann::json{{"summary", summary}});
+Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
+  Status status = write_line(nlohmann::ordered_json{{"summary", summary}});
   if (status.ok()) ::fsync(fileno(file_));
   return status;
 }

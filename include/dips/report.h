@@ -36,20 +36,20 @@ class ReportWriter {
 
   // Creates the report (or, with append, continues an existing one: a fresh header is added only when
   // the file is new). `run` describes this run (version, command line, start time).
-  Status open(const std::filesystem::path& path, bool append, const nlohmann::json& run);
+  Status open(const std::filesystem::path& path, bool append, const nlohmann::ordered_json& run);
   // Appends one task line and flushes it to the file.
   Status write_task(const TaskRecord& record);
   // Appends the final line {"summary": {...}} and syncs the file to disk.
-  Status write_summary(const nlohmann::json& summary);
+  Status write_summary(const nlohmann::ordered_json& summary);
 
  private:
-  Status write_line(const nlohmann::json& line);
+  Status write_line(const nlohmann::ordered_json& line);
   std::FILE* file_ = nullptr;
   std::filesystem::path path_;
 };
 
 // The JSON object of one task line.
-nlohmann::json task_json(const TaskRecord& record);
+nlohmann::ordered_json task_json(const TaskRecord& record);
 
 // The key --resume matches tasks by: same input, pipeline and output.
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
