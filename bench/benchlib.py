@@ -2,6 +2,7 @@
 """Helpers for bench/run.sh (Python 3 standard library only).
 
   benchlib.py sizes FILE...                 -> prints "COUNT MEGAPIXELS" (from PNG/JPEG headers)
+  benchlib.py smallest FILE...              -> prints "MEGAPIXELS PATH" of the smallest image
   benchlib.py split N_PARTS MODE FILE...    -> prints the files, one part per line, tab-separated
                                                (MODE: interleave = round robin, contiguous = halves)
   benchlib.py time RECORD_JSON OUT_JSONL [--env K=V]... [--unset K]... [--dips-report PATH] -- CMD [::: CMD]...
@@ -13,6 +14,7 @@
 """
 import json
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -58,6 +60,12 @@ def cmd_sizes(files):
     print(len(files), f"{total:.4f}")
 
 
+def cmd_smallest(files):
+    best = min(files, key=lambda p: (lambda s: s[0] * s[1])(image_size(p)))
+    w, h = image_size(best)
+    print(f"{w * h / 1e6:.4f}", best)
+
+
 def cmd_split(parts, mode, files):
     out = [[] for _ in range(parts)]
     if mode == "interleave":
@@ -74,6 +82,26 @@ def cmd_split(parts, mode, files):
 
 
 # ----------------------------------------------------------------------------- timing
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu():
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq) / HZ, steal / HZ
+
+
+def own_cpu():
+    """CPU seconds of this process plus its reaped descendants (mpirun reaps the ranks, dips-run reaps mpirun)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
+
+
 def cmd_time(args):
     record = json.loads(args[0])
     out_path = args[1]
@@ -103,6 +131,8 @@ def cmd_time(args):
             current.append(a)
     commands.append(current)
     log = open(record.get("log", os.devnull), "ab")
+    busy0, steal0 = machine_cpu()
+    own0 = own_cpu()
     start = time.monotonic()
     procs = [subprocess.Popen(c, env=env, stdout=log, stderr=log) for c in commands]
     ends = [None] * len(procs)
@@ -115,8 +145,14 @@ def cmd_time(args):
         if pending:
             time.sleep(0.002)
     wall = time.monotonic() - start
+    busy1, steal1 = machine_cpu()
+    own = own_cpu() - own0
     log.close()
     record["wall_s"] = round(wall, 4)
+    record["cpu_s"] = round(own, 3)  # CPU time of the measured commands (all their processes)
+    # CPU used on this machine by anything else during the run, in cores (a noise indicator), and VM steal
+    record["other_cores"] = round(max(0.0, (busy1 - busy0) - own) / wall, 3) if wall > 0 else 0.0
+    record["steal_cores"] = round((steal1 - steal0) / wall, 3) if wall > 0 else 0.0
     record["part_s"] = [round(e - start, 4) for e in ends]
     record["exit"] = [p.returncode for p in procs]
     if dips_report:
@@ -135,12 +171,13 @@ def cmd_time(args):
 
 
 # ----------------------------------------------------------------------------- table
-def fmt_ratio(x):
-    return f"{x:.2f}x" if x is not None else "-"
+def med(values):
+    values = list(values)
+    return statistics.median(values) if values else None
 
 
 def cmd_table(path):
-    meta, runs, checks = {}, [], []
+    meta, runs, checks, calib = {}, [], [], []
     with open(path) as f:
         for line in f:
             r = json.loads(line)
@@ -149,79 +186,99 @@ def cmd_table(path):
                 meta = r
             elif kind == "check":
                 checks.append(r)
+            elif r.get("config") == "dips_1img":
+                calib.append(r)
             else:
                 runs.append(r)
+    ok = lambda r: all(c == 0 for c in r["exit"]) and "dips_error" not in r
     configs = meta["configs"]  # [[key, label], ...] in table order
     labels = dict((k, l) for k, l in configs)
     ops = meta["ops"]
     n_images, mp = meta["images"], meta["megapixels"]
+    failures = [r for r in runs + calib if not ok(r)]
+    calib = [r for r in calib if ok(r)]
+
+    # Fixed cost of one dips run, from dips on a single small image: launch and teardown (outside wall minus
+    # dips' own wall_s) and rank 0's start-up CPU (MPI_Init, libraries), which rank0_cpu_s includes although
+    # it is spent before dips' own clock starts.
+    startup_cpu = med(r["dips"]["rank0_cpu_s"] for r in calib)
+    if calib:
+        print(f"\n== fixed cost of a dips run (dips-run -n 3 on 1 image of {meta['calib_mp']:.2f} MP, median of {len(calib)}) ==")
+        print(f"outside wall {med(r['wall_s'] for r in calib):.2f} s, of which dips' own wall_s {med(r['dips']['wall_s'] for r in calib):.3f} s; "
+              f"rank 0 CPU {startup_cpu:.3f} s (start-up, mostly before wall_s starts); "
+              f"CPU of all processes {med(r['cpu_s'] for r in calib):.2f} s")
+
     overall = []
-    failures = [r for r in runs if any(c != 0 for c in r["exit"]) or "dips_error" in r]
     for op in ops:
         print(f"\n== {op}: {n_images} images, {mp:.1f} MP ({meta['set']} set), median of {meta['rounds']} rounds ==")
         by = {}
         for r in runs:
-            if r["op"] == op and all(c == 0 for c in r["exit"]) and "dips_error" not in r:
+            if r["op"] == op and ok(r):
                 by.setdefault(r["config"], []).append(r)
-        med = {k: statistics.median(x["wall_s"] for x in v) for k, v in by.items()}
-        spread = {k: (min(x["wall_s"] for x in v), max(x["wall_s"] for x in v)) for k, v in by.items()}
-        d = med.get("dips")
+        wall = {k: med(x["wall_s"] for x in v) for k, v in by.items()}
+        d = wall.get("dips")
         dips_runs = by.get("dips", [])
-        d_int = statistics.median(x["dips"]["wall_s"] for x in dips_runs) if dips_runs else None
-        header = f"{'configuration':<36} {'wall s':>7} {'min-max s':>13} {'img/s':>7} {'MP/s':>7} {'dips/cfg':>9} {'dips-int/cfg':>13}"
+        d_int = med(x["dips"]["wall_s"] for x in dips_runs)
+        header = (f"{'configuration':<36} {'wall s':>6} {'min-max s':>11} {'img/s':>6} {'MP/s':>6} {'CPU s':>6} "
+                  f"{'dips/cfg':>8} {'dips-own/cfg':>12} {'other load':>10}")
         print(header)
         print("-" * len(header))
         for key, label in configs:
-            if key not in med:
-                print(f"{label:<36} {'(no successful run)':>30}")
+            if key not in wall:
+                print(f"{label:<36} (no successful run)")
                 continue
-            w = med[key]
-            lo, hi = spread[key]
-            ratio = d / w if d and not key.startswith("dips") else None
-            ratio_int = d_int / w if d_int and not key.startswith("dips") else None
-            # ratios are throughput ratios: plain wall / dips wall (>1: dips is faster)
-            r1 = fmt_ratio(w / d) if ratio else "-"
-            r2 = fmt_ratio(w / d_int) if ratio_int else "-"
-            print(f"{label:<36} {w:7.2f} {lo:6.2f}-{hi:<6.2f} {n_images / w:7.2f} {mp / w:7.2f} {r1:>9} {r2:>13}")
+            w = wall[key]
+            v = by[key]
+            lo, hi = min(x["wall_s"] for x in v), max(x["wall_s"] for x in v)
+            # throughput ratios, plain wall / dips wall: above 1, dips is faster
+            r1 = f"{w / d:.2f}x" if d and not key.startswith("dips") else "-"
+            r2 = f"{w / d_int:.2f}x" if d_int and not key.startswith("dips") else "-"
+            other = med(x.get("other_cores", 0) for x in v)
+            print(f"{label:<36} {w:6.2f} {lo:5.2f}-{hi:<5.2f} {n_images / w:6.1f} {mp / w:6.1f} {med(x['cpu_s'] for x in v):6.2f} "
+                  f"{r1:>8} {r2:>12} {other:9.2f}c")
         for key in ("dips", "dips_off"):
             v = by.get(key)
             if not v:
                 continue
-            shares = [x["dips"]["rank0_cpu_s"] / x["dips"]["wall_s"] for x in v if x["dips"]["wall_s"] > 0]
-            ext_shares = [x["dips"]["rank0_cpu_s"] / x["wall_s"] for x in v]
-            internal = [x["dips"]["wall_s"] for x in v]
-            print(f"  {labels[key]}: rank 0 CPU {statistics.median(x['dips']['rank0_cpu_s'] for x in v):.3f} s = "
-                  f"{100 * statistics.median(shares):.1f}% of one core over dips' own wall_s "
-                  f"(median {statistics.median(internal):.2f} s; {100 * statistics.median(ext_shares):.1f}% over the outside wall); "
-                  f"launch+teardown (outside wall - wall_s) {statistics.median(x['wall_s'] - x['dips']['wall_s'] for x in v):.2f} s")
-        two = [k for k in ("plain2", "plain2_huge") if k in med]
+            share = med(x["dips"]["rank0_cpu_s"] / x["dips"]["wall_s"] for x in v)
+            line = (f"  {labels[key]}: dips' own wall_s {med(x['dips']['wall_s'] for x in v):.2f} s, launch+teardown "
+                    f"{med(x['wall_s'] - x['dips']['wall_s'] for x in v):.2f} s; rank 0 CPU {med(x['dips']['rank0_cpu_s'] for x in v):.3f} s "
+                    f"= {100 * share:.1f}% of a core over wall_s")
+            if startup_cpu is not None:
+                net = med(max(0.0, x["dips"]["rank0_cpu_s"] - startup_cpu) / x["dips"]["wall_s"] for x in v)
+                line += f", {100 * net:.1f}% without the start-up CPU"
+            print(line)
+        two = [k for k in ("plain2", "plain2_huge") if k in wall]
         if d and two:
-            best = min(two, key=lambda k: med[k])
-            share = statistics.median(x["dips"]["rank0_cpu_s"] / x["dips"]["wall_s"] for x in dips_runs)
-            ratio = med[best] / d
-            ratio_int = med[best] / d_int
-            ok = ratio >= 0.9 and share < 0.15
-            overall.append((op, ratio, ratio_int, share, best, ok))
-            print(f"  dips vs best plain 2-process ({labels[best]}): {ratio:.2f}x "
-                  f"(dips' own wall_s, launch excluded: {ratio_int:.2f}x); rank 0 {100 * share:.1f}% of a core; "
-                  f"target (>= 0.90x and < 15%): {'MET' if ok else 'NOT MET'}")
+            best = min(two, key=lambda k: wall[k])
+            share = med(x["dips"]["rank0_cpu_s"] / x["dips"]["wall_s"] for x in dips_runs)
+            net = med(max(0.0, x["dips"]["rank0_cpu_s"] - startup_cpu) / x["dips"]["wall_s"] for x in dips_runs) if startup_cpu is not None else None
+            ratio, ratio_int = wall[best] / d, wall[best] / d_int
+            met = ratio >= 0.9 and share < 0.15
+            overall.append((op, ratio, ratio_int, share, net, met))
+            print(f"  dips vs the best plain 2-process loop ({labels[best]}): {ratio:.2f}x "
+                  f"({ratio_int:.2f}x on dips' own wall_s, launch excluded); target (>= 0.90x, rank 0 < 15%): {'MET' if met else 'NOT MET'}")
     if overall:
-        print("\n== overall: dips (-n 3) vs the best plain 2-process loop, per operation ==")
-        print(f"{'operation':<20} {'ratio':>7} {'ratio, launch excl.':>20} {'rank 0 % core':>14}  target")
-        for op, ratio, ratio_int, share, best, ok in overall:
-            print(f"{op:<20} {ratio:6.2f}x {ratio_int:19.2f}x {100 * share:13.1f}%  {'MET' if ok else 'NOT MET'}")
+        print("\n== overall: dips -n 3 vs the best plain 2-process loop (outside wall; ratio >= 0.90 and rank 0 < 15% is the target) ==")
+        print(f"{'operation':<20} {'ratio':>6} {'launch excluded':>16} {'rank 0 % core':>14} {'net of start-up':>16}  target")
+        for op, ratio, ratio_int, share, net, met in overall:
+            nets = f"{100 * net:.1f}%" if net is not None else "-"
+            print(f"{op:<20} {ratio:5.2f}x {ratio_int:15.2f}x {100 * share:13.1f}% {nets:>16}  {'MET' if met else 'NOT MET'}")
         gm = statistics.geometric_mean([o[1] for o in overall])
         gm_int = statistics.geometric_mean([o[2] for o in overall])
-        met = sum(1 for o in overall if o[5])
-        print(f"{'geometric mean':<20} {gm:6.2f}x {gm_int:19.2f}x {'':>14}  {met} of {len(overall)} operations meet the target")
+        print(f"{'geometric mean':<20} {gm:5.2f}x {gm_int:15.2f}x {'':>14} {'':>16}  {sum(o[5] for o in overall)} of {len(overall)} met")
     if checks:
         print("\n== correctness (round 1): dips outputs vs the plain loop's, byte for byte (cmp) ==")
         for c in checks:
             print(f"{c['op']:<20} {c['same']}/{c['total']} identical" + (f"; differ: {', '.join(c['differ'][:5])}" if c["differ"] else ""))
+    all_other = [r.get("other_cores", 0) for r in runs]
+    if all_other:
+        print(f"\nother load (CPU used by other processes during the runs, in cores): median {med(all_other):.2f}, max {max(all_other):.2f}; "
+              f"VM steal max {max(r.get('steal_cores', 0) for r in runs):.2f} cores")
     if failures:
-        print(f"\n!! {len(failures)} run(s) failed and are left out of the medians (logs in the work folder):")
+        print(f"\n!! {len(failures)} run(s) failed and are left out of the medians:")
         for r in failures:
-            print(f"   round {r['round']} {r['op']} {r['config']}: exit {r['exit']} {r.get('dips_error', '')} log {r.get('log', '')}")
+            print(f"   round {r['round']} {r.get('op', '')} {r['config']}: exit {r['exit']} {r.get('dips_error', '')} log {r.get('log', '')}")
 
 
 def main():
@@ -230,6 +287,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "sizes":
         cmd_sizes(args)
+    elif cmd == "smallest":
+        cmd_smallest(args)
     elif cmd == "split":
         cmd_split(int(args[0]), args[1], args[2:])
     elif cmd == "time":

@@ -23,6 +23,10 @@
 #   plain1         build/dips-reference --loop OP FRESH FILES...              (GLIBC_TUNABLES unset)
 #   plain2         two such loops in parallel, one per half of the files       (wall: until both end)
 #   plain1_huge, plain2_huge   the same with GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+#   dips_1img      (probe, twice per round) dips on the smallest image alone: the fixed cost of a dips run
+#                  (mpirun launch + teardown) and rank 0's start-up CPU, which rank0_cpu_s includes
+# Per run it also records the CPU time of all the measured processes and the CPU other processes used
+# meanwhile ("other load", from /proc/stat): on a shared machine, runs with other load are suspect.
 # Ratios in the tables are throughput ratios, plain wall / dips wall: above 1, dips is faster.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,6 +78,7 @@ read -r n_images megapixels < <($lib sizes "${files[@]}")
 mapfile -t halves < <($lib split 2 "$split" "${files[@]}")
 IFS=$'\t' read -r -a half1 <<< "${halves[0]}"
 IFS=$'\t' read -r -a half2 <<< "${halves[1]}"
+read -r calib_mp calib_file < <($lib smallest "${files[@]}")
 read -r _ mp1 < <($lib sizes "${half1[@]}")
 read -r _ mp2 < <($lib sizes "${half2[@]}")
 
@@ -109,11 +114,12 @@ ops_json=$(printf '"%s"\n' "${op_list[@]}" | paste -sd, -)
   echo "corpus:   $corpus/$set_name: $n_images images, $megapixels MP$( [ "$n_images" -lt "$all_files" ] && echo " (first $n_images of $all_files, --limit)")"
   echo "split:    2-process plain loop, $split: ${#half1[@]} files / $mp1 MP and ${#half2[@]} files / $mp2 MP"
   echo "rounds:   $rounds, interleaved (each round runs every operation and configuration once; the order rotates)"
+  echo "fixed-cost probe: dips on 1 image ($(basename "$calib_file"), $calib_mp MP), twice per round"
   echo "GLIBC_TUNABLES inherited: $inherited_tunables (unset for the runs; each configuration sets its own)"
 } | tee "$work/header.txt"
 
-printf '{"kind":"meta","configs":[%s],"ops":[%s],"images":%s,"megapixels":%s,"set":"%s","rounds":%s}\n' \
-  "$config_json" "$ops_json" "$n_images" "$megapixels" "$set_name" "$rounds" > "$results"
+printf '{"kind":"meta","configs":[%s],"ops":[%s],"images":%s,"megapixels":%s,"set":"%s","rounds":%s,"calib_mp":%s}\n' \
+  "$config_json" "$ops_json" "$n_images" "$megapixels" "$set_name" "$rounds" "$calib_mp" > "$results"
 
 # One timed run: $1 round, $2 op, $3 config, $4 output folder (fresh)
 run_config() {
@@ -126,6 +132,10 @@ run_config() {
       rmdir "$out"   # dips creates it; fresh per run
       $lib time "$record" "$results" --unset GLIBC_TUNABLES --dips-report "$out/report.jsonl" -- \
         "$dips_run" -n 3 -- --op "$op" --output "$out" --quiet "${dips_inputs[@]}" ;;
+    dips_1img)   # the fixed cost of a dips run: one small image
+      rmdir "$out"
+      $lib time "$record" "$results" --unset GLIBC_TUNABLES --dips-report "$out/report.jsonl" -- \
+        "$dips_run" -n 3 -- --op "$op" --output "$out" --quiet "$calib_file" ;;
     dips_off)
       rmdir "$out"
       $lib time "$record" "$results" --env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 --dips-report "$out/report.jsonl" -- \
@@ -157,9 +167,14 @@ compare_outputs() {  # $1 op, $2 dips output folder, $3 plain output folder
 start=$SECONDS
 failed=0
 for round in $(seq 1 "$rounds"); do
+  echo "round $round/$rounds: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  for k in 1 2; do
+    run_config "$round" grayscale dips_1img "$work/r$round-calib$k" || { failed=$((failed + 1)); echo "bench: calibration run failed; log: $work/r$round-calib$k.log" >&2; }
+  done
+  [ "$keep" = 1 ] || rm -rf "$work"/r"$round"-calib*/
   for op in "${op_list[@]}"; do
     n=${#configs[@]}
-    line="round $round/$rounds  $op:"
+    line="  $op:"
     for k in $(seq 0 $((n - 1))); do
       config=${configs[$(( (k + round - 1 + ${#op}) % n ))]}   # rotate the order between rounds and operations
       out="$work/r$round-$op-$config"

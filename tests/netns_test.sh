@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Multi-host test over real TCP: 4 hosts as network namespaces (scripts/netns-cluster.sh). A worker is
+# killed on one host; another host's link is cut mid-job. Both jobs must complete, exact, and dips-run
+# must exit 0. Skips (exit 77) where it cannot make namespaces (not root).
+# Usage: netns_test.sh BUILD_DIR
+set -uo pipefail
+build=$1
+here=$(cd "$(dirname "$0")/.." && pwd)
+cluster="$here/scripts/netns-cluster.sh"
+export DIPS_NETNS_PREFIX=dipst DIPS_NETNS_STATE=/tmp/dips-netns-test DIPS_BIN="$build/dips"
+if [ "$(id -u)" != 0 ]; then echo "SKIP: not root: network namespaces need root"; exit 77; fi
+if ! ip netns add dipst-probe 2>/dev/null; then echo "SKIP: cannot create network namespaces here"; exit 77; fi
+ip netns del dipst-probe
+work=$(mktemp -d)
+trap '"$cluster" down >/dev/null 2>&1; rm -rf "$work"' EXIT
+"$cluster" up 4 >/dev/null || { echo "FAIL: cannot set up the namespaces"; exit 1; }
+
+mkdir -p "$work/in"
+"$build/dips-make-samples" "$work/in"
+for i in 1 2 3 4 5; do cp "$work/in/photo_large.jpg" "$work/in/copy$i.jpg"; done
+ops=blur=5,edge_detection
+failures=0
+check_outputs() {  # $1: output dir
+  for f in "$work"/in/*; do
+    name=$(basename "${f%.*}").png
+    "$build/dips-reference" "$ops" "$f" "$work/ref.png" >/dev/null
+    if ! cmp -s "$work/ref.png" "$1/$name"; then echo "FAIL: $1/$name differs from the whole-image reference"; failures=$((failures + 1)); fi
+  done
+  lost=$(tail -1 "$1/report.jsonl" | grep -o '"workers_lost":\[[0-9,]*\]')
+  [ "$lost" = "\"workers_lost\":[$2]" ] || { echo "FAIL: expected workers_lost [$2], report says $lost"; failures=$((failures + 1)); }
+}
+
+echo "== worker on host 2 killed mid-job (TCP between namespaces)"
+DIPS_FAULT=rank:2,after:3,kind:kill "$cluster" run -- --quiet --format png --tile-rows 48 --op "$ops" --output "$work/out1" "$work/in"
+code=$?
+[ $code = 0 ] || { echo "FAIL: dips-run exited $code"; failures=$((failures + 1)); }
+check_outputs "$work/out1" 2
+
+echo "== host 3's link cut mid-job"
+"$cluster" run -- --quiet --format png --tile-rows 16 --op "$ops" --output "$work/out2" "$work/in" &
+run_pid=$!
+for _ in $(seq 100); do  # wait until the first task is done, then cut
+  n=$(grep -c '"input"' "$work/out2/report.jsonl" 2>/dev/null || true)
+  [ "${n:-0}" -ge 1 ] && break
+  sleep 0.05
+done
+"$cluster" cut 3
+wait $run_pid
+code=$?
+[ $code = 0 ] || { echo "FAIL: dips-run exited $code after the link cut"; failures=$((failures + 1)); }
+check_outputs "$work/out2" 3
+
+[ $failures = 0 ] && echo "netns: 2 passed, 0 failed" || echo "netns: $failures failures"
+[ $failures = 0 ]
