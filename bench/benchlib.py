@@ -2,6 +2,7 @@
 """Helpers for bench/run.sh (Python 3 standard library only).
 
   benchlib.py sizes FILE...                 -> prints "COUNT MEGAPIXELS" (from PNG/JPEG headers)
+  benchlib.py quiet MAX_WAIT CORES          -> waits until other processes use under CORES cores (1 s window)
   benchlib.py smallest FILE...              -> prints "MEGAPIXELS PATH" of the smallest image
   benchlib.py split N_PARTS MODE FILE...    -> prints the files, one part per line, tab-separated
                                                (MODE: interleave = round robin, contiguous = halves)
@@ -100,6 +101,20 @@ def own_cpu():
         r = resource.getrusage(who)
         total += r.ru_utime + r.ru_stime
     return total
+
+
+def cmd_quiet(max_wait, threshold):
+    """Waits (up to max_wait s) until the machine's busy CPU over a 1 s window is under threshold cores."""
+    start = time.monotonic()
+    while True:
+        b0, _ = machine_cpu()
+        time.sleep(1.0)
+        b1, _ = machine_cpu()
+        load = b1 - b0
+        waited = time.monotonic() - start
+        if load < threshold or waited >= max_wait:
+            print(f"{waited:.0f} {load:.2f}")
+            return
 
 
 def cmd_time(args):
@@ -287,6 +302,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "sizes":
         cmd_sizes(args)
+    elif cmd == "quiet":
+        cmd_quiet(float(args[0]), float(args[1]))
     elif cmd == "smallest":
         cmd_smallest(args)
     elif cmd == "split":

@@ -3,7 +3,7 @@
 # (build/dips-reference --loop) on real photos, per operation, in interleaved rounds; prints median tables.
 #
 # Usage: bench/run.sh [--ops OP,OP,...] [--set small|medium|large] [--rounds N] [--limit N]
-#                     [--split interleave|contiguous] [--no-dips-off] [--keep]
+#                     [--split interleave|contiguous] [--no-dips-off] [--quiet-wait S] [--keep]
 #   --ops      operations (pipelines) to time, comma-separated
 #              (default grayscale,blur,edge_detection,equalize_histogram,read_qr_code,find_contours)
 #   --set      corpus subset (default medium: 31 photos of 1.3-4.1 MP, JPEG and PNG)
@@ -12,6 +12,8 @@
 #   --split    how the 2-process plain loop divides the files: interleave (file i to process i % 2, the
 #              default: similar megapixels per process) or contiguous (first half / second half)
 #   --no-dips-off  skip the dips variant with malloc huge pages off
+#   --quiet-wait  before each operation of each round, wait up to S seconds (default 60; 0: never) for the
+#              machine to be quiet (other processes under 0.3 cores over 1 s): the machine is shared
 #   --keep     keep the outputs and logs (bench/.work/RUN) instead of deleting them at the end
 # Environment: BENCH_CORPUS (default bench/.corpus; built with /work/shared/corpus/build.sh when missing).
 #
@@ -34,7 +36,7 @@ root=$(cd "$here/.." && pwd)
 command_line="bench/run.sh${*:+ $*}"
 
 ops="grayscale,blur,edge_detection,equalize_histogram,read_qr_code,find_contours"
-set_name=medium; rounds=3; limit=0; split=interleave; dips_off=1; keep=0
+set_name=medium; rounds=3; limit=0; split=interleave; dips_off=1; keep=0; quiet_wait=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --ops) ops=$2; shift 2 ;;
@@ -43,13 +45,15 @@ while [ $# -gt 0 ]; do
     --limit) limit=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
     --no-dips-off) dips_off=0; shift ;;
+    --quiet-wait) quiet_wait=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$set_name" in small|medium|large) ;; *) echo "bench/run.sh: --set must be small, medium or large" >&2; exit 2 ;; esac
 case "$rounds" in ''|*[!0-9]*|0) echo "bench/run.sh: --rounds needs a positive number" >&2; exit 2 ;; esac
+case "$quiet_wait" in ''|*[!0-9]*) echo "bench/run.sh: --quiet-wait needs a number of seconds" >&2; exit 2 ;; esac
 case "$limit" in ''|*[!0-9]*) echo "bench/run.sh: --limit needs a number" >&2; exit 2 ;; esac
 case "$split" in interleave|contiguous) ;; *) echo "bench/run.sh: --split must be interleave or contiguous" >&2; exit 2 ;; esac
 
@@ -65,8 +69,6 @@ if [ ! -x "$root/build/dips" ] || [ ! -x "$root/build/dips-reference" ]; then
   echo "bench: building dips (scripts/build.sh)..." >&2
   (cd "$root" && scripts/build.sh) >&2
 fi
-dips_run="$root/scripts/dips-run"
-reference="$root/build/dips-reference"
 
 mapfile -t files < <(find "$corpus/$set_name" -maxdepth 1 -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) | LC_ALL=C sort)
 [ ${#files[@]} -gt 0 ] || { echo "bench: no images in $corpus/$set_name" >&2; exit 2; }
@@ -86,8 +88,13 @@ IFS=, read -r -a op_list <<< "$ops"
 run_id=$(date +%Y%m%d-%H%M%S)
 work="$here/.work/$run_id"
 results_dir="$here/.results"
-mkdir -p "$work" "$results_dir"
+mkdir -p "$work/bin" "$results_dir"
 results="$results_dir/$run_id.jsonl"
+# Snapshot the binaries: build/ may be rebuilt by someone else while the benchmark runs.
+cp "$root/build/dips" "$root/build/dips-reference" "$work/bin/"
+export DIPS_BIN="$work/bin/dips"   # read by scripts/dips-run
+dips_run="$root/scripts/dips-run"
+reference="$work/bin/dips-reference"
 inherited_tunables=${GLIBC_TUNABLES-<unset>}
 unset GLIBC_TUNABLES   # every configuration below sets (or leaves unset) its own
 
@@ -110,7 +117,7 @@ ops_json=$(printf '"%s"\n' "${op_list[@]}" | paste -sd, -)
   echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "nproc:    $(nproc)   ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB, load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
   echo "kernel:   $(uname -r); glibc $(ldd --version | head -1 | awk '{print $NF}'); THP enabled: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?'); $(mpirun --version 2>/dev/null | head -1)"
-  echo "dips:     $("$root/build/dips" --version) at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
+  echo "dips:     $("$DIPS_BIN" --version) (sha256 $(sha256sum "$DIPS_BIN" | cut -c1-12), dips-reference $(sha256sum "$reference" | cut -c1-12)) at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
   echo "corpus:   $corpus/$set_name: $n_images images, $megapixels MP$( [ "$n_images" -lt "$all_files" ] && echo " (first $n_images of $all_files, --limit)")"
   echo "split:    2-process plain loop, $split: ${#half1[@]} files / $mp1 MP and ${#half2[@]} files / $mp2 MP"
   echo "rounds:   $rounds, interleaved (each round runs every operation and configuration once; the order rotates)"
@@ -173,6 +180,10 @@ for round in $(seq 1 "$rounds"); do
   done
   [ "$keep" = 1 ] || rm -rf "$work"/r"$round"-calib*/
   for op in "${op_list[@]}"; do
+    if [ "$quiet_wait" -gt 0 ]; then
+      read -r waited load < <($lib quiet "$quiet_wait" 0.3)
+      [ "$waited" -gt 0 ] && echo "  (waited ${waited}s for a quiet machine; other load now $load cores)" >&2
+    fi
     n=${#configs[@]}
     line="  $op:"
     for k in $(seq 0 $((n - 1))); do
