@@ -155,7 +155,9 @@ OpResult read_qr_code(const cv::Mat& image, int) {
   cv::Mat gray = to_gray(image);
   if (!gray.isContinuous()) gray = gray.clone();
   zbar::ImageScanner scanner;
-  scanner.set_config(zbar::ZBAR_NONE, zbar::ZBAR_CFG_ENABLE, 1);
+  // ZBar's default symbologies, as operations.md says. QR data is taken as its bytes (UTF-8 from every
+  // common encoder): without BINARY, ZBar guesses a character set and turns UTF-8 "Grüße" into Shift-JIS.
+  scanner.set_config(zbar::ZBAR_QRCODE, zbar::ZBAR_CFG_BINARY, 1);
   zbar::Image zimage(static_cast<unsigned>(gray.cols), static_cast<unsigned>(gray.rows), "Y800", gray.data,
                      gray.total());
   scanner.scan(zimage);

@@ -43,6 +43,7 @@ std::vector<PieceRows> plan_pieces(const Stage& stage, int rows, int tile_rows) 
     pieces.push_back(PieceRows{0, rows, 0, rows});
     return pieces;
   }
+  tile_rows = std::max(1, tile_rows);
   for (int row0 = 0; row0 < rows; row0 += tile_rows) {
     const int row1 = std::min(rows, row0 + tile_rows);
     pieces.push_back(PieceRows{row0, row1, std::max(0, row0 - stage.halo), std::min(rows, row1 + stage.halo)});

@@ -1104,19 +1104,32 @@ TEST_CASE("manifest outputs outside the output folder are refused", "[bad_input]
   CHECK_FALSE(fs::exists(dir / "evil.png"));
 }
 
-// resolve_output normalises "out/." to "out/" (lexically_normal keeps a trailing separator), which neither
-// equals "out" nor has an empty filename() check applied after normalising: "." and "sub/.." are accepted as
-// outputs and resolve to the output folder itself. (The write then fails at run time, as a task error.)
-TEST_CASE("an output that names the output folder itself is refused", "[bad_input][manifest][known_bug][!mayfail]") {
+// resolve_output checks requested.filename() BEFORE normalising, and lexically_normal turns "out/." into
+// "out/" (a trailing separator), which does not compare equal to "out": so "." and "sub/.." are accepted
+// and resolve to the output folder itself, and "sub/." to the folder "out/sub/". (The write then fails at
+// run time, as a task error, instead of the job being refused up front.)
+TEST_CASE("an output that names a folder is refused", "[bad_input][manifest][known_bug][!mayfail]") {
   TempDir dir;
   fs::create_directories(dir / "out");
-  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "./", (dir / "out/.").string()}) {
+  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string()}) {
     INFO(requested);
     fs::path resolved;
     const Status status = dips::resolve_output(dir / "out", requested, &resolved);
     CHECK_FALSE(status.ok());
     CHECK(resolved.empty());
   }
+}
+
+// with_format() replaces the extension of a requested output that names a folder: "sub/" (refused without
+// --format, like every output without a file name) becomes the hidden file "sub/.png" with --format png.
+TEST_CASE("--format does not turn a folder output into a hidden file", "[bad_input][manifest][known_bug][!mayfail]") {
+  TempDir dir;
+  fs::create_directories(dir / "jobs");
+  fs::create_directories(dir / "out");
+  REQUIRE_FALSE(parse(dir, "a.jpg\tblur\tsub/\n").status.ok());
+  const ManifestRun run = parse(dir, "a.jpg\tblur\tsub/\n", "png");
+  INFO((run.tasks.empty() ? std::string("no task") : run.tasks[0].output.string()));
+  CHECK_FALSE(run.status.ok());
 }
 
 // resolve_output compares an absolute output with the CANONICAL output folder, so when the output folder

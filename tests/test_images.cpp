@@ -136,7 +136,8 @@ std::vector<ZbarSymbol> zbar_symbols(const cv::Mat& bgr) {
   cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
   zbar::ImageScanner scanner;
-  scanner.set_config(zbar::ZBAR_NONE, zbar::ZBAR_CFG_ENABLE, 1);
+  // ZBar's default configuration (operations.md); it leaves UPC-A/E and ISBN off, so those codes come
+  // back as EAN-13.
   // operations.md: "the data is the symbol's bytes taken as UTF-8 text". Without ZBAR_CFG_BINARY, ZBar
   // guesses a character set for QR byte segments and converts them: UTF-8 "Grüße" comes back as Shift-JIS
   // read text ("Grﾃｼﾃ歹"). With it, get_data() is the symbol's bytes.

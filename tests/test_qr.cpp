@@ -197,6 +197,14 @@ TEST_CASE("qr: other symbologies are decoded too (EAN-13)", "[qr]") {
   CHECK(result.decoded == std::vector<std::string>{"4006381333931"});
 }
 
+TEST_CASE("qr: ZBar's default configuration: a UPC-A-compatible code is reported as EAN-13", "[qr]") {
+  const cv::Mat image = testing::ean13_image("0036000291452");
+  const auto symbols = testing::zbar_symbols(image);
+  REQUIRE(symbols.size() == 1);
+  CHECK(symbols[0].type == "EAN-13");
+  CHECK(expect_reference(image).decoded == std::vector<std::string>{"0036000291452"});
+}
+
 TEST_CASE("qr: tiled runs decode the same strings and draw the same image", "[qr]") {
   const std::vector<std::string> texts = {"tile one", "tile two"};
   const cv::Mat image = testing::qr_image(texts, 3);

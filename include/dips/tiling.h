@@ -27,7 +27,7 @@ struct PieceRows {
 };
 
 // Row bands of tile_rows rows (the last may be shorter) covering `rows` rows, each with `halo` rows of
-// context. A kWholeImage stage always gets one band. tile_rows >= 1.
+// context. A kWholeImage stage always gets one band. A tile_rows below 1 is taken as 1.
 std::vector<PieceRows> plan_pieces(const Stage& stage, int rows, int tile_rows);
 
 // What a piece gives back to the stitcher.
@@ -38,13 +38,15 @@ struct PieceOutput {
 };
 
 // Runs a stage on one piece. `input` holds rows [in_row0, in_row1) of the stage input; the output holds
-// rows [row0, row1). OpenCV and ZBar errors become an error status naming the step.
+// rows [row0, row1) of the stage output (all of it for a kWholeImage stage, which may change the size).
+// OpenCV and ZBar errors become an error status naming the step.
 Status run_piece(const Stage& stage, const PieceRows& rows, const cv::Mat& input, PieceOutput* output);
 
 // Collects the pieces of one stage and finishes it (hysteresis, histogram lookup) once all are in.
 class StageAssembler {
  public:
-  // A stage whose input has input_rows rows, split into piece_count pieces.
+  // A stage whose input has input_rows rows, split into piece_count pieces. Keeps a reference to stage:
+  // it must outlive the assembler.
   StageAssembler(const Stage& stage, int input_rows, size_t piece_count);
 
   // Places one piece's output. Each piece must be added exactly once.
