@@ -179,6 +179,10 @@ def cmd_table(path):
     meta = runs[0] if runs else {}
     print(f"{len(runs)} runs, {rounds} rounds; job: {meta.get('job', '?')}; ranks: {meta.get('ranks', '?')} "
           f"(1 coordinator + {int(meta.get('ranks', 1)) - 1} workers); nproc {os.cpu_count()}")
+    other = [r["other_cores"] for r in runs if r.get("other_cores") is not None]
+    if other:
+        print(f"CPU used by other processes during the runs: median {med(other):.2f} cores, max {max(other):.2f} "
+              f"(of {os.cpu_count()}); runs with other load are slower and noisier")
     bad = [r for r in runs if not good(r) or r.get("exit") != 0]
     if bad:
         print(f"WARNING: {len(bad)} runs without a summary or with a non-zero exit: "

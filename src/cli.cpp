@@ -27,7 +27,7 @@ Described describe(Options* o) {
       ("recursive,r", po::bool_switch(&o->job.recursive), "descend into sub-directories of INPUT directories")
       ("format", po::value(&o->job.format), "output format by extension: png, jpg, tif, bmp, webp (default: the input's)")
       ("overwrite", po::bool_switch(&o->overwrite), "replace existing outputs (default: such a task fails)")
-      ("resume", po::bool_switch(&o->resume), "skip tasks the report records as done whose output exists; append to the report")
+      ("resume", po::bool_switch(&o->resume), "skip tasks the report records as done whose output exists, redo (overwrite) the others; append to the report")
       ("report", po::value<std::string>(), "report file (JSON lines; default OUTDIR/report.jsonl)")
       ("dry-run,n", po::bool_switch(&o->dry_run), "print the plan (tasks, tiles, outputs) and touch nothing")
       ("tile-rows", po::value(&o->tile_rows), "rows per tile (a band of whole rows); 0 = automatic: images up to 8 MP whole, larger ones in bands for every worker")

@@ -207,7 +207,9 @@ void Coordinator::start_task(size_t index) {
   active.index = index;
   active.started = Clock::now();
   std::error_code ec;
-  if (!options_.overwrite && fs::exists(fs::symlink_status(task.output, ec))) {
+  // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
+  // output's rename and its report line.
+  if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
     finish_task(index, Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", task.output.string())));
     return;
   }
@@ -310,7 +312,9 @@ void Coordinator::send_piece(uint64_t piece, int worker) {
     pieces_.erase(piece);
     return;
   }
-  transport_.send(worker, Tag::kWork, std::make_shared<const std::vector<uint8_t>>(encode_work(work)));
+  std::vector<uint8_t> message = encode_work(work);
+  if (fault_.kind == "garble" && fault_tick(fault_, &fault_count_) == FaultAction::kGarble) message.resize(message.size() - 5);
+  transport_.send(worker, Tag::kWork, std::make_shared<const std::vector<uint8_t>>(std::move(message)));
 }
 
 void Coordinator::handle(const Incoming& message) {
@@ -436,7 +440,7 @@ void Coordinator::finish_task(size_t index, const Status& status) {
     progress_.message("dips: error: " + written.message());
   }
   active_.erase(index);
-  fault_tick(fault_, &fault_count_);
+  if (fault_.kind != "garble") fault_tick(fault_, &fault_count_);
 }
 
 void Coordinator::on_worker_lost(int worker, size_t pieces, const std::string& why) {
@@ -517,6 +521,7 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.update(progress_state());
     if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
+  progress_.update(progress_state(), true);
   const bool finished = next_task_ >= tasks_.size() && active_.empty();
   ExitCode code = !finished ? ExitCode::kJobFailed : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
   if (report_failed_) code = ExitCode::kJobFailed;

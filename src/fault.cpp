@@ -25,8 +25,9 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
       return FaultPlan();
     }
   }
-  if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" && plan.kind != "slow") {
-    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang or slow";
+  if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" && plan.kind != "slow" &&
+      plan.kind != "garble") {
+    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow or garble";
     return FaultPlan();
   }
   return plan;
@@ -45,11 +46,12 @@ FaultPlan fault_plan_for_rank(int rank) {
   return FaultPlan();
 }
 
-bool fault_tick(const FaultPlan& plan, int* count) {
-  if (!plan.active() || ++*count != plan.after) return false;
+FaultAction fault_tick(const FaultPlan& plan, int* count) {
+  if (!plan.active() || ++*count != plan.after) return FaultAction::kNone;
   std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", plan.rank, plan.kind.c_str());
   std::fflush(stderr);
-  if (plan.kind == "slow") return true;
+  if (plan.kind == "slow") return FaultAction::kSlow;
+  if (plan.kind == "garble") return FaultAction::kGarble;
   if (plan.kind == "kill") ::raise(SIGKILL);
   if (plan.kind == "stop") ::raise(SIGSTOP);
   if (plan.kind == "exit") ::_exit(1);

@@ -25,10 +25,10 @@ ProgressDisplay::ProgressDisplay(bool quiet, double interval_s) : quiet_(quiet),
   live_ = ::isatty(STDERR_FILENO) && term != nullptr && std::strcmp(term, "dumb") != 0;
 }
 
-void ProgressDisplay::update(const ProgressState& state) {
+void ProgressDisplay::update(const ProgressState& state, bool force) {
   if (quiet_) return;
   const double gap = live_ ? 0.1 : interval_s_;
-  if (state.elapsed_s - last_shown_ < gap) return;
+  if (!force && state.elapsed_s - last_shown_ < gap) return;
   last_shown_ = state.elapsed_s;
   const std::string line = progress_line(state);
   if (live_) {

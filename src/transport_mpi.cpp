@@ -289,10 +289,16 @@ bool run_mpi_worker(int rank, double orphan_timeout_s) {
           send(Tag::kPong, std::move(message.data));
           break;
         case Tag::kWork: {
-          const double delay_s = fault_tick(fault, &fault_count) ? kSlowFaultSeconds : 0.0;
+          const FaultAction action = fault_tick(fault, &fault_count);
+          const double delay_s = action == FaultAction::kSlow ? kSlowFaultSeconds : 0.0;
           WorkMessage work;
           Status decoded = decode_work(message.data.data(), message.data.size(), &work);
-          if (decoded.ok()) {
+          if (action == FaultAction::kGarble) {
+            send(static_cast<Tag>(99), std::vector<uint8_t>(3, 0xEE));
+            std::vector<uint8_t> torn = encode_result(execute_work(work));
+            torn.resize(torn.size() / 2);
+            send(Tag::kResult, std::move(torn));
+          } else if (decoded.ok()) {
             compute.push(std::move(work), delay_s);
           } else if (message.data.size() >= 12) {  // the piece id is readable: fail just that piece
             ResultMessage result;

@@ -62,8 +62,8 @@ RunResult run_dips(int np, const std::string& args, const std::string& env) {
   return result;
 }
 
-RunResult run_dips_run(int np, const std::string& args, const std::string& env) {
-  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " -- " + args);
+RunResult run_dips_run(int np, const std::string& args, const std::string& env, const std::string& flags) {
+  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
 }
 
 std::vector<nlohmann::json> read_report(const fs::path& path) {

@@ -30,8 +30,8 @@ struct RunResult {
 // --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".
 RunResult run_dips(int np, const std::string& args, const std::string& env = "");
 
-// Runs scripts/dips-run -n np -- args.
-RunResult run_dips_run(int np, const std::string& args, const std::string& env = "");
+// Runs scripts/dips-run -n np [flags] -- args.
+RunResult run_dips_run(int np, const std::string& args, const std::string& env = "", const std::string& flags = "");
 
 // Quotes a path for the shell.
 std::string quoted(const std::filesystem::path& path);

@@ -194,3 +194,50 @@ TEST_CASE("rank 0 killed mid-job: dips-run reports it, --resume finishes exactly
   CHECK(count.size() == job.names.size());
   for (const auto& [output, n] : count) CHECK(n == 1);
 }
+
+TEST_CASE("wire safety: garbage from a worker costs that worker, garbage to a worker costs one task", "[faults][garble]") {
+  FaultJob job;
+  SECTION("a worker sends an unknown tag and a truncated result") {
+    const fs::path outdir = job.dir / "out";
+    const RunResult run = run_dips(3, job.args(outdir), fault_env(2, 3, "garble"));
+    INFO(run.output);
+    REQUIRE(run.code == 0);
+    CHECK(run.output.find("unexpected message (tag 99) from rank 2") != std::string::npos);
+    CHECK(run.output.find("undecodable result") != std::string::npos);
+    job.check_complete(outdir);
+    job.check_report_complete(outdir);
+    CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{2});
+  }
+  SECTION("rank 0 sends a truncated work message") {
+    const fs::path outdir = job.dir / "out";
+    const RunResult run = run_dips(3, job.args(outdir), fault_env(0, 4, "garble"));
+    INFO(run.output);
+    REQUIRE(run.code == 1);  // the task of that piece fails; the workers survive and do the rest
+    int failed = 0, ok = 0;
+    for (const auto& [output, line] : report_tasks(outdir / "report.jsonl")) {
+      if (line["status"] == "ok") {
+        ++ok;
+      } else {
+        ++failed;
+        CHECK(line["error"].get<std::string>().find("malformed work message") != std::string::npos);
+      }
+    }
+    CHECK(failed == 1);
+    CHECK(ok == static_cast<int>(job.names.size()) - 1);
+    CHECK(workers_lost(outdir / "report.jsonl").empty());
+  }
+}
+
+TEST_CASE("dips-run --retries resumes a job whose rank 0 died, until it is done", "[faults][resume]") {
+  FaultJob job(8);
+  const fs::path outdir = job.dir / "out";
+  // Rank 0 dies after its 3rd task in every run: 3 + 3 + 2 tasks over three runs.
+  const RunResult run = run_dips_run(3, "--orphan-timeout 3 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
+                                            quoted(job.dir / "in"),
+                                     fault_env(0, 3, "kill"), "--retries 2");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(run.output.find("retry 2 of 2") != std::string::npos);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+}

@@ -1,5 +1,7 @@
 // Multi-rank tests: the real dips binary under mpirun, outputs compared pixel for pixel with the
 // whole-image OpenCV reference, reports and exit codes checked.
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -259,4 +261,44 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
                      "DIPS_FAULT='rank:1,after:1,kind:kill;rank:2,after:1,kind:kill'");
   CHECK(run.code == 3);
   CHECK(run.output.find("no worker left") != std::string::npos);
+}
+
+TEST_CASE("an unwritable output fails that task only", "[mpi][job]") {
+  Inputs inputs;
+  const fs::path outdir = inputs.dir / "out";
+  fs::create_directories(outdir);
+  std::ofstream(outdir / "blocked") << "a file where a folder should be";
+  {
+    std::ofstream out(inputs.dir / "job.tsv");
+    out << "in/small.png\tblur\tblocked/small.png\n"
+        << "in/big.png\tblur\tfine/big.png\n";
+  }
+  const RunResult run = run_dips(3, "--manifest " + quoted(inputs.dir / "job.tsv") + " --output " + quoted(outdir));
+  INFO(run.output);
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  CHECK(tasks.at((outdir / "blocked/small.png").string())["error"].get<std::string>().find("cannot create output folder") !=
+        std::string::npos);
+  CHECK(identical(read_output(outdir / "fine/big.png"), reference(inputs.input("big.png"), "blur").image));
+  CHECK(run.output.find("job.tsv:1") != std::string::npos);
+}
+
+TEST_CASE("progress: plain periodic lines in a log, a live line on a terminal, nothing with --quiet", "[mpi][job]") {
+  Inputs inputs;
+  RunResult run = run_dips(2, "--progress-interval 0.05 --op blur --output " + quoted(inputs.dir / "log") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 0);
+  CHECK(run.output.find("[dips 0s] ") != std::string::npos);
+  CHECK(run.output.find("5/5 tasks") != std::string::npos);
+  CHECK(run.output.find("\r") == std::string::npos);
+  run = run_dips(2, "--quiet --op blur --output " + quoted(inputs.dir / "quiet") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 0);
+  CHECK(run.output.find("[dips") == std::string::npos);
+  // A terminal: script(1) gives dips a pseudo-terminal as stderr.
+  const std::string command = std::string("env TERM=xterm OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ") + DIPS_BINARY +
+                              " --op blur --output " + quoted(inputs.dir / "tty") + " " + quoted(inputs.dir / "in");
+  const int code = std::system(("script -qec " + dips::testing::quoted(fs::path(command)) + " " + quoted(inputs.dir / "typescript") + " > /dev/null 2>&1").c_str());
+  CHECK(WEXITSTATUS(code) == 0);
+  std::ifstream typescript(inputs.dir / "typescript");
+  const std::string screen(std::istreambuf_iterator<char>(typescript), {});
+  CHECK(screen.find("\r\033[K[dips] ") != std::string::npos);
 }

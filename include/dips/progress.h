@@ -20,8 +20,8 @@ std::string progress_line(const ProgressState& state);
 class ProgressDisplay {
  public:
   ProgressDisplay(bool quiet, double interval_s);
-  // Shows the state if it is time to (at most 10 redraws per second on a terminal).
-  void update(const ProgressState& state);
+  // Shows the state if it is time to (at most 10 redraws per second on a terminal), or now if forced.
+  void update(const ProgressState& state, bool force = false);
   // Prints a message on its own line, keeping the live line intact below it.
   void message(const std::string& text);
   // Clears the live line before the final summary.
