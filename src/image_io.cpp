@@ -127,6 +127,26 @@ bool sniff_tiff(const std::vector<uint8_t>& b, int* w, int* h) {
   return true;
 }
 
+// libjpeg decodes a JPEG cut short without complaint, filling the missing rows with gray. A complete
+// JPEG has an end-of-image marker after its first scan (entropy-coded data cannot contain FF D9, and an
+// EXIF thumbnail's own marker comes before the scan).
+bool jpeg_truncated(const std::vector<uint8_t>& b) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  size_t pos = 2;
+  while (pos + 4 <= b.size()) {
+    if (b[pos] != 0xFF) return false;  // not a marker: let the decoder judge
+    const uint8_t marker = b[pos + 1];
+    if (marker == 0xFF) { ++pos; continue; }
+    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
+    if (marker == 0xDA) break;
+    pos += 2 + be16(&b[pos + 2]);
+  }
+  for (size_t i = pos; i + 1 < b.size(); ++i) {
+    if (b[i] == 0xFF && b[i + 1] == 0xD9) return false;
+  }
+  return true;
+}
+
 std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
@@ -186,6 +206,7 @@ Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::M
     return Status::Error(fmt::format("image header claims {}x{} = {} pixels, over the limit of {} (--max-pixels)",
                                      width, height, static_cast<int64_t>(width) * height, max_pixels));
   }
+  if (jpeg_truncated(bytes)) return Status::Error("cannot decode image: truncated JPEG (no end-of-image marker)");
   try {
     *image = cv::imdecode(bytes, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {

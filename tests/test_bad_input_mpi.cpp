@@ -1,0 +1,228 @@
+// Hostile inputs through the real binary under mpirun: every bad file fails alone with a clear message in
+// the report and on stderr, the good ones are done exactly, nothing is written outside OUTDIR, nothing
+// partial is left at an output path.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "dips/pipeline.h"
+#include "harness.h"
+#include "test_images.h"
+
+namespace fs = std::filesystem;
+using namespace dips;
+using namespace dips::testing;
+
+namespace {
+
+uint32_t crc32(const uint8_t* data, size_t size) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i) {
+    crc ^= data[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void put_be32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+// A valid PNG header claiming width x height, followed by a tiny IDAT: a decompression bomb.
+std::vector<uint8_t> png_bomb(uint32_t width, uint32_t height) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const auto chunk = [&](const char* type, std::vector<uint8_t> body) {
+    put_be32(png, static_cast<uint32_t>(body.size()));
+    std::vector<uint8_t> typed(type, type + 4);
+    typed.insert(typed.end(), body.begin(), body.end());
+    png.insert(png.end(), typed.begin(), typed.end());
+    put_be32(png, crc32(typed.data(), typed.size()));
+  };
+  std::vector<uint8_t> ihdr;
+  put_be32(ihdr, width);
+  put_be32(ihdr, height);
+  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
+  chunk("IHDR", ihdr);
+  chunk("IDAT", {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01});
+  chunk("IEND", {});
+  return png;
+}
+
+// A small real JPEG whose frame header is patched to claim 65000 x 65000.
+std::vector<uint8_t> jpeg_bomb() {
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", photo_like(16, 16, 1), jpeg);
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xFF && (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2)) {
+      jpeg[i + 5] = jpeg[i + 7] = 0xFD;
+      jpeg[i + 6] = jpeg[i + 8] = 0xE8;  // 65000
+      break;
+    }
+  }
+  return jpeg;
+}
+
+void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<uint8_t> encoded(const std::string& ext, const cv::Mat& image) {
+  std::vector<uint8_t> bytes;
+  REQUIRE(cv::imencode(ext, image, bytes));
+  return bytes;
+}
+
+cv::Mat reference_blur(const fs::path& input) {
+  Pipeline pipeline;
+  REQUIRE(parse_pipeline("blur=3", &pipeline).ok());
+  OpResult result;
+  REQUIRE(run_pipeline_whole(cv::imread(input.string(), cv::IMREAD_COLOR), pipeline, &result).ok());
+  return result.image;
+}
+
+}  // namespace
+
+TEST_CASE("hostile files each fail alone with a clear error; the rest is done exactly", "[badinput]") {
+  TempDir dir;
+  const fs::path in = dir / "in";
+  fs::create_directories(in / "sub");
+  const std::vector<uint8_t> jpeg = encoded(".jpg", photo_like(80, 90, 2)), png = encoded(".png", photo_like(70, 60, 3));
+  // Bad ones, each with the words its error must contain.
+  const std::map<std::string, std::string> bad = {
+      {"empty.jpg", "empty file"},
+      {"truncated_half.jpg", "truncated JPEG"},
+      {"truncated_header.jpg", "cannot decode"},
+      {"truncated.png", "cannot decode"},
+      {"random.jpg", "cannot decode"},
+      {"text.png", "cannot decode"},
+      {"broken_link.png", "broken symbolic link"},
+      {"bomb.png", "--max-pixels"},
+      {"jpeg_bomb.jpg", "--max-pixels"},
+  };
+  write_bytes(in / "empty.jpg", {});
+  write_bytes(in / "truncated_half.jpg", std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+  write_bytes(in / "truncated_header.jpg", std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + 100));
+  write_bytes(in / "truncated.png", std::vector<uint8_t>(png.begin(), png.begin() + png.size() / 2));
+  std::vector<uint8_t> noise(5000);
+  for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  write_bytes(in / "random.jpg", noise);
+  std::ofstream(in / "text.png") << "this is a text file named .png\n";
+  fs::create_symlink(dir / "nowhere.png", in / "broken_link.png");
+  write_bytes(in / "bomb.png", png_bomb(100000, 100000));
+  write_bytes(in / "jpeg_bomb.jpg", jpeg_bomb());
+  // Good ones, unusual but valid: wrong extension, 16-bit, gray, alpha, 1x1, nested in a folder with a
+  // symlink loop (never followed).
+  write_bytes(in / "really_a_png.jpg", png);
+  cv::Mat deep;
+  photo_like(50, 40, 4).convertTo(deep, CV_16UC3, 257);
+  REQUIRE(cv::imwrite((in / "sixteen_bit.png").string(), deep));
+  cv::Mat gray, alpha;
+  cv::cvtColor(photo_like(30, 20, 5), gray, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(photo_like(30, 20, 6), alpha, cv::COLOR_BGR2BGRA);
+  REQUIRE(cv::imwrite((in / "gray.png").string(), gray));
+  REQUIRE(cv::imwrite((in / "alpha.png").string(), alpha));
+  REQUIRE(cv::imwrite((in / "sub/one_pixel.png").string(), photo_like(1, 1, 7)));
+  fs::create_directory_symlink("..", in / "sub/loop");
+  const std::vector<std::string> good = {"really_a_png.jpg", "sixteen_bit.png", "gray.png", "alpha.png", "sub/one_pixel.png"};
+
+  const fs::path outdir = dir / "out";
+  const RunResult run = run_dips(3, "--recursive --format png --max-pixels 100000000 --tile-rows 16 --op blur=3 --output " +
+                                        quoted(outdir) + " " + quoted(in));
+  INFO(run.output);
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  for (const auto& [name, words] : bad) {
+    const fs::path output = outdir / fs::path(name).replace_extension(".png");
+    INFO(name);
+    REQUIRE(tasks.count(output.string()));
+    const auto& line = tasks.at(output.string());
+    CHECK(line["status"] == "error");
+    CHECK(line["error"].get<std::string>().find(words) != std::string::npos);
+    CHECK(!fs::exists(output));
+    CHECK(run.output.find(fs::path(name).filename().string() + ": ") != std::string::npos);  // on stderr too
+  }
+  for (const auto& name : good) {
+    const fs::path output = outdir / fs::path(name).replace_extension(".png");
+    INFO(name);
+    REQUIRE(tasks.count(output.string()));
+    CHECK(tasks.at(output.string())["status"] == "ok");
+    CHECK(identical(read_output(output), reference_blur(in / name)));
+  }
+  CHECK(tasks.size() == bad.size() + good.size());  // the symlink loop added nothing
+  for (const auto& entry : fs::recursive_directory_iterator(outdir)) {
+    CHECK(entry.path().filename().string().find(".dips-tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("a directory with an image's name fails alone (not --recursive, where it is descended)", "[badinput]") {
+  TempDir dir;
+  fs::create_directories(dir / "in/folder.jpg");
+  REQUIRE(cv::imwrite((dir / "in/fine.png").string(), photo_like(20, 20, 1)));
+  const RunResult run = run_dips(2, "--op blur=3 --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(dir / "out/report.jsonl");
+  CHECK(tasks.at((dir / "out/folder.jpg").string())["error"].get<std::string>().find("is a directory") != std::string::npos);
+  CHECK(tasks.at((dir / "out/fine.png").string())["status"] == "ok");
+}
+
+TEST_CASE("an unreadable file fails alone (not as root)", "[badinput]") {
+  if (::geteuid() == 0) {
+    WARN("skipped: root reads every file");
+    return;
+  }
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  REQUIRE(cv::imwrite((dir / "in/locked.png").string(), photo_like(20, 20, 1)));
+  REQUIRE(cv::imwrite((dir / "in/open.png").string(), photo_like(20, 20, 2)));
+  fs::permissions(dir / "in/locked.png", fs::perms::none);
+  const RunResult run = run_dips(2, "--op blur=3 --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(dir / "out/report.jsonl");
+  CHECK(tasks.at((dir / "out/locked.png").string())["error"].get<std::string>().find("Permission denied") != std::string::npos);
+  CHECK(tasks.at((dir / "out/open.png").string())["status"] == "ok");
+}
+
+TEST_CASE("a disk that fills up mid-job: those tasks fail, nothing partial, earlier outputs intact", "[badinput]") {
+  TempDir dir;
+  const fs::path outdir = dir / "small_disk";
+  fs::create_directories(outdir);
+  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=600k tmpfs " + quoted(outdir) + " 2>/dev/null").c_str()) != 0) {
+    WARN("skipped: needs root to mount a small tmpfs");
+    return;
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { std::system(("umount " + quoted(path)).c_str()); }
+  } unmount{outdir};
+  fs::create_directories(dir / "in");
+  // Noise does not compress: each PNG output is about 150 kB, so the 600 kB disk holds three of them.
+  for (int i = 0; i < 8; ++i) REQUIRE(cv::imwrite((dir / "in" / ("n" + std::to_string(i) + ".png")).string(), noise(160, 300, i)));
+  const RunResult run = run_dips(3, "--max-active 1 --op color_inversion --output " + quoted(outdir) + " " + quoted(dir / "in"));
+  INFO(run.output);
+  CHECK(run.code == 1);
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  int ok = 0, full = 0;
+  for (const auto& [output, line] : tasks) {
+    if (line["status"] == "ok") {
+      ++ok;
+      cv::Mat expected;
+      cv::bitwise_not(cv::imread(line["input"].get<std::string>()), expected);
+      CHECK(identical(read_output(output), expected));
+    } else {
+      ++full;
+      CHECK(line["error"].get<std::string>().find("No space left on device") != std::string::npos);
+      CHECK(!fs::exists(output));
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(full >= 1);
+  for (const auto& entry : fs::directory_iterator(outdir)) {
+    CHECK(entry.path().filename().string().find(".dips-tmp") == std::string::npos);
+  }
+}
