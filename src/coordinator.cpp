@@ -46,7 +46,6 @@ class Background {
   void submit(std::function<Completion()> job) {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(std::move(job));
-    ++pending_;
     wake_.notify_all();
   }
   // Runs finished jobs' completions on the calling thread; true when there was any.
@@ -56,13 +55,9 @@ class Background {
       std::lock_guard<std::mutex> lock(mutex_);
       done.swap(done_);
     }
-    for (Completion& completion : done) {
-      completion();
-      --pending_;
-    }
+    for (Completion& completion : done) completion();
     return !done.empty();
   }
-  size_t pending() const { return pending_; }
 
  private:
   void loop() {
@@ -82,7 +77,6 @@ class Background {
   std::condition_variable wake_;
   std::deque<std::function<Completion()>> jobs_;
   std::deque<Completion> done_;
-  size_t pending_ = 0;  // main thread only
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -92,6 +86,16 @@ double process_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Rows per band for an image: the user's --tile-rows, else whole images up to 8 MP (sent encoded, so
+// workers decode and encode) and at least two bands per worker for larger ones.
+int plan_tile_rows(int tile_rows_option, int workers, int width, int height) {
+  if (tile_rows_option > 0) return tile_rows_option;
+  const double pixels = static_cast<double>(width) * height;
+  if (workers <= 1 || pixels <= kWholeImageMaxPixels) return height;
+  const int bands = std::max(2 * workers, static_cast<int>(std::ceil(pixels / kBandPixels)));
+  return std::max(1, (height + bands - 1) / bands);
 }
 
 enum class Phase { kReading, kFile, kBands, kFinishing, kEncoding, kWriting };
@@ -180,11 +184,7 @@ class Coordinator {
 };
 
 int Coordinator::tile_rows_for(int width, int height) const {
-  if (options_.tile_rows > 0) return options_.tile_rows;
-  const double pixels = static_cast<double>(width) * height;
-  if (workers_ <= 1 || pixels <= kWholeImageMaxPixels) return height;
-  const int bands = std::max(2 * workers_, static_cast<int>(std::ceil(pixels / kBandPixels)));
-  return std::max(1, (height + bands - 1) / bands);
+  return plan_tile_rows(options_.tile_rows, workers_, width, height);
 }
 
 void Coordinator::admit_tasks() {
@@ -554,11 +554,7 @@ void print_plan(const Options& options, const std::vector<Task>& tasks, int work
     }
     std::string plan;
     if (height > 0) {
-      int rows = options.tile_rows > 0 ? options.tile_rows
-                                       : (workers > 1 && double(width) * height > kWholeImageMaxPixels
-                                              ? (height + std::max(2 * workers, int(std::ceil(double(width) * height / kBandPixels))) - 1) /
-                                                    std::max(2 * workers, int(std::ceil(double(width) * height / kBandPixels)))
-                                              : height);
+      const int rows = plan_tile_rows(options.tile_rows, workers, width, height);
       if (height <= rows) {
         plan = "whole image to one worker";
       } else {

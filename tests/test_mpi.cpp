@@ -302,3 +302,17 @@ TEST_CASE("progress: plain periodic lines in a log, a live line on a terminal, n
   const std::string screen(std::istreambuf_iterator<char>(typescript), {});
   CHECK(screen.find("\r\033[K[dips] ") != std::string::npos);
 }
+
+TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][job]") {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  REQUIRE(cv::imwrite((dir / "in/large.png").string(), photo_like(3000, 3000, 21)));  // 9 MP: over the 8 MP whole-image limit
+  const RunResult run = run_dips(3, "--op blur=5,edge_detection --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(identical(read_output(dir / "out/large.png"), reference(dir / "in/large.png", "blur=5,edge_detection").image));
+  const auto line = report_tasks(dir / "out/report.jsonl").at((dir / "out/large.png").string());
+  CHECK(line["ranks"].get<std::vector<int>>() == std::vector<int>{1, 2});
+  const RunResult plan = run_dips(3, "--dry-run --op blur=5,edge_detection --output " + quoted(dir / "o2") + " " + quoted(dir / "in"));
+  CHECK(plan.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+}
