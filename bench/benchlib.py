@@ -186,6 +186,9 @@ def cmd_time(args):
 
 
 # ----------------------------------------------------------------------------- table
+QUIET_CORES = 0.3  # a run during which other processes used more CPU than this is left out when quiet ones exist
+
+
 def med(values):
     values = list(values)
     return statistics.median(values) if values else None
@@ -212,6 +215,7 @@ def cmd_table(path):
     n_images, mp = meta["images"], meta["megapixels"]
     failures = [r for r in runs + calib if not ok(r)]
     calib = [r for r in calib if ok(r)]
+    calib = [r for r in calib if r.get("other_cores", 0) < QUIET_CORES] or calib
 
     # Fixed cost of one dips run, from dips on a single small image: launch and teardown (outside wall minus
     # dips' own wall_s) and rank 0's start-up CPU (MPI_Init, libraries), which rank0_cpu_s includes although
@@ -225,17 +229,26 @@ def cmd_table(path):
 
     overall = []
     for op in ops:
-        print(f"\n== {op}: {n_images} images, {mp:.1f} MP ({meta['set']} set), median of {meta['rounds']} rounds ==")
+        print(f"\n== {op}: {n_images} images, {mp:.1f} MP ({meta['set']} set); medians over the quiet rounds of {meta['rounds']} ==")
+        # A round is quiet for this operation when other processes stayed under QUIET_CORES during every one of
+        # its runs; medians are over the quiet rounds when there is one (so the configurations compared ran
+        # under the same conditions), else over all rounds.
+        op_runs = [r for r in runs if r["op"] == op]
+        rounds_seen = sorted(set(r["round"] for r in op_runs))
+        quiet = [n for n in rounds_seen if all(r.get("other_cores", 0) < QUIET_CORES for r in op_runs if r["round"] == n)]
+        use = quiet or rounds_seen
         by = {}
-        for r in runs:
-            if r["op"] == op and ok(r):
+        for r in op_runs:
+            if r["round"] in use and ok(r):
                 by.setdefault(r["config"], []).append(r)
+        print(f"  rounds used: {', '.join(map(str, use))}" + ("" if quiet else
+              f"  (WARNING: no round was quiet: other processes used >= {QUIET_CORES} cores during some runs of every round)"))
         wall = {k: med(x["wall_s"] for x in v) for k, v in by.items()}
         d = wall.get("dips")
         dips_runs = by.get("dips", [])
         d_int = med(x["dips"]["wall_s"] for x in dips_runs)
         header = (f"{'configuration':<36} {'wall s':>6} {'min-max s':>11} {'img/s':>6} {'MP/s':>6} {'CPU s':>6} "
-                  f"{'dips/cfg':>8} {'dips-own/cfg':>12} {'other load':>10}")
+                  f"{'dips/cfg':>8} {'dips-own/cfg':>12} {'runs':>4} {'other load':>10}")
         print(header)
         print("-" * len(header))
         for key, label in configs:
@@ -249,8 +262,9 @@ def cmd_table(path):
             r1 = f"{w / d:.2f}x" if d and not key.startswith("dips") else "-"
             r2 = f"{w / d_int:.2f}x" if d_int and not key.startswith("dips") else "-"
             other = med(x.get("other_cores", 0) for x in v)
+            runs_text = f"{len(v)}"
             print(f"{label:<36} {w:6.2f} {lo:5.2f}-{hi:<5.2f} {n_images / w:6.1f} {mp / w:6.1f} {med(x['cpu_s'] for x in v):6.2f} "
-                  f"{r1:>8} {r2:>12} {other:9.2f}c")
+                  f"{r1:>8} {r2:>12} {runs_text:>4} {other:9.2f}c")
         for key in ("dips", "dips_off"):
             v = by.get(key)
             if not v:
@@ -287,6 +301,8 @@ def cmd_table(path):
         for c in checks:
             print(f"{c['op']:<20} {c['same']}/{c['total']} identical" + (f"; differ: {', '.join(c['differ'][:5])}" if c["differ"] else ""))
     all_other = [r.get("other_cores", 0) for r in runs]
+    print(f"\nruns: how many runs the median is over. CPU s: CPU time of all the configuration's processes (median). "
+          f"other load: median CPU used by other processes during the runs, in cores (a round is quiet when it stays under {QUIET_CORES}).")
     if all_other:
         print(f"\nother load (CPU used by other processes during the runs, in cores): median {med(all_other):.2f}, max {max(all_other):.2f}; "
               f"VM steal max {max(r.get('steal_cores', 0) for r in runs):.2f} cores")

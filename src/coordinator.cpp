@@ -318,7 +318,7 @@ void Coordinator::send_piece(uint64_t piece, int worker) {
 }
 
 void Coordinator::handle(const Incoming& message) {
-  scheduler_.heard(message.source, now());
+  scheduler_.heard(message.source);
   switch (message.tag) {
     case Tag::kPong:
       return;

@@ -11,6 +11,8 @@ Scheduler::Scheduler(const std::vector<int>& workers, SchedulerOptions options) 
 uint64_t Scheduler::add_piece() {
   const uint64_t id = next_piece_++;
   pieces_[id] = Piece();
+  outcomes_.push_back(PieceState::kPending);
+  ++unoutcomes_;
   pending_.push_back(id);
   return id;
 }
@@ -41,10 +43,9 @@ std::optional<std::pair<uint64_t, int>> Scheduler::assign(double now) {
   return std::make_pair(id, best);
 }
 
-void Scheduler::heard(int rank, double now) {
+void Scheduler::heard(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return;
-  (void)now;
   it->second.ping_outstanding_since = -1;
   refresh_state(it->second);
 }
@@ -55,8 +56,9 @@ bool Scheduler::complete(uint64_t id, int rank, bool failed) {
   if (piece == pieces_.end() || worker == workers_.end()) return false;
   if (worker->second.state == WorkerState::kDead) return false;
   if (piece->second.state != PieceState::kInFlight || piece->second.worker != rank) return false;
-  piece->second.state = failed ? PieceState::kFailed : PieceState::kDone;
-  piece->second.worker = -1;
+  outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;
+  pieces_.erase(piece);
+  --unoutcomes_;
   auto& list = worker->second.pieces;
   list.erase(std::remove(list.begin(), list.end(), id), list.end());
   refresh_state(worker->second);
@@ -129,7 +131,8 @@ WorkerState Scheduler::worker_state(int rank) const {
 
 PieceState Scheduler::piece_state(uint64_t id) const {
   auto it = pieces_.find(id);
-  return it == pieces_.end() ? PieceState::kFailed : it->second.state;
+  if (it != pieces_.end()) return it->second.state;
+  return id >= 1 && id <= outcomes_.size() ? outcomes_[id - 1] : PieceState::kFailed;
 }
 
 int Scheduler::piece_worker(uint64_t id) const {
@@ -143,9 +146,7 @@ int Scheduler::live_workers() const {
 }
 
 size_t Scheduler::unfinished() const {
-  return static_cast<size_t>(std::count_if(pieces_.begin(), pieces_.end(), [](const auto& p) {
-    return p.second.state == PieceState::kPending || p.second.state == PieceState::kInFlight;
-  }));
+  return unoutcomes_;
 }
 
 size_t Scheduler::in_flight(int rank) const {

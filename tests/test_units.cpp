@@ -43,11 +43,11 @@ TEST_CASE("scheduler: a silent worker is suspect, then dead; its pieces go to th
   const int victim = s.piece_worker(a);
   const int survivor = victim == 1 ? 2 : 1;
   CHECK(s.pings_due(0).size() == 2);
-  s.heard(survivor, 0.05);
+  s.heard(survivor);
   CHECK(s.expire(0.3).empty());
   CHECK(s.worker_state(victim) == WorkerState::kSuspect);  // a ping overdue: no new work for it
   CHECK(s.pings_due(0.3).size() == 2);
-  s.heard(survivor, 0.31);
+  s.heard(survivor);
   const auto dead = s.expire(1.1);
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].first == victim);
@@ -74,7 +74,7 @@ TEST_CASE("scheduler: a busy worker that answers pings is never declared dead, h
   const uint64_t piece = s.add_piece();
   REQUIRE(s.assign(0));
   for (double t = 0; t < 600; t += 0.2) {
-    for (int w : s.pings_due(t)) s.heard(w, t + 0.001);
+    for (int w : s.pings_due(t)) s.heard(w);
     REQUIRE(s.expire(t + 0.1).empty());
   }
   CHECK(s.worker_state(1) == WorkerState::kBusy);
@@ -86,10 +86,10 @@ TEST_CASE("scheduler: the piece deadline catches a worker whose computation hang
   s.add_piece();
   REQUIRE(s.assign(0));
   for (double t = 0; t < 5.0; t += 0.2) {
-    for (int w : s.pings_due(t)) s.heard(w, t);
+    for (int w : s.pings_due(t)) s.heard(w);
     REQUIRE(s.expire(t).empty());
   }
-  for (int w : s.pings_due(5.2)) s.heard(w, 5.2);
+  for (int w : s.pings_due(5.2)) s.heard(w);
   CHECK(s.expire(5.2).size() == 1);
   CHECK(s.live_workers() == 1);
 }

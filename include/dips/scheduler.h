@@ -3,6 +3,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace dips {
@@ -33,13 +34,13 @@ class Scheduler {
  public:
   Scheduler(const std::vector<int>& workers, SchedulerOptions options);
 
-  // Adds a piece to the pool; returns its id. `now` is the current time.
+  // Adds a piece to the pool; returns its id (ids count up from 1).
   uint64_t add_piece();
   // Picks the next pending piece (oldest first) and the live worker with the fewest pieces in flight
   // (below queue_depth), marks the piece in flight, and returns (piece, worker); nullopt when none fits.
   std::optional<std::pair<uint64_t, int>> assign(double now);
-  // A worker was heard from (any message): refreshes its liveness.
-  void heard(int worker, double now);
+  // A worker was heard from (any message): its outstanding ping is answered.
+  void heard(int worker);
   // A result for piece from worker. Returns true when it is to be used: false for a late or duplicate
   // result (the worker is dead, or the piece was reassigned or is already finished).
   bool complete(uint64_t piece, int worker, bool failed);
@@ -79,7 +80,9 @@ class Scheduler {
 
   SchedulerOptions options_;
   std::map<int, Worker> workers_;
-  std::map<uint64_t, Piece> pieces_;
+  std::unordered_map<uint64_t, Piece> pieces_;  // pending and in flight only: memory stays bounded
+  std::vector<PieceState> outcomes_;            // the outcome of every piece, by id (one byte each)
+  size_t unoutcomes_ = 0;
   std::deque<uint64_t> pending_;
   uint64_t next_piece_ = 1;
 };
