@@ -54,8 +54,11 @@ int dips_main(int argc, char** argv) {
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown();
   transport.reset();
-  mpi_end(clean, static_cast<int>(code));
-  return static_cast<int>(code);
+  // With a status file the status is there; exiting 0 keeps Open MPI from reporting a failed rank
+  // (under --enable-recovery its own exit status means nothing anyway).
+  const int process_code = options.status_file.empty() ? static_cast<int>(code) : 0;
+  mpi_end(clean, process_code);
+  return process_code;
 }
 
 }  // namespace dips

@@ -493,7 +493,7 @@ ExitCode Coordinator::run(const std::string& command_line) {
     }
   }
   nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line}, {"workers", workers_}, {"resume", options_.resume}};
-  Status status = report_.open(options_.report, options_.resume, run_line);
+  Status status = report_.open(options_.report, run_line);
   if (!status.ok()) {
     progress_.message("dips: error: " + status.message());
     return ExitCode::kUsage;

@@ -58,6 +58,11 @@ bool sniff_jpeg(const std::vector<uint8_t>& b, int* w, int* h) {
 
 bool sniff_bmp(const std::vector<uint8_t>& b, int* w, int* h) {
   if (b.size() < 26 || b[0] != 'B' || b[1] != 'M') return false;
+  if (le32(&b[14]) == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
+    *w = le16(&b[18]);
+    *h = le16(&b[20]);
+    return true;
+  }
   const int32_t width = static_cast<int32_t>(le32(&b[18])), height = static_cast<int32_t>(le32(&b[22]));
   *w = width == INT32_MIN ? INT32_MAX : std::abs(width);
   *h = height == INT32_MIN ? INT32_MAX : std::abs(height);
@@ -109,12 +114,12 @@ bool sniff_tiff(const std::vector<uint8_t>& b, int* w, int* h) {
   if (!little && !big) return false;
   const auto u16 = [&](size_t at) { return little ? le16(&b[at]) : be16(&b[at]); };
   const auto u32 = [&](size_t at) { return little ? le32(&b[at]) : be32(&b[at]); };
-  const uint32_t ifd = u32(4);
+  const uint64_t ifd = u32(4);
   if (ifd + 2 > b.size()) return false;
   const uint16_t entries = u16(ifd);
   long long width = -1, height = -1;
   for (uint16_t i = 0; i < entries; ++i) {
-    const size_t at = ifd + 2 + size_t(i) * 12;
+    const uint64_t at = ifd + 2 + uint64_t(i) * 12;
     if (at + 12 > b.size()) return false;
     const uint16_t tag = u16(at), type = u16(at + 2);
     const uint32_t value = type == 3 ? u16(at + 8) : u32(at + 8);
@@ -152,7 +157,8 @@ std::atomic<uint64_t> temp_counter{0};
 }  // namespace
 
 Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that a FIFO (or a device) named like an image cannot hang the job: it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     std::error_code ec;
@@ -174,6 +180,7 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
     status = Status::Error(fmt::format("'{}' is {} bytes, over the limit of {} (--max-file-bytes)", path.string(),
                                        info.st_size, max_bytes));
   } else {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     bytes->resize(static_cast<size_t>(info.st_size));
     size_t done = 0;
     while (done < bytes->size()) {

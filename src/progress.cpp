@@ -29,8 +29,10 @@ void ProgressDisplay::update(const ProgressState& state, bool force) {
   if (quiet_) return;
   const double gap = live_ ? 0.1 : interval_s_;
   if (!force && state.elapsed_s - last_shown_ < gap) return;
-  last_shown_ = state.elapsed_s;
   const std::string line = progress_line(state);
+  if (force && line == last_line_) return;  // the final state was shown already
+  last_shown_ = state.elapsed_s;
+  last_line_ = line;
   if (live_) {
     std::fprintf(stderr, "\r\033[K[dips] %s", line.c_str());
     line_drawn_ = true;
@@ -43,8 +45,8 @@ void ProgressDisplay::update(const ProgressState& state, bool force) {
 void ProgressDisplay::message(const std::string& text) {
   if (line_drawn_) std::fprintf(stderr, "\r\033[K");
   std::fprintf(stderr, "%s\n", text.c_str());
+  if (live_) last_shown_ = -1e9;  // redraw the live line below the message at once
   line_drawn_ = false;
-  last_shown_ = -1e9;
   std::fflush(stderr);
 }
 

@@ -14,14 +14,19 @@ ReportWriter::~ReportWriter() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-Status ReportWriter::open(const fs::path& path, bool append, const nlohmann::ordered_json& run) {
+Status ReportWriter::open(const fs::path& path, const nlohmann::ordered_json& run) {
   std::error_code ec;
-  const bool existing = append && fs::exists(path, ec) && fs::file_size(path, ec) > 0;
-  file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
+  const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
+  if (existing) {
+    std::set<std::string> ignored;
+    Status status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
+    if (!status.ok()) return status;
+  }
+  file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr) return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
   path_ = path;
-  // A new report starts with its version; a resumed one gets a line describing the new run.
-  nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "resumed"}} : nlohmann::ordered_json{{"dips_report", kReportVersion}};
+  // A new report starts with its version; a continued one gets a line describing the new run.
+  nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "continued"}} : nlohmann::ordered_json{{"dips_report", kReportVersion}};
   first.update(run);
   return write_line(first);
 }

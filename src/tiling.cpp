@@ -19,6 +19,7 @@ std::vector<Stage> plan_stages(const Pipeline& pipeline) {
       case Tiling::kNeighbourhood:
         local.steps.push_back(step);
         local.halo += step.op->halo(step.param);
+        if (step.op->tiling == Tiling::kNeighbourhood) local.kind = Tiling::kNeighbourhood;
         break;
       case Tiling::kCanny:
       case Tiling::kHistogram:

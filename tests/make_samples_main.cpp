@@ -2,6 +2,7 @@
 // image with spaces and parentheses in its name, and QR codes).
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 #include "test_images.h"
@@ -16,7 +17,12 @@ int main(int argc, char** argv) {
   bool ok = cv::imwrite(dir + "/photo_small.png", photo_like(480, 640, 1));
   ok &= cv::imwrite(dir + "/photo_large.jpg", photo_like(1500, 2000, 2));
   ok &= cv::imwrite(dir + "/Image 1 (Panda).png", gray_as_colour(600, 800, 3));
-  ok &= cv::imwrite(dir + "/qr_codes.png", qr_image({"https://example.org/dips", "dips: distributed image processing"}));
+  // Two QR codes on a page wide enough for the decoded text drawn under each (operations.md's layout).
+  cv::Mat page(720, 900, CV_8UC3, cv::Scalar(255, 255, 255));
+  const cv::Mat first = qr_image({"https://example.org/dips"}, 4), second = qr_image({"dips: distributed image processing"}, 4);
+  first.copyTo(page(cv::Rect(0, 0, first.cols, first.rows)));
+  second.copyTo(page(cv::Rect(0, 360, second.cols, second.rows)));
+  ok &= cv::imwrite(dir + "/qr_codes.png", page);
   if (!ok) {
     std::fprintf(stderr, "dips-make-samples: cannot write into %s\n", dir.c_str());
     return 1;

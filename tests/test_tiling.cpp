@@ -176,7 +176,7 @@ TEST_CASE("tiling: plan_stages fuses local steps and closes a stage on Canny, hi
     const Pipeline p = parse("blur=3,dilate=5,color_inversion,erode=7,blur=4");
     const auto stages = plan_stages(p);
     REQUIRE(stages.size() == 1);
-    CHECK(stages[0].kind == Tiling::kPointwise);
+    CHECK(stages[0].kind == Tiling::kNeighbourhood);
     REQUIRE(stages[0].steps.size() == 5);
     for (size_t i = 0; i < p.size(); ++i) {
       CHECK(stages[0].steps[i].op == p[i].op);
@@ -222,14 +222,14 @@ TEST_CASE("tiling: plan_stages fuses local steps and closes a stage on Canny, hi
     CHECK(stages[0].kind == Tiling::kCanny);
     CHECK(stages[1].kind == Tiling::kCanny);
     CHECK(stages[2].kind == Tiling::kHistogram);
-    CHECK(stages[3].kind == Tiling::kPointwise);
+    CHECK(stages[3].kind == Tiling::kNeighbourhood);
     CHECK(stages[3].halo == halo_of(stages[3].steps));
     for (const Stage& s : stages) CHECK(s.steps.size() == 1);
   }
   SECTION("whole-image steps stand alone") {
     const auto stages = plan_stages(parse("blur,resize=64,blur=3,find_contours,read_qr_code,threshold"));
     REQUIRE(stages.size() == 6);
-    const Tiling kinds[] = {Tiling::kPointwise, Tiling::kWholeImage, Tiling::kPointwise,
+    const Tiling kinds[] = {Tiling::kNeighbourhood, Tiling::kWholeImage, Tiling::kNeighbourhood,
                             Tiling::kWholeImage, Tiling::kWholeImage, Tiling::kPointwise};
     const char* names[] = {"blur", "resize", "blur", "find_contours", "read_qr_code", "threshold"};
     for (size_t i = 0; i < stages.size(); ++i) {

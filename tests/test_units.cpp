@@ -187,7 +187,7 @@ TEST_CASE("report: versioned, flushed per task; resume reads what finished", "[r
   const fs::path path = dir / "report.jsonl";
   {
     ReportWriter report;
-    REQUIRE(report.open(path, false, {{"command", "x"}}).ok());
+    REQUIRE(report.open(path, {{"command", "x"}}).ok());
     TaskRecord ok{"in/a.png", "out/a.png", "blur=5", true, "", {"qr"}, 10, 20, 1.5, {1, 2}, ""};
     REQUIRE(report.write_task(ok).ok());
     // Flushed at once: readable before the writer is closed.

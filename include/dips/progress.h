@@ -32,6 +32,7 @@ class ProgressDisplay {
   double interval_s_;
   double last_shown_ = -1e9;
   bool line_drawn_ = false;
+  std::string last_line_;
 };
 
 }  // namespace dips

@@ -34,9 +34,10 @@ class ReportWriter {
   ReportWriter& operator=(const ReportWriter&) = delete;
   ~ReportWriter();
 
-  // Creates the report (or, with append, continues an existing one: a fresh header is added only when
-  // the file is new). `run` describes this run (version, command line, start time).
-  Status open(const std::filesystem::path& path, bool append, const nlohmann::ordered_json& run);
+  // Creates the report, or continues an existing one (never truncated: it is the job's journal; a file
+  // that is not a dips report is refused). A new report's first line holds the format version, a
+  // continued one gets a {"run": "continued", ...} line; `run` describes this run.
+  Status open(const std::filesystem::path& path, const nlohmann::ordered_json& run);
   // Appends one task line and flushes it to the file.
   Status write_task(const TaskRecord& record);
   // Appends the final line {"summary": {...}} and syncs the file to disk.

@@ -13,7 +13,9 @@ namespace dips {
 // neighbourhood steps, optionally closed by one kCanny or kHistogram step; or one kWholeImage step alone.
 struct Stage {
   std::vector<Step> steps;
-  Tiling kind = Tiling::kPointwise;  // kPointwise (local steps only), kCanny, kHistogram or kWholeImage
+  // kPointwise or kNeighbourhood (local steps only: the latter when any needs a halo), kCanny,
+  // kHistogram or kWholeImage.
+  Tiling kind = Tiling::kPointwise;
   int halo = 0;                      // rows of context each band needs: the sum of its steps' halos
 };
 
