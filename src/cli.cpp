@@ -12,6 +12,8 @@ namespace dips {
 namespace po = boost::program_options;
 namespace {
 
+constexpr int64_t kMaxPixelsCeiling = 700000000;  // 3 bytes each stays under MPI's 2^31-byte count
+
 struct Described {
   po::options_description visible{"Options"};
   po::options_description all;
@@ -69,7 +71,10 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (manifest == !o->job.ops.empty()) return Status::Error("give either --op PIPELINE with inputs, or --manifest FILE (see dips --help)");
   if (manifest && !o->job.inputs.empty()) return Status::Error("--manifest takes no INPUT arguments; list inputs in the manifest");
   if (o->tile_rows < 0) return Status::Error("--tile-rows must be 0 (automatic) or a positive number of rows");
-  if (o->max_pixels <= 0) return Status::Error("--max-pixels must be positive");
+  if (o->max_pixels <= 0 || o->max_pixels > kMaxPixelsCeiling) {
+    return Status::Error(fmt::format("--max-pixels must be 1..{} (a 3-channel image must fit one MPI message)", kMaxPixelsCeiling));
+  }
+  o->job.max_pixels = o->max_pixels;
   if (o->scheduler.ping_interval <= 0 || o->scheduler.ping_timeout <= o->scheduler.ping_interval) {
     return Status::Error("--ping-timeout must be larger than --ping-interval, both positive");
   }

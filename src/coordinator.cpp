@@ -581,7 +581,6 @@ void write_status_file(const std::string& path, ExitCode code) {
 }
 
 ExitCode run_coordinator(const Options& options, Transport& transport, const std::string& command_line) {
-  set_decoder_pixel_limit(options.max_pixels);
   std::vector<Task> tasks;
   Status status = build_job(options.job, &tasks);
   if (!status.ok()) {

@@ -34,26 +34,34 @@ bool sniff_png(const std::vector<uint8_t>& b, int* w, int* h) {
   return true;
 }
 
-bool sniff_jpeg(const std::vector<uint8_t>& b, int* w, int* h) {
+// Walks a JPEG's marker segments up to its first scan, as libjpeg does (bytes between segments that are
+// not 0xFF are skipped). Sets *sof to the first frame header and *sos to the first scan, when found.
+bool walk_jpeg(const std::vector<uint8_t>& b, size_t* sof, size_t* sos) {
   if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  *sof = *sos = 0;
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
-    if (b[pos] != 0xFF) return false;
+    if (b[pos] != 0xFF) { ++pos; continue; }
     const uint8_t marker = b[pos + 1];
-    if (marker == 0xFF) { ++pos; continue; }
+    if (marker == 0xFF || marker == 0x00) { ++pos; continue; }
     if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
-    const uint16_t length = be16(&b[pos + 2]);
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      if (pos + 9 > b.size()) return false;
-      *h = be16(&b[pos + 5]);
-      *w = be16(&b[pos + 7]);
-      return true;
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (frame && *sof == 0) *sof = pos;
+    if (marker == 0xDA) {
+      *sos = pos;
+      break;
     }
-    if (length < 2) return false;
-    pos += 2 + length;
+    pos += 2 + be16(&b[pos + 2]);
   }
-  return false;
+  return true;
+}
+
+bool sniff_jpeg(const std::vector<uint8_t>& b, int* w, int* h) {
+  size_t sof = 0, sos = 0;
+  if (!walk_jpeg(b, &sof, &sos) || sof == 0 || sof + 9 > b.size()) return false;
+  *h = be16(&b[sof + 5]);
+  *w = be16(&b[sof + 7]);
+  return true;
 }
 
 bool sniff_bmp(const std::vector<uint8_t>& b, int* w, int* h) {
@@ -70,7 +78,8 @@ bool sniff_bmp(const std::vector<uint8_t>& b, int* w, int* h) {
 }
 
 bool sniff_pnm(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '6') return false;
+  const bool pnm = b.size() >= 3 && b[0] == 'P' && ((b[1] >= '1' && b[1] <= '6') || b[1] == 'F' || b[1] == 'f');
+  if (!pnm) return false;
   long long values[2] = {0, 0};
   size_t pos = 2;
   for (long long& value : values) {
@@ -136,20 +145,91 @@ bool sniff_tiff(const std::vector<uint8_t>& b, int* w, int* h) {
 // JPEG has an end-of-image marker after its first scan (entropy-coded data cannot contain FF D9, and an
 // EXIF thumbnail's own marker comes before the scan).
 bool jpeg_truncated(const std::vector<uint8_t>& b) {
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
-  size_t pos = 2;
-  while (pos + 4 <= b.size()) {
-    if (b[pos] != 0xFF) return false;  // not a marker: let the decoder judge
-    const uint8_t marker = b[pos + 1];
-    if (marker == 0xFF) { ++pos; continue; }
-    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
-    if (marker == 0xDA) break;
-    pos += 2 + be16(&b[pos + 2]);
-  }
-  for (size_t i = pos; i + 1 < b.size(); ++i) {
+  size_t sof = 0, sos = 0;
+  if (!walk_jpeg(b, &sof, &sos)) return false;
+  if (sos == 0) return true;  // no scan at all
+  for (size_t i = sos; i + 1 < b.size(); ++i) {
     if (b[i] == 0xFF && b[i + 1] == 0xD9) return false;
   }
   return true;
+}
+
+// Text header fields of PAM ("WIDTH n", "HEIGHT n") and Radiance HDR ("-Y n +X n").
+bool header_number_after(const std::string& header, const std::string& key, long long* value) {
+  const size_t at = header.find(key);
+  if (at == std::string::npos) return false;
+  size_t pos = at + key.size();
+  while (pos < header.size() && (header[pos] == ' ' || header[pos] == '\t')) ++pos;
+  if (pos >= header.size() || !std::isdigit(static_cast<unsigned char>(header[pos]))) return false;
+  *value = 0;
+  while (pos < header.size() && std::isdigit(static_cast<unsigned char>(header[pos])) && *value < INT32_MAX) {
+    *value = *value * 10 + (header[pos++] - '0');
+  }
+  return true;
+}
+
+bool set_size(long long width, long long height, int* w, int* h) {
+  *w = static_cast<int>(std::min<long long>(std::max<long long>(width, 0), INT32_MAX));
+  *h = static_cast<int>(std::min<long long>(std::max<long long>(height, 0), INT32_MAX));
+  return true;
+}
+
+bool sniff_pam(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 3 || b[0] != 'P' || b[1] != '7' || !std::isspace(b[2])) return false;
+  const std::string header(b.begin(), b.begin() + static_cast<long>(std::min<size_t>(b.size(), 4096)));
+  long long width = 0, height = 0;
+  if (!header_number_after(header, "\nWIDTH", &width) || !header_number_after(header, "\nHEIGHT", &height)) return false;
+  return set_size(width, height, w, h);
+}
+
+bool sniff_hdr(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 6 || b[0] != '#' || b[1] != '?') return false;
+  const std::string header(b.begin(), b.begin() + static_cast<long>(std::min<size_t>(b.size(), 8192)));
+  const size_t end = header.find("\n\n");
+  if (end == std::string::npos) return false;
+  const std::string resolution = header.substr(end + 2, header.find('\n', end + 2) - end - 2);
+  long long width = 0, height = 0;
+  const bool y = header_number_after(resolution, "Y", &height), x = header_number_after(resolution, "X", &width);
+  return x && y && set_size(width, height, w, h);
+}
+
+bool sniff_sun_raster(const std::vector<uint8_t>& b, int* w, int* h) {
+  if (b.size() < 12 || be32(&b[0]) != 0x59a66a95u) return false;
+  return set_size(be32(&b[4]), be32(&b[8]), w, h);
+}
+
+bool sniff_jpeg2000(const std::vector<uint8_t>& b, int* w, int* h) {
+  static const uint8_t kJp2[12] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
+  if (b.size() >= 24 && b[0] == 0xFF && b[1] == 0x4F && b[2] == 0xFF && b[3] == 0x51) {  // raw codestream: SIZ
+    return set_size(static_cast<long long>(be32(&b[8])) - be32(&b[16]), static_cast<long long>(be32(&b[12])) - be32(&b[20]), w, h);
+  }
+  if (b.size() < 12 || std::memcmp(b.data(), kJp2, 12) != 0) return false;
+  const size_t limit = std::min<size_t>(b.size(), 1 << 16);
+  for (size_t i = 12; i + 12 <= limit; ++i) {
+    if (std::memcmp(&b[i], "ihdr", 4) == 0) return set_size(be32(&b[i + 8]), be32(&b[i + 4]), w, h);
+  }
+  return false;
+}
+
+bool sniff_exr(const std::vector<uint8_t>& b, int* w, int* h) {
+  static const uint8_t kMagic[4] = {0x76, 0x2f, 0x31, 0x01};
+  if (b.size() < 8 || std::memcmp(b.data(), kMagic, 4) != 0) return false;
+  size_t pos = 8;
+  while (pos < b.size() && b[pos] != 0) {  // attributes: name\0 type\0 size value
+    const size_t name_end = std::find(b.begin() + pos, b.end(), 0) - b.begin();
+    const size_t type_end = name_end < b.size() ? std::find(b.begin() + name_end + 1, b.end(), 0) - b.begin() : b.size();
+    if (type_end + 5 > b.size()) return false;
+    const std::string name(b.begin() + pos, b.begin() + name_end);
+    const uint32_t size = le32(&b[type_end + 1]);
+    const size_t value = type_end + 5;
+    if (value + size > b.size()) return false;
+    if (name == "dataWindow" && size == 16) {
+      const auto i32 = [&](size_t at) { return static_cast<long long>(static_cast<int32_t>(le32(&b[at]))); };
+      return set_size(i32(value + 8) - i32(value) + 1, i32(value + 12) - i32(value + 4) + 1, w, h);
+    }
+    pos = value + size;
+  }
+  return false;
 }
 
 std::atomic<uint64_t> temp_counter{0};
@@ -199,17 +279,20 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
 
 bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height) {
   return sniff_png(bytes, width, height) || sniff_jpeg(bytes, width, height) || sniff_bmp(bytes, width, height) ||
-         sniff_pnm(bytes, width, height) || sniff_webp(bytes, width, height) || sniff_tiff(bytes, width, height);
-}
-
-void set_decoder_pixel_limit(int64_t max_pixels) {
-  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 1);
+         sniff_pnm(bytes, width, height) || sniff_pam(bytes, width, height) || sniff_webp(bytes, width, height) ||
+         sniff_tiff(bytes, width, height) || sniff_hdr(bytes, width, height) || sniff_sun_raster(bytes, width, height) ||
+         sniff_jpeg2000(bytes, width, height) || sniff_exr(bytes, width, height);
 }
 
 Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image) {
   if (bytes.empty()) return Status::Error("empty file: not an image");
   int width = 0, height = 0;
-  if (sniff_image_size(bytes, &width, &height) && static_cast<int64_t>(width) * height > max_pixels) {
+  // Fail closed: a decoder only ever sees an image whose size was checked (OpenCV reads its own limit,
+  // OPENCV_IO_MAX_IMAGE_PIXELS, once at load time, so it cannot follow --max-pixels).
+  if (!sniff_image_size(bytes, &width, &height)) {
+    return Status::Error("cannot decode image: not a recognised image format, or its header is damaged");
+  }
+  if (static_cast<int64_t>(width) * height > max_pixels) {
     return Status::Error(fmt::format("image header claims {}x{} = {} pixels, over the limit of {} (--max-pixels)",
                                      width, height, static_cast<int64_t>(width) * height, max_pixels));
   }
@@ -233,8 +316,8 @@ Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<ui
 }
 
 Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes) {
-  const fs::path temp = path.parent_path() /
-      fmt::format(".{}.dips-tmp-{}-{}", path.filename().string(), ::getpid(), temp_counter++);
+  // A short name: the output's own name may already be as long as the file system allows.
+  const fs::path temp = path.parent_path() / fmt::format(".dips-tmp-{}-{}", ::getpid(), temp_counter++);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
   size_t done = 0;
@@ -251,6 +334,12 @@ Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes
   if (err != 0) {
     ::unlink(temp.c_str());
     return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
+  }
+  // The rename itself is durable only once the folder is synced.
+  const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
   return Status();
 }

@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxManifestLine = 64 * 1024;
+constexpr uintmax_t kMaxManifestBytes = 256ull << 20;
 constexpr size_t kMaxReportedProblems = 50;
 
 bool valid_utf8(const std::string& s) {
@@ -37,8 +38,13 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
+bool names_a_file(const fs::path& path) {
+  const fs::path name = path.filename();
+  return !name.empty() && name != "." && name != "..";
+}
+
 fs::path with_format(fs::path path, const std::string& format) {
-  if (!format.empty()) path.replace_extension("." + format);
+  if (!format.empty() && names_a_file(path)) path.replace_extension("." + format);
   return path;
 }
 
@@ -118,12 +124,30 @@ void check_outputs(const std::vector<Task>& tasks, Problems* problems) {
   }
 }
 
+// resize=N makes an N x N image whatever the input: held to the same limit as decoded inputs.
+void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Problems* problems) {
+  for (const Task& task : tasks) {
+    for (const Step& step : task.pipeline) {
+      if (step.op->name == "resize" && static_cast<int64_t>(step.param) * step.param > max_pixels) {
+        problems->add(fmt::format("{}: resize={} makes {} pixels, over the limit of {} (--max-pixels)",
+                                  task.origin.empty() ? task.input.string() : task.origin, step.param,
+                                  static_cast<int64_t>(step.param) * step.param, max_pixels));
+        return;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Status resolve_output(const fs::path& output_dir, const fs::path& requested, fs::path* resolved) {
   const fs::path dir = canonical_or_lexical(output_dir);
-  const fs::path joined = (requested.is_absolute() ? requested : dir / requested).lexically_normal();
-  if (requested.empty() || requested.filename().empty() || !inside(dir, joined) || joined == dir) {
+  // An absolute request is resolved like the directory, so that a symlinked OUTDIR named either way matches.
+  const fs::path joined = (requested.is_absolute() ? canonical_or_lexical(requested) : dir / requested).lexically_normal();
+  if (!names_a_file(requested) || !names_a_file(joined) || joined == dir) {
+    return Status::Error(fmt::format("output '{}' names a folder, not a file", requested.string()));
+  }
+  if (!inside(dir, joined)) {
     return Status::Error(fmt::format("output '{}' is outside the output directory '{}'", requested.string(), output_dir.string()));
   }
   // Existing symlinked folders inside output_dir could still lead out of it.
@@ -165,7 +189,11 @@ Status parse_manifest(const std::string& text, const fs::path& manifest_path, co
     std::vector<std::string> columns;
     std::stringstream stream(line);
     for (std::string column; std::getline(stream, column, '\t');) columns.push_back(column);
-    if (columns.size() < 2 || columns.size() > 3 || columns[0].empty() || columns[1].empty()) {
+    if (columns.size() >= 2 && columns.size() <= 3 && (columns[0].empty() || columns[1].empty())) {
+      problems.add(fmt::format("{}: the {} column is empty", where, columns[0].empty() ? "input" : "pipeline"));
+      continue;
+    }
+    if (columns.size() < 2 || columns.size() > 3) {
       problems.add(fmt::format("{}: expected 'input<TAB>pipeline[<TAB>output]', got {} tab-separated column{}", where,
                                columns.size(), columns.size() == 1 ? "" : "s"));
       continue;
@@ -205,6 +233,14 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
     return Status::Error(fmt::format("--format {}: OpenCV cannot write this format (try png, jpg, tif, bmp, webp)", spec.format));
   }
   if (!spec.manifest.empty()) {
+    std::error_code ec;
+    const auto status_of = fs::status(spec.manifest, ec);
+    if (fs::exists(status_of) && !fs::is_regular_file(status_of)) {
+      return Status::Error(fmt::format("manifest '{}' is not a regular file", spec.manifest));
+    }
+    if (fs::is_regular_file(status_of) && fs::file_size(spec.manifest, ec) > kMaxManifestBytes) {
+      return Status::Error(fmt::format("manifest '{}' is larger than {} bytes; split the job", spec.manifest, kMaxManifestBytes));
+    }
     std::ifstream in(spec.manifest, std::ios::binary);
     if (!in) return Status::Error(fmt::format("cannot read manifest '{}': {}", spec.manifest, std::strerror(errno)));
     std::stringstream text;
@@ -239,6 +275,7 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
       }
     }
   }
+  check_resize_limits(*tasks, spec.max_pixels, &problems);
   check_outputs(*tasks, &problems);
   if (!problems.empty()) return problems.status();
   return Status();

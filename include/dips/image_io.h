@@ -13,16 +13,13 @@ namespace dips {
 // max_bytes are errors that say which.
 Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes);
 
-// The pixel size an image file's header claims, read without decoding (PNG, JPEG, BMP, PNM, WebP, TIFF).
-// Returns false when the format is not recognised or the header is cut short.
+// The pixel size an image file's header claims, read without decoding: every format OpenCV 4.6 decodes
+// (PNG, JPEG, BMP, PNM/PFM/PAM, WebP, TIFF, Radiance HDR, Sun raster, JPEG 2000, OpenEXR). Returns false
+// when the format is not recognised or the header is cut short.
 bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height);
 
-// Sets the decoder's own pixel limit (OpenCV's OPENCV_IO_MAX_IMAGE_PIXELS) for formats sniffing misses.
-// Call before the first decode in the process.
-void set_decoder_pixel_limit(int64_t max_pixels);
-
 // Decodes an image file's bytes to 8-bit BGR (imread's IMREAD_COLOR). Images whose header claims more
-// than max_pixels are refused before any pixel buffer is allocated.
+// than max_pixels, or whose size cannot be read from the header, are refused before any decoder runs.
 Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image);
 
 // Encodes an image in the format named by ext (".png", ".jpg", ...).

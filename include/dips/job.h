@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -24,13 +25,14 @@ struct JobSpec {
   std::filesystem::path output_dir;
   bool recursive = false;           // descend into sub-directories of input directories
   std::string format;               // output extension without dot ("png"); empty keeps the input's
+  int64_t max_pixels = INT64_MAX;   // resize=N with N*N above this is refused
 };
 
 // Builds the task list. Directory inputs list their image files in name order (sub-directories with
 // `recursive`, never following directory symlinks, never entering output_dir). Every problem that makes
 // the job unrunnable (bad pipeline, malformed manifest line, output outside output_dir, output onto an
-// input, two tasks with one output) is an error listing each problem with its file and line; nothing is
-// run then. Unreadable images are not checked here: they fail as tasks.
+// input, two tasks with one output, a resize beyond max_pixels) is an error listing each problem with its
+// file and line; nothing is run then. Unreadable images are not checked here: they fail as tasks.
 Status build_job(const JobSpec& spec, std::vector<Task>* tasks);
 
 // Parses manifest text (the contents of manifest_path) into tasks; exposed for tests and fuzzing.

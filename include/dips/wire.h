@@ -56,7 +56,7 @@ std::vector<uint8_t> encode_work(const WorkMessage& message);
 std::vector<uint8_t> encode_result(const ResultMessage& message);
 
 // Parses a buffer; any truncation, bad length, unknown operation or out-of-range value is an error
-// status, never a crash (fuzzed by tests/fuzz_wire.cpp).
+// status, never a crash (fuzzed by tests/fuzz/fuzz_wire.cpp).
 Status decode_work(const uint8_t* data, size_t size, WorkMessage* message);
 Status decode_result(const uint8_t* data, size_t size, ResultMessage* message);
 

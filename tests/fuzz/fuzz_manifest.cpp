@@ -4,8 +4,10 @@
 // Invariants: no crash or sanitizer report; every accepted task's output lies strictly inside the output
 // folder (also after resolving symlinks), has a file name, and carries its FILE:LINE origin; every
 // error names the manifest file and a line.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -45,9 +47,19 @@ bool strictly_inside(const fs::path& dir, const fs::path& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  std::string pattern = (fs::temp_directory_path() / "dips-fuzz-manifest-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-  g_root = pattern;
+  // One folder per process, named by pid. A run that ended on a crash skips atexit, so folders of dead
+  // processes are removed here.
+  const fs::path tmp = fs::temp_directory_path();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("dips-fuzz-manifest-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + std::strlen("dips-fuzz-manifest-"), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
+  g_root = tmp / ("dips-fuzz-manifest-" + std::to_string(::getpid()));
+  fs::remove_all(g_root, ec);
+  if (!fs::create_directory(g_root, ec)) std::abort();
   fs::create_directories(g_root / "out/sub");
   fs::create_directories(g_root / "elsewhere");
   fs::create_directory_symlink(g_root / "elsewhere", g_root / "out/link");
@@ -78,12 +90,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(line > last_line);  // one task per line, in order
     last_line = line;
     check(!task.input.empty());
-    // KNOWN BUGS (docs/bad-inputs.md): resolve_output accepts outputs ending in "." or ".." ("." itself,
-    // "x/..", "sub/.") and returns a folder path with a trailing separator ("out/", "out/sub/"); and with
-    // --format, with_format() turns a requested "x/" (refused without --format) into the hidden file
-    // "x/.<format>". Skip the first shape so the fuzzer keeps looking for new problems; delete this
-    // exception once resolve_output is fixed.
-    if (task.output.filename().empty()) continue;
     check(!task.output.filename().empty() && task.output.filename() != "." && task.output.filename() != "..");
     check(strictly_inside(g_out_canonical, task.output));
     std::error_code ec;
