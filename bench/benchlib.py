@@ -229,20 +229,20 @@ def cmd_table(path):
 
     overall = []
     for op in ops:
-        print(f"\n== {op}: {n_images} images, {mp:.1f} MP ({meta['set']} set); medians over the quiet rounds of {meta['rounds']} ==")
-        # A round is quiet for this operation when other processes stayed under QUIET_CORES during every one of
-        # its runs; medians are over the quiet rounds when there is one (so the configurations compared ran
-        # under the same conditions), else over all rounds.
-        op_runs = [r for r in runs if r["op"] == op]
-        rounds_seen = sorted(set(r["round"] for r in op_runs))
-        quiet = [n for n in rounds_seen if all(r.get("other_cores", 0) < QUIET_CORES for r in op_runs if r["round"] == n)]
-        use = quiet or rounds_seen
-        by = {}
-        for r in op_runs:
-            if r["round"] in use and ok(r):
+        print(f"\n== {op}: {n_images} images, {mp:.1f} MP ({meta['set']} set); median of the quiet runs among {meta['rounds']} rounds ==")
+        # Medians over each configuration's quiet runs (other processes under QUIET_CORES during the run) when
+        # it has any, else over all its runs (marked '!'): on a shared machine a busy neighbour slows whatever
+        # runs at the time, and more so a configuration with fewer processes.
+        by, noisy = {}, set()
+        for r in runs:
+            if r["op"] == op and ok(r):
                 by.setdefault(r["config"], []).append(r)
-        print(f"  rounds used: {', '.join(map(str, use))}" + ("" if quiet else
-              f"  (WARNING: no round was quiet: other processes used >= {QUIET_CORES} cores during some runs of every round)"))
+        for k, v in by.items():
+            quiet = [x for x in v if x.get("other_cores", 0) < QUIET_CORES]
+            if quiet:
+                by[k] = quiet
+            else:
+                noisy.add(k)
         wall = {k: med(x["wall_s"] for x in v) for k, v in by.items()}
         d = wall.get("dips")
         dips_runs = by.get("dips", [])
@@ -262,7 +262,7 @@ def cmd_table(path):
             r1 = f"{w / d:.2f}x" if d and not key.startswith("dips") else "-"
             r2 = f"{w / d_int:.2f}x" if d_int and not key.startswith("dips") else "-"
             other = med(x.get("other_cores", 0) for x in v)
-            runs_text = f"{len(v)}"
+            runs_text = f"{len(v)}" + ("!" if key in noisy else "")
             print(f"{label:<36} {w:6.2f} {lo:5.2f}-{hi:<5.2f} {n_images / w:6.1f} {mp / w:6.1f} {med(x['cpu_s'] for x in v):6.2f} "
                   f"{r1:>8} {r2:>12} {runs_text:>4} {other:9.2f}c")
         for key in ("dips", "dips_off"):
@@ -301,8 +301,9 @@ def cmd_table(path):
         for c in checks:
             print(f"{c['op']:<20} {c['same']}/{c['total']} identical" + (f"; differ: {', '.join(c['differ'][:5])}" if c["differ"] else ""))
     all_other = [r.get("other_cores", 0) for r in runs]
-    print(f"\nruns: how many runs the median is over. CPU s: CPU time of all the configuration's processes (median). "
-          f"other load: median CPU used by other processes during the runs, in cores (a round is quiet when it stays under {QUIET_CORES}).")
+    print(f"\nruns: how many runs the median is over: the quiet ones (other processes used under {QUIET_CORES} cores meanwhile), "
+          f"or all of them, marked '!', when none was quiet. CPU s: CPU time of all the configuration's processes. "
+          f"other load: CPU used by other processes during those runs, in cores.")
     if all_other:
         print(f"\nother load (CPU used by other processes during the runs, in cores): median {med(all_other):.2f}, max {max(all_other):.2f}; "
               f"VM steal max {max(r.get('steal_cores', 0) for r in runs):.2f} cores")

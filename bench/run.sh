@@ -73,7 +73,7 @@ fi
 mapfile -t files < <(find "$corpus/$set_name" -maxdepth 1 -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) | LC_ALL=C sort)
 [ ${#files[@]} -gt 0 ] || { echo "bench: no images in $corpus/$set_name" >&2; exit 2; }
 all_files=${#files[@]}
-[ "$limit" -gt 0 ] && [ "$limit" -lt ${#files[@]} ] && files=("${files[@]:0:$limit}")
+if [ "$limit" -gt 0 ] && [ "$limit" -lt ${#files[@]} ]; then files=("${files[@]:0:$limit}"); fi
 # dips gets the folder itself when the whole set is used (as a user would run it), else the files
 if [ ${#files[@]} -eq "$all_files" ]; then dips_inputs=("$corpus/$set_name"); else dips_inputs=("${files[@]}"); fi
 read -r n_images megapixels < <($lib sizes "${files[@]}")
@@ -182,7 +182,7 @@ for round in $(seq 1 "$rounds"); do
   for op in "${op_list[@]}"; do
     if [ "$quiet_wait" -gt 0 ]; then
       read -r waited load < <($lib quiet "$quiet_wait" 0.3)
-      [ "$waited" -gt 0 ] && echo "  (waited ${waited}s for a quiet machine; other load now $load cores)" >&2
+      if [ "$waited" -gt 1 ]; then echo "  (waited ${waited}s for a quiet machine; other load now $load cores)" >&2; fi
     fi
     n=${#configs[@]}
     line="  $op:"
