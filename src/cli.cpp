@@ -40,7 +40,7 @@ Described describe(Options* o) {
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
       ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces queued per worker (default 2)")
       ("max-active", po::value(&o->max_active_tasks), "tasks open at once on rank 0 (default 2 per worker + 2)")
-      ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 30)")
+      ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")

@@ -171,6 +171,7 @@ class Coordinator {
   int workers_ = 0;
   size_t max_active_ = 0;
   Clock::time_point start_ = Clock::now();
+  double start_cpu_s_ = process_cpu_seconds();  // rank0_cpu_s counts from here, like wall_s
   ReportWriter report_;
   std::set<std::string> finished_before_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
@@ -474,7 +475,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
           {"workers", workers_},
           {"workers_lost", lost_workers_},
-          {"rank0_cpu_s", std::round(process_cpu_seconds() * 1000) / 1000},
+          {"rank0_cpu_s", std::round((process_cpu_seconds() - start_cpu_s_) * 1000) / 1000},
           {"exit_code", static_cast<int>(code)}};
 }
 

@@ -21,7 +21,7 @@ struct Options {
   uint64_t max_file_bytes = 1ull << 30;  // 1 GiB per input file
   int max_active_tasks = 0;      // tasks open at once on rank 0; 0: 2 per worker + 2
   SchedulerOptions scheduler;
-  double orphan_timeout = 30;    // a worker that hears nothing from rank 0 this long exits
+  double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
   double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
 };
 
