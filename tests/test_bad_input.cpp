@@ -133,15 +133,6 @@ void put_be16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(static_cast<uint8_t>(v));
 }
 
-uint32_t crc32(const uint8_t* data, size_t size) {
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 // ---- decompression-bomb headers: tiny, well-formed headers that claim a huge image
 
 // PNG signature, an IHDR chunk with a correct CRC, and IEND: a valid PNG header claiming width x height RGB.
@@ -153,11 +144,11 @@ std::vector<uint8_t> png_header(uint32_t width, uint32_t height) {
   chunk.insert(chunk.end(), {8, 2, 0, 0, 0});  // 8-bit, RGB, deflate, no filter, no interlace
   put_be32(b, 13);
   b.insert(b.end(), chunk.begin(), chunk.end());
-  put_be32(b, crc32(chunk.data(), chunk.size()));
+  put_be32(b, dips::testing::crc32(chunk.data(), chunk.size()));
   put_be32(b, 0);
   const uint8_t iend[] = {'I', 'E', 'N', 'D'};
   b.insert(b.end(), iend, iend + 4);
-  put_be32(b, crc32(iend, 4));
+  put_be32(b, dips::testing::crc32(iend, 4));
   return b;
 }
 

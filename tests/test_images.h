@@ -1,5 +1,6 @@
 #pragma once
 // Generated test images: deterministic for a seed, photo-like enough to exercise every operation.
+#include <cstdint>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ cv::Mat gray_as_colour(int rows, int cols, unsigned seed);
 // A white image with the given QR codes (OpenCV's QRCodeEncoder), each at a scale of `module` pixels,
 // laid out left to right with a quiet zone. An empty list gives a plain photo-like image.
 cv::Mat qr_image(const std::vector<std::string>& texts, int module = 4);
+
+// The CRC-32 of PNG chunks (zlib's polynomial), for crafting PNG headers in tests.
+uint32_t crc32(const uint8_t* data, size_t size);
 
 // True when both images have the same size, type and every pixel equal.
 bool identical(const cv::Mat& a, const cv::Mat& b);
