@@ -39,9 +39,9 @@
 # (diff -rq: differing files, and files only in one of them, e.g. a temporary file left by a dead rank 0).
 # Results: ${TMPDIR:-/tmp}/dips-faults-DATE/ (results.jsonl, one stderr log per run, table.txt).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-command_line="bench/faults.sh${*:+ $*}"
+# shellcheck source=lib.sh disable=SC2154  # lib.sh sets here, root, py, command_line
+source "$(dirname "$0")/lib.sh"
+bench_init "$0" "$@"
 
 rounds=5; images=80; ranks=4; afters="3,10,20,mid,late,end"; kill_rank=1; pipeline="blur=5,edge_detection"
 quiet_wait=5; one_fewer=1; keep=0; rank0=""
@@ -57,24 +57,21 @@ while [ $# -gt 0 ]; do
     --no-one-fewer) one_fewer=0; shift ;;
     --rank0) rank0=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "bench/faults.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    -h|--help) bench_help ;;
+    *) bench_fail "unknown argument '$1' (see --help)" ;;
   esac
 done
-for v in rounds images ranks quiet_wait kill_rank; do
-  case "${!v}" in ''|*[!0-9]*) echo "bench/faults.sh: --${v//_/-} needs a number" >&2; exit 2 ;; esac
-done
-[ "$rounds" -ge 1 ] && [ "$images" -ge 1 ] || { echo "bench/faults.sh: --rounds and --images must be positive" >&2; exit 2; }
-case ",$rank0," in *,,*) [ -z "$rank0" ] || { echo "bench/faults.sh: --rank0 takes numbers separated by commas" >&2; exit 2; } ;; esac
-case "$rank0" in *[!0-9,]*) echo "bench/faults.sh: --rank0 takes numbers separated by commas" >&2; exit 2 ;; esac
-[ "$ranks" -ge 3 ] || { echo "bench/faults.sh: --ranks must be at least 3 (a worker must survive the kill)" >&2; exit 2; }
-[ "$kill_rank" -ge 1 ] && [ "$kill_rank" -lt "$ranks" ] || { echo "bench/faults.sh: --kill-rank must be a worker rank (1..RANKS-1)" >&2; exit 2; }
+bench_number rounds "$rounds" 1
+bench_number images "$images" 1
+bench_number ranks "$ranks" 3   # a worker must survive the kill
+bench_number quiet-wait "$quiet_wait"
+bench_number kill-rank "$kill_rank" 1
+case ",$rank0," in *,,*) [ -z "$rank0" ] || bench_fail "--rank0 takes numbers separated by commas" ;; esac
+case "$rank0" in *[!0-9,]*) bench_fail "--rank0 takes numbers separated by commas" ;; esac
+[ "$kill_rank" -lt "$ranks" ] || bench_fail "--kill-rank must be a worker rank (1..RANKS-1)"
 
-lib="python3 $here/faults_table.py"
-if [ ! -x "$root/build/dips" ] || [ ! -x "$root/build/dips-make-samples" ]; then
-  echo "faults: building dips (scripts/build.sh)..." >&2
-  (cd "$root" && scripts/build.sh) >&2
-fi
+lib="$py $here/faults_table.py"
+bench_build dips dips-make-samples
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/dips-faults-$(date +%Y%m%d-%H%M%S).XXXX")
 work=$run_dir/work; logs=$run_dir/logs; results=$run_dir/results.jsonl
@@ -82,10 +79,8 @@ mkdir -p "$work/samples" "$work/job" "$logs"
 cleanup() { [ "$keep" = 1 ] || rm -rf "$work" "$run_dir/bin"; }
 trap cleanup EXIT
 
-# 0. snapshots of dips and dips-run: the tree may be rebuilt or edited while the bench runs (bash reads a
-#    script as it goes: an edit of dips-run under a running bench breaks that run)
-mkdir -p "$run_dir/bin"
-cp "$root/build/dips" "$root/scripts/dips-run" "$run_dir/bin/"
+# 0. snapshots of dips and dips-run (see bench_snapshot)
+bench_snapshot "$run_dir/bin" "$root/build/dips" "$root/scripts/dips-run"
 export DIPS_BIN=$run_dir/bin/dips
 dips_run=$run_dir/bin/dips-run
 commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -140,7 +135,7 @@ run_one() {  # $1 config, $2 round, $3 pair index
   esac
   local tag="r$round-${config/@/}-$pair" out="$work/out-r$round-${config/@/}-$pair"
   if [ "$quiet_wait" -gt 0 ]; then
-    read -r waited load < <($lib quiet "$quiet_wait" 0.5)
+    read -r waited load < <($py "$here/benchlib.py" quiet "$quiet_wait" 0.5)
   else
     waited=0; load=-1
   fi

@@ -1,9 +1,6 @@
 #!/usr/bin/env python3
-"""Helpers for bench/faults.sh (Python 3 standard library only).
+"""Helpers for bench/faults.sh (Python 3 standard library only; the load measurement is benchlib's).
 
-  faults_table.py quiet MAX_WAIT CORES
-        waits (up to MAX_WAIT s) until the whole machine uses under CORES cores over a 1 s window;
-        prints "WAITED_S LOAD_CORES"
   faults_table.py pieces DRY_RUN_OUTPUT
         prints the total number of pieces in a `dips --dry-run` plan (sum of "(N pieces" per task)
   faults_table.py run RECORD_JSON RESULTS_JSONL REPORT LOG -- CMD...
@@ -19,12 +16,13 @@
 import json
 import os
 import re
-import resource
 import select
 import statistics
 import subprocess
 import sys
 import time
+
+from benchlib import LoadMeter, report_summary
 
 INJECT_RE = re.compile(r"DIPS_FAULT: rank (\d+) injects '(\w+)' now")
 LOST_RE = re.compile(r"worker rank (\d+) lost \(([^)]*)\); (\d+) pieces? handed to the others, (\d+) workers? left")
@@ -32,34 +30,7 @@ RETRY_RE = re.compile(r"dips-run: the job did not finish; retry 1 of")
 PIECES_RE = re.compile(r"\((\d+) pieces?\b")
 
 
-def machine_busy_s():
-    """Busy CPU seconds of the whole machine since boot (from /proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    values = [int(v) for v in fields]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal (guest is in user)
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu_s():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-# ----------------------------------------------------------------------------- quiet, pieces
-def cmd_quiet(max_wait, threshold):
-    start = time.monotonic()
-    while True:
-        b0 = machine_busy_s()
-        time.sleep(1.0)
-        load = machine_busy_s() - b0
-        waited = time.monotonic() - start
-        if load < threshold or waited >= max_wait:
-            print(f"{waited:.0f} {load:.2f}")
-            return
-
-
+# ----------------------------------------------------------------------------- pieces
 def cmd_pieces(path):
     total = 0
     with open(path) as f:
@@ -71,31 +42,14 @@ def cmd_pieces(path):
 
 
 # ----------------------------------------------------------------------------- run
-def last_summary(report):
-    try:
-        with open(report) as f:
-            lines = [l for l in f.read().splitlines() if l.strip()]
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if "summary" in obj:
-            return obj["summary"]
-        break
-    return None
-
-
 def cmd_run(args):
     record = json.loads(args[0])
     results, report, log_path = args[1], args[2], args[3]
     if args[4] != "--":
         sys.exit("faults_table run: expected -- before the command")
     cmd = args[5:]
-    cpu0, busy0 = children_cpu_s(), machine_busy_s()
-    t0 = time.monotonic()
+    meter = LoadMeter()
+    t0 = meter.t0
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     fd = proc.stderr.fileno()
     stamped = []  # (monotonic seconds, line)
@@ -117,14 +71,13 @@ def cmd_run(args):
     if pending:
         stamped.append((time.monotonic(), pending.decode("utf-8", "replace")))
     code = proc.wait()
-    wall = time.monotonic() - t0
-    cpu = children_cpu_s() - cpu0
-    busy = machine_busy_s() - busy0
+    load = meter.read()
+    wall = load["wall_s"]
     with open(log_path, "w") as log:
         for stamp, line in stamped:
             log.write(f"+{stamp - t0:9.4f} {line}\n")
-    record.update({"exit": code, "outer_wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                   "other_cores": round(max(0.0, busy - cpu) / wall, 3) if wall > 0 else None})
+    record.update({"exit": code, "outer_wall_s": round(wall, 3), "cpu_s": load["cpu_s"],
+                   "other_cores": load["other_cores"]})
     inject = next(((s, m) for s, l in stamped for m in [INJECT_RE.search(l)] if m), None)
     lost = next(((s, m) for s, l in stamped for m in [LOST_RE.search(l)] if m), None)
     if inject:
@@ -139,7 +92,7 @@ def cmd_run(args):
         record["retry_after_s"] = round(retry - inject[0], 4)
     if inject and lost:
         record["detect_s"] = round(lost[0] - inject[0], 4)
-    summary = last_summary(report)
+    summary = report_summary(report)
     record["summary"] = summary
     with open(results, "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -390,9 +343,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "quiet":
-        cmd_quiet(float(args[0]), float(args[1]))
-    elif cmd == "pieces":
+    if cmd == "pieces":
         cmd_pieces(args[0])
     elif cmd == "run":
         cmd_run(args)

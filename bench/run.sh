@@ -1,217 +1,87 @@
 #!/usr/bin/env bash
-# bench/run.sh: dips (1 coordinator + 2 workers under mpirun) against the plain single-process OpenCV loop
-# (build/dips-reference --loop) on real photos, per operation, in interleaved rounds; prints median tables.
+# bench/run.sh: measures the targets T1-T7 of issue 8, dips against the plain OpenCV loops on real photos, in
+# interleaved rounds, and prints one table per target with the verdict (docs/benchmarks.md explains them).
 #
-# Usage: bench/run.sh [--ops OP,OP,...] [--set small|medium|large] [--rounds N] [--limit N]
-#                     [--split interleave|contiguous] [--no-dips-off] [--quiet-wait S] [--keep]
-#   --ops      operations (pipelines) to time, comma-separated
-#              (default grayscale,blur,edge_detection,equalize_histogram,read_qr_code,find_contours)
-#   --set      corpus subset (default medium: 31 photos of 1.3-4.1 MP, JPEG and PNG)
-#   --rounds   interleaved rounds; every configuration runs once per round, medians are taken (default 3)
-#   --limit    use only the first N files of the set (sorted by name; default: all)
-#   --split    how the 2-process plain loop divides the files: interleave (file i to process i % 2, the
-#              default: similar megapixels per process) or contiguous (first half / second half)
-#   --no-dips-off  skip the dips variant with malloc huge pages off
-#   --quiet-wait  before each operation of each round, wait up to S seconds (default 60; 0: never) for the
-#              machine to be quiet (other processes under 0.3 cores over 1 s): the machine is shared
-#   --keep     keep the outputs and logs (bench/.work/RUN) instead of deleting them at the end
-# Environment: BENCH_CORPUS (default bench/.corpus; built with /work/shared/corpus/build.sh when missing).
-#
-# Configurations, each timed from outside with a monotonic clock:
-#   dips           scripts/dips-run -n 3 -- --op OP --output FRESH --quiet INPUTS  (dips-run's default
-#                  GLIBC_TUNABLES=glibc.malloc.hugetlb=1); the outside wall includes mpirun's launch and teardown
-#   dips_off       the same with GLIBC_TUNABLES=glibc.malloc.hugetlb=0 (note: an EMPTY GLIBC_TUNABLES does not turn
-#                  huge pages off: dips-run replaces an empty value with its default)
-#   plain1         build/dips-reference --loop OP FRESH FILES...              (GLIBC_TUNABLES unset)
-#   plain2         two such loops in parallel, one per half of the files       (wall: until both end)
-#   plain1_huge, plain2_huge   the same with GLIBC_TUNABLES=glibc.malloc.hugetlb=1
-#   dips_1img      (probe, twice per round) dips on the smallest image alone: the fixed cost of a dips run
-#                  (mpirun launch + teardown) and rank 0's start-up CPU, which rank0_cpu_s includes
-# Per run it also records the CPU time of all the measured processes and the CPU other processes used
-# meanwhile ("other load", from /proc/stat): on a shared machine, runs with other load are suspect.
-# Ratios in the tables are throughput ratios, plain wall / dips wall: above 1, dips is faster.
+# Usage: bench/run.sh [--targets T1,T2,...] [--rounds N] [--quick] [--dips-args 'ARGS'] [--ops OP,...]
+#                     [--quiet-wait S] [--keep]
+#   --targets     the targets to measure (default all: T1,T2,T3,T4,T5,T6,T7; T5 needs the dips runs of T1-T3
+#                 and runs them if T1-T3 are not chosen; T7 runs dips -n 3 on thumbs/ too)
+#   --rounds      interleaved rounds: each runs every job and configuration once, in a rotating order; the
+#                 tables give medians (default 3; 1 with --quick)
+#   --quick       every target on small stand-ins (2 large photos, 6 medium tasks, 300 thumbnails, a 8-10 MP
+#                 image for T4, 200 vs 1,000 tasks for T6) in about a minute: checks the script end to end;
+#                 its numbers say nothing about the targets
+#   --dips-args   extra dips arguments for every dips run, e.g. --dips-args '--queue-depth 4'
+#   --ops         only these operations of T1/T2/T3 (default: blur=5,edge_detection,color_inversion,grayscale,
+#                 read_qr_code for T1 and T2; grayscale,blur=5 for T3)
+#   --quiet-wait  before each job wait up to S seconds for the machine to be quiet (other processes under
+#                 0.3 cores over 1 s; default 60, 0 with --quick; 0: never wait)
+#   --keep        keep the outputs and the logs of every run (bench/.work/RUN_ID)
+# Environment: BENCH_CORPUS (default bench/.corpus, built with bench/make-corpus.sh when missing: ~4 minutes,
+# root or sudo for apt-get).
+# Every configuration runs with GLIBC_TUNABLES=glibc.malloc.hugetlb=1; dips as scripts/dips-run -n 3 (T7:
+# -n 17); the plain loop is build/dips-reference --loop (imread -> operation -> imwrite, cv::setNumThreads(1)),
+# as 1 process and as 2 processes over the two halves of the task list.
+# Output: the tables on stdout and in bench/.results/RUN_ID.table.txt; one JSON line per run in
+# bench/.results/RUN_ID.jsonl (bench/targets.py table FILE prints the tables again); progress on stderr.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-command_line="bench/run.sh${*:+ $*}"
+# shellcheck source=lib.sh disable=SC2154  # lib.sh sets here, root, py, command_line
+source "$(dirname "$0")/lib.sh"
+bench_init "$0" "$@"
 
-ops="grayscale,blur,edge_detection,equalize_histogram,read_qr_code,find_contours"
-set_name=medium; rounds=3; limit=0; split=interleave; dips_off=1; keep=0; quiet_wait=60
+targets="T1,T2,T3,T4,T5,T6,T7"; rounds=""; quick=0; dips_args=""; ops=""; quiet_wait=""; keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --ops) ops=$2; shift 2 ;;
-    --set) set_name=$2; shift 2 ;;
+    --targets) targets=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    --limit) limit=$2; shift 2 ;;
-    --split) split=$2; shift 2 ;;
-    --no-dips-off) dips_off=0; shift ;;
+    --quick) quick=1; shift ;;
+    --dips-args) dips_args=$2; shift 2 ;;
+    --ops) ops=$2; shift 2 ;;
     --quiet-wait) quiet_wait=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    -h|--help) bench_help ;;
+    *) bench_fail "unknown argument '$1' (see --help)" ;;
   esac
 done
-case "$set_name" in small|medium|large) ;; *) echo "bench/run.sh: --set must be small, medium or large" >&2; exit 2 ;; esac
-case "$rounds" in ''|*[!0-9]*|0) echo "bench/run.sh: --rounds needs a positive number" >&2; exit 2 ;; esac
-case "$quiet_wait" in ''|*[!0-9]*) echo "bench/run.sh: --quiet-wait needs a number of seconds" >&2; exit 2 ;; esac
-case "$limit" in ''|*[!0-9]*) echo "bench/run.sh: --limit needs a number" >&2; exit 2 ;; esac
-case "$split" in interleave|contiguous) ;; *) echo "bench/run.sh: --split must be interleave or contiguous" >&2; exit 2 ;; esac
+[ -n "$rounds" ] || rounds=$([ "$quick" = 1 ] && echo 1 || echo 3)
+[ -n "$quiet_wait" ] || quiet_wait=$([ "$quick" = 1 ] && echo 0 || echo 60)
+bench_number rounds "$rounds" 1
+bench_number quiet-wait "$quiet_wait"
+IFS=, read -r -a target_list <<< "$targets"
+[ ${#target_list[@]} -gt 0 ] || bench_fail "--targets takes T1..T7 separated by commas"
+for t in "${target_list[@]}"; do
+  case "$t" in T[1-7]) ;; *) bench_fail "--targets takes T1..T7 separated by commas (not '$t')" ;; esac
+done
 
-lib="python3 $here/benchlib.py"
 corpus=${BENCH_CORPUS:-$here/.corpus}
-
-# 1. corpus and binaries
 if [ ! -s "$corpus/MANIFEST.sha256" ]; then
-  echo "bench: building the photo corpus into $corpus (about 3 minutes, needs root or sudo for apt)..." >&2
-  bash /work/shared/corpus/build.sh "$corpus" >&2
+  echo "bench: building the corpus into $corpus (bench/make-corpus.sh, about 4 minutes)..." >&2
+  bash "$here/make-corpus.sh" "$corpus" >&2
 fi
-if [ ! -x "$root/build/dips" ] || [ ! -x "$root/build/dips-reference" ]; then
-  echo "bench: building dips (scripts/build.sh)..." >&2
-  (cd "$root" && scripts/build.sh) >&2
-fi
+bench_packages python3-opencv   # the pixel comparison of dips' outputs with the plain loop's
+bench_build dips dips-reference
 
-mapfile -t files < <(find "$corpus/$set_name" -maxdepth 1 -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) | LC_ALL=C sort)
-[ ${#files[@]} -gt 0 ] || { echo "bench: no images in $corpus/$set_name" >&2; exit 2; }
-all_files=${#files[@]}
-if [ "$limit" -gt 0 ] && [ "$limit" -lt ${#files[@]} ]; then files=("${files[@]:0:$limit}"); fi
-# dips gets the folder itself when the whole set is used (as a user would run it), else the files
-if [ ${#files[@]} -eq "$all_files" ]; then dips_inputs=("$corpus/$set_name"); else dips_inputs=("${files[@]}"); fi
-read -r n_images megapixels < <($lib sizes "${files[@]}")
-mapfile -t halves < <($lib split 2 "$split" "${files[@]}")
-IFS=$'\t' read -r -a half1 <<< "${halves[0]}"
-IFS=$'\t' read -r -a half2 <<< "${halves[1]}"
-read -r calib_mp calib_file < <($lib smallest "${files[@]}")
-read -r _ mp1 < <($lib sizes "${half1[@]}")
-read -r _ mp2 < <($lib sizes "${half2[@]}")
-
-IFS=, read -r -a op_list <<< "$ops"
 run_id=$(date +%Y%m%d-%H%M%S)
-work="$here/.work/$run_id"
-results_dir="$here/.results"
-mkdir -p "$work/bin" "$results_dir"
-results="$results_dir/$run_id.jsonl"
-# Snapshot the binaries: build/ may be rebuilt by someone else while the benchmark runs.
-cp "$root/build/dips" "$root/build/dips-reference" "$work/bin/"
-export DIPS_BIN="$work/bin/dips"   # read by scripts/dips-run
-dips_run="$root/scripts/dips-run"
-reference="$work/bin/dips-reference"
-inherited_tunables=${GLIBC_TUNABLES-<unset>}
-unset GLIBC_TUNABLES   # every configuration below sets (or leaves unset) its own
+work=$here/.work/$run_id
+results_dir=$here/.results
+mkdir -p "$work" "$results_dir"
+bench_snapshot "$work/bin" "$root/build/dips" "$root/build/dips-reference" "$root/scripts/dips-run"
+revision="at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+[ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts tests 2>/dev/null)" ] ||
+  revision="$revision (with uncommitted changes)"
 
-configs=(dips plain1 plain1_huge plain2 plain2_huge)
-[ "$dips_off" = 1 ] && configs=(dips dips_off plain1 plain1_huge plain2 plain2_huge)
-declare -A label=(
-  [dips]="dips -n 3 (dips-run: hugetlb=1)"
-  [dips_off]="dips -n 3, hugetlb=0"
-  [plain1]="plain loop, 1 process"
-  [plain1_huge]="plain loop, 1 process, hugetlb=1"
-  [plain2]="plain loop, 2 processes"
-  [plain2_huge]="plain loop, 2 processes, hugetlb=1"
-)
-config_json=$(for c in "${configs[@]}"; do printf '["%s","%s"]\n' "$c" "${label[$c]}"; done | paste -sd, -)
-ops_json=$(printf '"%s"\n' "${op_list[@]}" | paste -sd, -)
-
-{
-  echo "# dips benchmark"
-  echo "command:  $command_line"
-  echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "nproc:    $(nproc)   ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB, load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
-  echo "kernel:   $(uname -r); glibc $(ldd --version | head -1 | awk '{print $NF}'); THP enabled: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?'); $(mpirun --version 2>/dev/null | head -1)"
-  echo "dips:     $("$DIPS_BIN" --version) (sha256 $(sha256sum "$DIPS_BIN" | cut -c1-12), dips-reference $(sha256sum "$reference" | cut -c1-12)) at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
-  echo "corpus:   $corpus/$set_name: $n_images images, $megapixels MP$( [ "$n_images" -lt "$all_files" ] && echo " (first $n_images of $all_files, --limit)")"
-  echo "split:    2-process plain loop, $split: ${#half1[@]} files / $mp1 MP and ${#half2[@]} files / $mp2 MP"
-  echo "rounds:   $rounds, interleaved (each round runs every operation and configuration once; the order rotates)"
-  echo "fixed-cost probe: dips on 1 image ($(basename "$calib_file"), $calib_mp MP), twice per round"
-  echo "GLIBC_TUNABLES inherited: $inherited_tunables (unset for the runs; each configuration sets its own)"
-} | tee "$work/header.txt"
-
-printf '{"kind":"meta","configs":[%s],"ops":[%s],"images":%s,"megapixels":%s,"set":"%s","rounds":%s,"calib_mp":%s}\n' \
-  "$config_json" "$ops_json" "$n_images" "$megapixels" "$set_name" "$rounds" "$calib_mp" > "$results"
-
-# One timed run: $1 round, $2 op, $3 config, $4 output folder (fresh)
-run_config() {
-  local round=$1 op=$2 config=$3 out=$4 log="$4.log"
-  local record
-  record=$(printf '{"round":%s,"op":"%s","config":"%s","log":"%s"}' "$round" "$op" "$config" "$log")
-  mkdir -p "$out"
-  case "$config" in
-    dips)
-      rmdir "$out"   # dips creates it; fresh per run
-      $lib time "$record" "$results" --unset GLIBC_TUNABLES --dips-report "$out/report.jsonl" -- \
-        "$dips_run" -n 3 -- --op "$op" --output "$out" --quiet "${dips_inputs[@]}" ;;
-    dips_1img)   # the fixed cost of a dips run: one small image
-      rmdir "$out"
-      $lib time "$record" "$results" --unset GLIBC_TUNABLES --dips-report "$out/report.jsonl" -- \
-        "$dips_run" -n 3 -- --op "$op" --output "$out" --quiet "$calib_file" ;;
-    dips_off)
-      rmdir "$out"
-      $lib time "$record" "$results" --env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 --dips-report "$out/report.jsonl" -- \
-        "$dips_run" -n 3 -- --op "$op" --output "$out" --quiet "${dips_inputs[@]}" ;;
-    plain1)
-      $lib time "$record" "$results" --unset GLIBC_TUNABLES -- "$reference" --loop "$op" "$out" "${files[@]}" ;;
-    plain1_huge)
-      $lib time "$record" "$results" --env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 -- "$reference" --loop "$op" "$out" "${files[@]}" ;;
-    plain2)
-      $lib time "$record" "$results" --unset GLIBC_TUNABLES -- \
-        "$reference" --loop "$op" "$out" "${half1[@]}" ::: "$reference" --loop "$op" "$out" "${half2[@]}" ;;
-    plain2_huge)
-      $lib time "$record" "$results" --env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 -- \
-        "$reference" --loop "$op" "$out" "${half1[@]}" ::: "$reference" --loop "$op" "$out" "${half2[@]}" ;;
-  esac
-}
-
-# Round 1 keeps the dips and plain1 outputs of every operation for a byte-for-byte comparison.
-compare_outputs() {  # $1 op, $2 dips output folder, $3 plain output folder
-  local op=$1 a=$2 b=$3 same=0 total=0 differ=() f name
-  for f in "${files[@]}"; do
-    name=$(basename "$f")
-    total=$((total + 1))
-    if [ -f "$a/$name" ] && [ -f "$b/$name" ] && cmp -s "$a/$name" "$b/$name"; then same=$((same + 1)); else differ+=("\"$name\""); fi
-  done
-  printf '{"kind":"check","op":"%s","same":%s,"total":%s,"differ":[%s]}\n' "$op" "$same" "$total" "$(IFS=,; echo "${differ[*]}")" >> "$results"
-}
-
-start=$SECONDS
-failed=0
-for round in $(seq 1 "$rounds"); do
-  echo "round $round/$rounds: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  for k in 1 2; do
-    run_config "$round" grayscale dips_1img "$work/r$round-calib$k" || { failed=$((failed + 1)); echo "bench: calibration run failed; log: $work/r$round-calib$k.log" >&2; }
-  done
-  [ "$keep" = 1 ] || rm -rf "$work"/r"$round"-calib*/
-  for op in "${op_list[@]}"; do
-    if [ "$quiet_wait" -gt 0 ]; then
-      read -r waited load < <($lib quiet "$quiet_wait" 0.3)
-      if [ "$waited" -gt 1 ]; then echo "  (waited ${waited}s for a quiet machine; other load now $load cores)" >&2; fi
-    fi
-    n=${#configs[@]}
-    line="  $op:"
-    for k in $(seq 0 $((n - 1))); do
-      config=${configs[$(( (k + round - 1 + ${#op}) % n ))]}   # rotate the order between rounds and operations
-      out="$work/r$round-$op-$config"
-      if run_config "$round" "$op" "$config" "$out"; then
-        line="$line $config $(tail -1 "$results" | python3 -c 'import json,sys; print("%.2fs" % json.load(sys.stdin)["wall_s"])')"
-      else
-        line="$line $config FAILED"
-        failed=$((failed + 1))
-        echo "bench: round $round $op $config failed; log: $out.log" >&2
-      fi
-    done
-    echo "$line   [${SECONDS}s elapsed]" >&2
-    if [ "$round" = 1 ]; then
-      compare_outputs "$op" "$work/r1-$op-dips" "$work/r1-$op-plain1"
-    fi
-    # keep disk use small: drop this round's outputs (the round-1 ones stay until the comparison is done)
-    [ "$keep" = 1 ] || rm -rf "$work"/r"$round"-"$op"-*/
-  done
-done
-
-{
-  $lib table "$results"
-  echo
-  echo "total benchmark time: $((SECONDS - start)) s; raw results: ${results#$root/}"
-} | tee "$work/table.txt"
-cp "$work/header.txt" "$results_dir/$run_id.header.txt"
-cp "$work/table.txt" "$results_dir/$run_id.table.txt"
-[ "$keep" = 1 ] || rm -rf "$work"
-[ "$failed" = 0 ] || { echo "bench: $failed run(s) failed" >&2; exit 1; }
+logs=$results_dir/$run_id.logs   # the logs of failed runs (all of them with --keep)
+args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results_dir/$run_id.jsonl" --logs "$logs"
+      --targets "$targets" --rounds "$rounds" --quiet-wait "$quiet_wait" --dips-args "$dips_args" --ops "$ops"
+      --command "$command_line" --revision "$revision")
+[ "$quick" = 1 ] && args+=(--quick)
+[ "$keep" = 1 ] && args+=(--keep)
+code=0
+"$py" "$here/targets.py" run "${args[@]}" || code=$?
+cp "$work/header.txt" "$results_dir/$run_id.header.txt" 2>/dev/null || true
+cp "$work/table.txt" "$results_dir/$run_id.table.txt" 2>/dev/null || true
+if [ -d "$logs" ] && ! rmdir "$logs" 2>/dev/null; then
+  echo "bench: logs of $([ "$keep" = 1 ] && echo 'all runs (--keep)' || echo 'failed runs'): $logs" >&2
+fi
+if [ "$keep" = 1 ]; then echo "bench: outputs kept in $work" >&2; else rm -rf "$work"; fi
+exit "$code"

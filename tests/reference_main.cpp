@@ -1,12 +1,17 @@
 // dips-reference: the plain whole-image OpenCV reference, one process, no MPI.
 // Usage: dips-reference PIPELINE INPUT OUTPUT   (prints the decoded strings, one per line)
 // Used by tests to compare files and by bench/ as the "plain OpenCV loop" baseline:
-//        dips-reference --loop PIPELINE OUTDIR INPUT...   (imread, pipeline, imwrite for each input)
+//        dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...]
+//        (imread, pipeline, imwrite for each input, one after another; OUTDIR/<input's file name>, or for a
+//        LIST line "INPUT<TAB>OUTPUT" OUTDIR/OUTPUT: LIST holds jobs too long for a command line)
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dips/pipeline.h"
 
@@ -32,13 +37,34 @@ int run_one(const dips::Pipeline& pipeline, const std::string& input, const std:
   return 0;
 }
 
+using Job = std::vector<std::pair<std::string, std::string>>;  // (input, output relative to OUTDIR)
+
+// Reads LIST ("INPUT" or "INPUT<TAB>OUTPUT" per line, blank lines skipped) into job; false if unreadable.
+bool read_list(const std::string& list, Job* job) {
+  std::ifstream in(list);
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) {
+      job->emplace_back(line, std::filesystem::path(line).filename().string());
+    } else {
+      job->emplace_back(line.substr(0, tab), line.substr(tab + 1));
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cv::setNumThreads(1);
   const bool loop = argc >= 2 && std::string(argv[1]) == "--loop";
   if ((!loop && argc != 4) || (loop && argc < 5)) {
-    std::fprintf(stderr, "usage: dips-reference PIPELINE INPUT OUTPUT | dips-reference --loop PIPELINE OUTDIR INPUT...\n");
+    std::fprintf(stderr, "usage: dips-reference PIPELINE INPUT OUTPUT | "
+                         "dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...]\n");
     return 2;
   }
   dips::Pipeline pipeline;
@@ -48,10 +74,20 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!loop) return run_one(pipeline, argv[2], argv[3], true);
-  int failures = 0;
+  Job job;
   for (int i = 4; i < argc; ++i) {
-    const std::filesystem::path input(argv[i]);
-    failures += run_one(pipeline, input.string(), (std::filesystem::path(argv[3]) / input.filename()).string(), false);
+    const std::string arg = argv[i];
+    if (arg == "--files-from") {
+      if (i + 1 == argc || !read_list(argv[++i], &job)) {
+        std::fprintf(stderr, "dips-reference: --files-from needs a readable list file\n");
+        return 2;
+      }
+    } else {
+      job.emplace_back(arg, std::filesystem::path(arg).filename().string());
+    }
   }
+  const std::filesystem::path outdir(argv[3]);
+  int failures = 0;
+  for (const auto& [input, output] : job) failures += run_one(pipeline, input, (outdir / output).string(), false);
   return failures ? 1 : 0;
 }
