@@ -30,32 +30,36 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow or garble";
     return FaultPlan();
   }
+  if (plan.rank < 0 || plan.after < 1) {
+    *error = "DIPS_FAULT: rank must be 0 or more and after 1 or more";
+    return FaultPlan();
+  }
   return plan;
 }
 
-FaultPlan fault_plan_for_rank(int rank) {
+std::vector<FaultPlan> fault_plans() {
+  std::vector<FaultPlan> plans;
   const char* text = std::getenv("DIPS_FAULT");
-  if (text == nullptr || *text == '\0') return FaultPlan();
+  if (text == nullptr || *text == '\0') return plans;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ';');) {
     std::string error;
     FaultPlan plan = parse_fault_plan(item, &error);
-    if (!error.empty() && rank == 0) std::fprintf(stderr, "dips: warning: %s; that fault is not injected\n", error.c_str());
-    if (plan.rank == rank) return plan;
+    if (!error.empty()) std::fprintf(stderr, "dips: warning: %s; that fault is not injected\n", error.c_str());
+    if (plan.active()) plans.push_back(plan);
   }
-  return FaultPlan();
+  return plans;
 }
 
-FaultAction fault_tick(const FaultPlan& plan, int* count) {
-  if (!plan.active() || ++*count != plan.after) return FaultAction::kNone;
-  std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", plan.rank, plan.kind.c_str());
+void inject_fault(int rank, const std::string& kind) {
+  std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", rank, kind.c_str());
   std::fflush(stderr);
-  if (plan.kind == "slow") return FaultAction::kSlow;
-  if (plan.kind == "garble") return FaultAction::kGarble;
-  if (plan.kind == "kill") ::raise(SIGKILL);
-  if (plan.kind == "stop") ::raise(SIGSTOP);
-  if (plan.kind == "exit") ::_exit(1);
-  for (volatile unsigned long spin = 0;; ++spin) {  // "hang"
+  if (kind == "kill") ::raise(SIGKILL);
+  if (kind == "stop") ::raise(SIGSTOP);
+  if (kind == "exit") ::_exit(1);
+  if (kind == "hang") {
+    for (volatile unsigned long spin = 0;; ++spin) {
+    }
   }
 }
 
