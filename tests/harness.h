@@ -1,5 +1,8 @@
 #pragma once
-// Helpers for tests that run the real dips binary under mpirun and check what it wrote.
+// Test harness shared by the unit and multi-rank tests: a temporary folder, files on disk, and running the
+// real dips binary under mpirun to check what it wrote.
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -8,17 +11,30 @@
 
 namespace dips::testing {
 
-// A fresh, empty directory under the system's temporary folder; removed by the destructor.
+// A fresh, empty directory under the system's temporary folder; removed by the destructor, which first
+// gives back the owner's rights on every folder in it (tests take them away to provoke errors).
 class TempDir {
  public:
   TempDir();
   ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
  private:
   std::filesystem::path path_;
 };
+
+// Writes a file (creating its folder), failing the test when it cannot.
+void write_text(const std::filesystem::path& path, const std::string& text);
+void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+
+// A file's whole contents ("" when it cannot be read).
+std::string read_text(const std::filesystem::path& path);
+
+// Milliseconds since start, for tests that bound how long a refusal may take.
+double elapsed_ms(std::chrono::steady_clock::time_point start);
 
 struct RunResult {
   int code = -1;       // the process exit code

@@ -12,6 +12,7 @@
 
 #include "dips/pipeline.h"
 #include "harness.h"
+#include "hostile_bytes.h"
 #include "test_images.h"
 
 namespace fs = std::filesystem;
@@ -19,55 +20,6 @@ using namespace dips;
 using namespace dips::testing;
 
 namespace {
-
-void put_be32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
-
-// A valid PNG header claiming width x height, followed by a tiny IDAT: a decompression bomb.
-std::vector<uint8_t> png_bomb(uint32_t width, uint32_t height) {
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  const auto chunk = [&](const char* type, std::vector<uint8_t> body) {
-    put_be32(png, static_cast<uint32_t>(body.size()));
-    std::vector<uint8_t> typed(type, type + 4);
-    typed.insert(typed.end(), body.begin(), body.end());
-    png.insert(png.end(), typed.begin(), typed.end());
-    put_be32(png, crc32(typed.data(), typed.size()));
-  };
-  std::vector<uint8_t> ihdr;
-  put_be32(ihdr, width);
-  put_be32(ihdr, height);
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
-  chunk("IHDR", ihdr);
-  chunk("IDAT", {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01});
-  chunk("IEND", {});
-  return png;
-}
-
-// A small real JPEG whose frame header is patched to claim 65000 x 65000.
-std::vector<uint8_t> jpeg_bomb() {
-  std::vector<uint8_t> jpeg;
-  cv::imencode(".jpg", photo_like(16, 16, 1), jpeg);
-  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
-    if (jpeg[i] == 0xFF && (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2)) {
-      jpeg[i + 5] = jpeg[i + 7] = 0xFD;
-      jpeg[i + 6] = jpeg[i + 8] = 0xE8;  // 65000
-      break;
-    }
-  }
-  return jpeg;
-}
-
-void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<uint8_t> encoded(const std::string& ext, const cv::Mat& image) {
-  std::vector<uint8_t> bytes;
-  REQUIRE(cv::imencode(ext, image, bytes));
-  return bytes;
-}
 
 cv::Mat reference_blur(const fs::path& input) {
   Pipeline pipeline;
@@ -83,7 +35,7 @@ TEST_CASE("hostile files each fail alone with a clear error; the rest is done ex
   TempDir dir;
   const fs::path in = dir / "in";
   fs::create_directories(in / "sub");
-  const std::vector<uint8_t> jpeg = encoded(".jpg", photo_like(80, 90, 2)), png = encoded(".png", photo_like(70, 60, 3));
+  const std::vector<uint8_t> jpeg = encode(photo_like(80, 90, 2), ".jpg"), png = encode(photo_like(70, 60, 3), ".png");
   // Bad ones, each with the words its error must contain.
   const std::map<std::string, std::string> bad = {
       {"empty.jpg", "empty file"},
@@ -97,16 +49,16 @@ TEST_CASE("hostile files each fail alone with a clear error; the rest is done ex
       {"jpeg_bomb.jpg", "--max-pixels"},
   };
   write_bytes(in / "empty.jpg", {});
-  write_bytes(in / "truncated_half.jpg", std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
-  write_bytes(in / "truncated_header.jpg", std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + 100));
-  write_bytes(in / "truncated.png", std::vector<uint8_t>(png.begin(), png.begin() + png.size() / 2));
+  write_bytes(in / "truncated_half.jpg", truncated(jpeg, jpeg.size() / 2));
+  write_bytes(in / "truncated_header.jpg", truncated(jpeg, 100));
+  write_bytes(in / "truncated.png", truncated(png, png.size() / 2));
   std::vector<uint8_t> noise(5000);
   for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
   write_bytes(in / "random.jpg", noise);
   std::ofstream(in / "text.png") << "this is a text file named .png\n";
   fs::create_symlink(dir / "nowhere.png", in / "broken_link.png");
   write_bytes(in / "bomb.png", png_bomb(100000, 100000));
-  write_bytes(in / "jpeg_bomb.jpg", jpeg_bomb());
+  write_bytes(in / "jpeg_bomb.jpg", jpeg_claiming(65000, 65000));
   // Good ones, unusual but valid: wrong extension, 16-bit, gray, alpha, 1x1, nested in a folder with a
   // symlink loop (never followed).
   write_bytes(in / "really_a_png.jpg", png);

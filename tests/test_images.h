@@ -20,14 +20,11 @@ cv::Mat gray_as_colour(int rows, int cols, unsigned seed);
 // laid out left to right with a quiet zone. An empty list gives a plain photo-like image.
 cv::Mat qr_image(const std::vector<std::string>& texts, int module = 4);
 
-// The CRC-32 of PNG chunks (zlib's polynomial), for crafting PNG headers in tests.
-uint32_t crc32(const uint8_t* data, size_t size);
-
 // True when both images have the same size, type and every pixel equal.
 bool identical(const cv::Mat& a, const cv::Mat& b);
 
 
-// ---- Added for the unit tests (test_operations, test_tiling, test_qr) ----
+// ---- Added for the unit tests (test_operation, test_tiling, test_operation_qr) ----
 
 // One QR code (OpenCV's QRCodeEncoder) as an 8-bit gray image, each module `module` pixels (the encoder's
 // own 2-module white margin included).

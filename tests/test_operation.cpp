@@ -1,5 +1,6 @@
 // Every operation, run by dips on the whole image (run_pipeline_whole and apply_step), equals the plain
-// OpenCV 4.6 call of docs/operations.md written out here, independently of dips' own operation code.
+// OpenCV 4.6 call of docs/operations.md written out here, independently of dips' own operation code; the
+// registry and parse_param accept the parameters docs/operations.md gives. read_qr_code: test_operation_qr.cpp.
 #include <catch2/catch.hpp>
 #include <functional>
 #include <opencv2/imgproc.hpp>
@@ -12,6 +13,7 @@
 
 using namespace dips;
 using dips::testing::identical;
+using Catch::Matchers::Contains;
 
 namespace {
 
@@ -78,6 +80,12 @@ int expect_matches_direct(const std::string& text, const Direct& direct) {
 }
 
 int odd(int k) { return k % 2 == 0 ? k - 1 : k; }
+
+const Operation& op(const char* name) {
+  const Operation* found = find_operation(name);
+  REQUIRE(found != nullptr);
+  return *found;
+}
 
 }  // namespace
 
@@ -341,4 +349,82 @@ TEST_CASE("operations: 1-channel inputs follow the gray-image convention", "[ope
   cv::Mat again;
   cv::cvtColor(expanded, again, cv::COLOR_BGR2GRAY);
   CHECK(identical(again, gray));
+}
+
+TEST_CASE("params: every documented operation is registered", "[params]") {
+  const std::vector<std::string> names = {"edge_detection", "color_inversion", "grayscale", "threshold",
+                                          "blur",           "dilate",          "erode",     "resize",
+                                          "equalize_histogram", "find_contours", "read_qr_code"};
+  CHECK(operations().size() == names.size());
+  for (const std::string& name : names) {
+    INFO(name);
+    const Operation* found = find_operation(name);
+    REQUIRE(found != nullptr);
+    CHECK(found->name == name);
+    CHECK_FALSE(found->description.empty());
+    CHECK(found->apply != nullptr);
+    CHECK(found->halo != nullptr);
+  }
+  CHECK(find_operation("nosuchop") == nullptr);
+  CHECK(find_operation("") == nullptr);
+  CHECK(find_operation("Blur") == nullptr);
+  CHECK(find_operation("blur=3") == nullptr);
+}
+
+TEST_CASE("params: parameter specs match operations.md", "[params]") {
+  for (const char* name : {"blur", "dilate", "erode"}) {
+    INFO(name);
+    CHECK(op(name).param.accepted);
+    CHECK(op(name).param.default_value == 5);
+    CHECK(op(name).param.min == 1);
+  }
+  CHECK(op("resize").param.accepted);
+  CHECK(op("resize").param.min == 1);
+  for (const char* name : {"edge_detection", "color_inversion", "grayscale", "threshold", "equalize_histogram",
+                           "find_contours", "read_qr_code"}) {
+    INFO(name);
+    CHECK_FALSE(op(name).param.accepted);
+  }
+}
+
+TEST_CASE("params: parse_param directly", "[params]") {
+  int param = -42;
+  SECTION("missing parameter gives the default") {
+    REQUIRE(parse_param(op("blur"), "", false, &param).ok());
+    CHECK(param == 5);
+    REQUIRE(parse_param(op("erode"), "", false, &param).ok());
+    CHECK(param == 5);
+    REQUIRE(parse_param(op("resize"), "", false, &param).ok());
+    CHECK(param == 0);  // "no n: unchanged"
+    REQUIRE(parse_param(op("grayscale"), "", false, &param).ok());
+  }
+  SECTION("range ends") {
+    REQUIRE(parse_param(op("blur"), "1", true, &param).ok());
+    CHECK(param == 1);
+    REQUIRE(parse_param(op("blur"), "255", true, &param).ok());
+    CHECK(param == 255);
+    REQUIRE(parse_param(op("dilate"), "007", true, &param).ok());
+    CHECK(param == 7);
+    REQUIRE(parse_param(op("resize"), "32768", true, &param).ok());
+    CHECK(param == 32768);
+    CHECK_FALSE(parse_param(op("resize"), "32769", true, &param).ok());
+    CHECK_FALSE(parse_param(op("blur"), "256", true, &param).ok());
+    CHECK_FALSE(parse_param(op("blur"), "+3", true, &param).ok());
+  }
+  SECTION("given but empty") {
+    const Status status = parse_param(op("blur"), "", true, &param);
+    REQUIRE_FALSE(status.ok());
+    CHECK_THAT(status.message(), Contains("blur"));
+    CHECK_THAT(status.message(), Contains("1..255"));
+    const Status none = parse_param(op("threshold"), "", true, &param);
+    REQUIRE_FALSE(none.ok());
+    CHECK_THAT(none.message(), Contains("threshold"));
+  }
+  SECTION("rejected text names op and range") {
+    const Status status = parse_param(op("erode"), "-3", true, &param);
+    REQUIRE_FALSE(status.ok());
+    CHECK_THAT(status.message(), Contains("erode"));
+    CHECK_THAT(status.message(), Contains("1..255"));
+    CHECK_THAT(status.message(), Contains("-3"));
+  }
 }

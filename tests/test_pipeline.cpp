@@ -1,4 +1,4 @@
-// parse_pipeline, parse_param and pipeline_text: what is accepted, what is rejected and what the error says.
+// parse_pipeline and pipeline_text: what is accepted, what is rejected and what the error says.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -39,42 +39,6 @@ std::string parse_error(const std::string& text) {
 }
 
 }  // namespace
-
-TEST_CASE("params: every documented operation is registered", "[params]") {
-  const std::vector<std::string> names = {"edge_detection", "color_inversion", "grayscale", "threshold",
-                                          "blur",           "dilate",          "erode",     "resize",
-                                          "equalize_histogram", "find_contours", "read_qr_code"};
-  CHECK(operations().size() == names.size());
-  for (const std::string& name : names) {
-    INFO(name);
-    const Operation* found = find_operation(name);
-    REQUIRE(found != nullptr);
-    CHECK(found->name == name);
-    CHECK_FALSE(found->description.empty());
-    CHECK(found->apply != nullptr);
-    CHECK(found->halo != nullptr);
-  }
-  CHECK(find_operation("nosuchop") == nullptr);
-  CHECK(find_operation("") == nullptr);
-  CHECK(find_operation("Blur") == nullptr);
-  CHECK(find_operation("blur=3") == nullptr);
-}
-
-TEST_CASE("params: parameter specs match operations.md", "[params]") {
-  for (const char* name : {"blur", "dilate", "erode"}) {
-    INFO(name);
-    CHECK(op(name).param.accepted);
-    CHECK(op(name).param.default_value == 5);
-    CHECK(op(name).param.min == 1);
-  }
-  CHECK(op("resize").param.accepted);
-  CHECK(op("resize").param.min == 1);
-  for (const char* name : {"edge_detection", "color_inversion", "grayscale", "threshold", "equalize_histogram",
-                           "find_contours", "read_qr_code"}) {
-    INFO(name);
-    CHECK_FALSE(op(name).param.accepted);
-  }
-}
 
 TEST_CASE("params: valid pipelines", "[params]") {
   SECTION("a name alone takes the default") {
@@ -220,48 +184,6 @@ TEST_CASE("params: rejected pipelines name the operation and the range", "[param
     CHECK_THAT(parse_error(",blur"), Contains("empty"));
     CHECK_THAT(parse_error(","), Contains("empty"));
     CHECK_THAT(parse_error("grayscale,threshold,"), Contains("empty"));
-  }
-}
-
-TEST_CASE("params: parse_param directly", "[params]") {
-  int param = -42;
-  SECTION("missing parameter gives the default") {
-    REQUIRE(parse_param(op("blur"), "", false, &param).ok());
-    CHECK(param == 5);
-    REQUIRE(parse_param(op("erode"), "", false, &param).ok());
-    CHECK(param == 5);
-    REQUIRE(parse_param(op("resize"), "", false, &param).ok());
-    CHECK(param == 0);  // "no n: unchanged"
-    REQUIRE(parse_param(op("grayscale"), "", false, &param).ok());
-  }
-  SECTION("range ends") {
-    REQUIRE(parse_param(op("blur"), "1", true, &param).ok());
-    CHECK(param == 1);
-    REQUIRE(parse_param(op("blur"), "255", true, &param).ok());
-    CHECK(param == 255);
-    REQUIRE(parse_param(op("dilate"), "007", true, &param).ok());
-    CHECK(param == 7);
-    REQUIRE(parse_param(op("resize"), "32768", true, &param).ok());
-    CHECK(param == 32768);
-    CHECK_FALSE(parse_param(op("resize"), "32769", true, &param).ok());
-    CHECK_FALSE(parse_param(op("blur"), "256", true, &param).ok());
-    CHECK_FALSE(parse_param(op("blur"), "+3", true, &param).ok());
-  }
-  SECTION("given but empty") {
-    const Status status = parse_param(op("blur"), "", true, &param);
-    REQUIRE_FALSE(status.ok());
-    CHECK_THAT(status.message(), Contains("blur"));
-    CHECK_THAT(status.message(), Contains("1..255"));
-    const Status none = parse_param(op("threshold"), "", true, &param);
-    REQUIRE_FALSE(none.ok());
-    CHECK_THAT(none.message(), Contains("threshold"));
-  }
-  SECTION("rejected text names op and range") {
-    const Status status = parse_param(op("erode"), "-3", true, &param);
-    REQUIRE_FALSE(status.ok());
-    CHECK_THAT(status.message(), Contains("erode"));
-    CHECK_THAT(status.message(), Contains("1..255"));
-    CHECK_THAT(status.message(), Contains("-3"));
   }
 }
 

@@ -1,0 +1,193 @@
+#include "hostile_bytes.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <utility>
+
+#include "dips/pipeline.h"
+#include "test_images.h"
+
+namespace dips::testing {
+
+void put_be16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+
+void put_be32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int i = 3; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+void put_le16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v));
+  b.push_back(static_cast<uint8_t>(v >> 8));
+}
+
+void put_le32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+uint32_t crc32(const uint8_t* data, size_t size) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i) {
+    crc ^= data[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::vector<uint8_t> bytes_of(const std::string& text) { return std::vector<uint8_t>(text.begin(), text.end()); }
+
+std::vector<uint8_t> encode(const cv::Mat& image, const std::string& ext, const std::vector<int>& params) {
+  std::vector<uint8_t> bytes;
+  REQUIRE(cv::imencode(ext, image, bytes, params));
+  return bytes;
+}
+
+std::vector<uint8_t> truncated(const std::vector<uint8_t>& bytes, size_t size) {
+  return std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(size));
+}
+
+std::vector<uint8_t> bit_flipped(const std::vector<uint8_t>& bytes, size_t bit) {
+  std::vector<uint8_t> flipped = bytes;
+  flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+  return flipped;
+}
+
+namespace {
+
+// Appends a PNG chunk: length, type, body, CRC of type and body.
+void put_png_chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& body) {
+  put_be32(png, static_cast<uint32_t>(body.size()));
+  std::vector<uint8_t> typed(type, type + 4);
+  typed.insert(typed.end(), body.begin(), body.end());
+  png.insert(png.end(), typed.begin(), typed.end());
+  put_be32(png, crc32(typed.data(), typed.size()));
+}
+
+std::vector<uint8_t> png_with(uint32_t width, uint32_t height, bool with_data) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<uint8_t> ihdr;
+  put_be32(ihdr, width);
+  put_be32(ihdr, height);
+  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8-bit, RGB, deflate, no filter, no interlace
+  put_png_chunk(png, "IHDR", ihdr);
+  if (with_data) put_png_chunk(png, "IDAT", {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01});
+  put_png_chunk(png, "IEND", {});
+  return png;
+}
+
+}  // namespace
+
+std::vector<uint8_t> png_header(uint32_t width, uint32_t height) { return png_with(width, height, false); }
+
+std::vector<uint8_t> png_bomb(uint32_t width, uint32_t height) { return png_with(width, height, true); }
+
+std::vector<uint8_t> jpeg_claiming(uint16_t width, uint16_t height, bool progressive) {
+  std::vector<uint8_t> b = encode(photo_like(16, 16, 1), ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0});
+  for (size_t pos = 2; pos + 9 <= b.size();) {
+    REQUIRE(b[pos] == 0xFF);
+    const uint8_t marker = b[pos + 1];
+    if (marker == 0xC0 || marker == 0xC2) {
+      b[pos + 5] = static_cast<uint8_t>(height >> 8);
+      b[pos + 6] = static_cast<uint8_t>(height);
+      b[pos + 7] = static_cast<uint8_t>(width >> 8);
+      b[pos + 8] = static_cast<uint8_t>(width);
+      return b;
+    }
+    pos += 2 + ((b[pos + 2] << 8) | b[pos + 3]);
+  }
+  FAIL("no SOF marker in OpenCV's JPEG");
+  return b;
+}
+
+std::vector<uint8_t> bmp_header(int32_t width, int32_t height) {
+  std::vector<uint8_t> b = {'B', 'M'};
+  put_le32(b, 54);  // file size (a lie, like any bomb's)
+  put_le32(b, 0);
+  put_le32(b, 54);  // pixel data offset
+  put_le32(b, 40);  // BITMAPINFOHEADER
+  put_le32(b, static_cast<uint32_t>(width));
+  put_le32(b, static_cast<uint32_t>(height));
+  put_le16(b, 1);   // planes
+  put_le16(b, 24);  // bits per pixel
+  for (int i = 0; i < 6; ++i) put_le32(b, 0);
+  return b;
+}
+
+std::vector<uint8_t> webp_vp8x_header(uint32_t width, uint32_t height) {
+  std::vector<uint8_t> b = {'R', 'I', 'F', 'F'};
+  put_le32(b, 22);
+  b.insert(b.end(), {'W', 'E', 'B', 'P', 'V', 'P', '8', 'X'});
+  put_le32(b, 10);
+  put_le32(b, 0);  // flags + reserved
+  for (uint32_t v : {width - 1, height - 1}) {
+    b.push_back(static_cast<uint8_t>(v));
+    b.push_back(static_cast<uint8_t>(v >> 8));
+    b.push_back(static_cast<uint8_t>(v >> 16));
+  }
+  return b;
+}
+
+std::vector<uint8_t> tiff_header(uint32_t width, uint32_t height, bool big_endian, bool short_type) {
+  std::vector<uint8_t> b;
+  const auto u16 = [&](uint16_t v) { big_endian ? put_be16(b, v) : put_le16(b, v); };
+  const auto u32 = [&](uint32_t v) { big_endian ? put_be32(b, v) : put_le32(b, v); };
+  if (big_endian) b.insert(b.end(), {'M', 'M', 0, 42});
+  else b.insert(b.end(), {'I', 'I', 42, 0});
+  u32(8);  // first IFD
+  u16(2);  // entries
+  for (auto [tag, value] : {std::pair<uint16_t, uint32_t>{256, width}, {257, height}}) {
+    u16(tag);
+    u16(short_type ? 3 : 4);
+    u32(1);
+    if (short_type) {
+      u16(static_cast<uint16_t>(value));  // a SHORT value is left-justified in the 4-byte field
+      u16(0);
+    } else {
+      u32(value);
+    }
+  }
+  u32(0);  // no next IFD
+  return b;
+}
+
+dips::WorkMessage file_work(std::vector<uint8_t> bytes, const std::string& ops, const std::string& ext, int64_t max_pixels) {
+  dips::WorkMessage work;
+  work.piece_id = 7;
+  work.kind = dips::WorkKind::kFile;
+  REQUIRE(dips::parse_pipeline(ops, &work.steps).ok());
+  work.output_ext = ext;
+  work.max_pixels = max_pixels;
+  work.bytes = std::move(bytes);
+  return work;
+}
+
+dips::WorkMessage band_work() {
+  dips::WorkMessage work;
+  work.piece_id = 42;
+  work.kind = dips::WorkKind::kBand;
+  REQUIRE(dips::parse_pipeline("blur=3", &work.steps).ok());
+  work.rows = dips::PieceRows{1, 3, 0, 4};
+  work.output_ext = ".png";
+  work.max_pixels = 1000;
+  work.image = cv::Mat(4, 5, CV_8UC1);
+  for (int i = 0; i < 20; ++i) work.image.data[i] = static_cast<uchar>(i * 11);
+  return work;
+}
+
+dips::ResultMessage small_result() {
+  dips::ResultMessage result;
+  result.piece_id = 42;
+  result.error = "";
+  result.width = 5;
+  result.height = 4;
+  result.decoded = {"hello", ""};
+  result.histogram.assign(256, 0.0);
+  result.histogram[3] = 20;
+  result.image = cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3));
+  result.bytes = {9, 8, 7};
+  result.compute_ms = 1.5;
+  return result;
+}
+
+}  // namespace dips::testing
