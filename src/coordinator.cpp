@@ -135,7 +135,7 @@ class Coordinator {
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
   void on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left);
-  void fire_worker_faults();
+  void fire_worker_faults(int first_work_to);
   void fire_own_fault(int count);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
@@ -157,6 +157,7 @@ class Coordinator {
   double hello_sent_ = 0, last_deadlines_ = -1, last_flush_ = 0;
   std::set<std::string> finished_before_;
   std::unordered_set<std::string> made_dirs_;
+  std::set<int> sent_work_to_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
   size_t preparing_ = 0;
   uint64_t loaded_bytes_ = 0;
@@ -167,6 +168,8 @@ class Coordinator {
   std::unordered_map<uint64_t, PieceEntry> pieces_;
   std::vector<FaultPlan> own_faults_, worker_faults_;
   size_t pieces_completed_ = 0, tasks_completed_ = 0, work_messages_ = 0;
+  double hold_until_ = 0;
+  size_t lost_at_hold_ = 0;
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -410,6 +413,7 @@ void Coordinator::enqueue_ready(size_t index) {
 void Coordinator::dispatch() {
   std::map<int, std::vector<WorkItem>> batches;
   const double t = now();
+  if (hold_until_ > t && lost_workers_.size() == lost_at_hold_) return;  // DIPS_FAULT hold
   while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
     auto it = pieces_.find(assignment->piece);
     auto task = it == pieces_.end() ? active_.end() : active_.find(it->second.task);
@@ -427,6 +431,7 @@ void Coordinator::dispatch() {
   }
   for (auto& [worker, items] : batches) {
     OutMessage message = encode_work(items);
+    const bool first_work = sent_work_to_.insert(worker).second;
     ++work_messages_;
     for (const FaultPlan& plan : own_faults_) {
       if (plan.kind == "garble" && plan.after == static_cast<int>(work_messages_)) {
@@ -437,6 +442,7 @@ void Coordinator::dispatch() {
       }
     }
     transport_.send(worker, Tag::kWork, std::move(message));
+    if (first_work) fire_worker_faults(worker);
   }
 }
 
@@ -447,7 +453,7 @@ void Coordinator::on_result(int worker, ResultItem result) {
   PieceEntry entry = std::move(it->second);
   pieces_.erase(it);
   ++pieces_completed_;
-  fire_worker_faults();
+  fire_worker_faults(-1);
   if (result.error.empty()) costs_.observe(entry.cost_key, entry.cost_units, result.compute_ms / 1000);
   auto task = active_.find(entry.task);
   if (task == active_.end() || !task->second.run) return;  // the task already failed through another piece
@@ -520,10 +526,12 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
   report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
 }
 
-// Worker faults fire on global progress: when the job has completed `after` pieces.
-void Coordinator::fire_worker_faults() {
+// Worker faults fire on global progress, when the job has completed `after` pieces; with after:0, right
+// after the worker's first piece was sent (`first_work_to`).
+void Coordinator::fire_worker_faults(int first_work_to) {
   for (const FaultPlan& plan : worker_faults_) {
-    if (plan.after != static_cast<int>(pieces_completed_) || scheduler_.worker_state(plan.rank) == WorkerState::kDead) continue;
+    const bool due = plan.after == 0 ? plan.rank == first_work_to : first_work_to < 0 && plan.after == static_cast<int>(pieces_completed_);
+    if (!due || scheduler_.worker_state(plan.rank) == WorkerState::kDead) continue;
     OutMessage message;
     message.head.assign(plan.kind.begin(), plan.kind.end());
     transport_.send(plan.rank, Tag::kFault, std::move(message));
@@ -532,10 +540,15 @@ void Coordinator::fire_worker_faults() {
 
 void Coordinator::fire_own_fault(int count) {
   for (const FaultPlan& plan : own_faults_) {
-    if (plan.kind != "garble" && plan.after == count) {
-      report_.flush();
-      inject_fault(0, plan.kind);
+    if (plan.after != count || plan.kind == "garble") continue;
+    report_.flush();
+    if (plan.kind == "hold") {
+      progress_.message("dips: DIPS_FAULT: rank 0 holds: no more work until a worker is lost");
+      hold_until_ = now() + 60;
+      lost_at_hold_ = lost_workers_.size();
+      continue;
     }
+    inject_fault(0, plan.kind);
   }
 }
 

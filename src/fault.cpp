@@ -26,12 +26,12 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     }
   }
   if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" && plan.kind != "slow" &&
-      plan.kind != "garble") {
-    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow or garble";
+      plan.kind != "garble" && plan.kind != "hold") {
+    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow, garble or hold";
     return FaultPlan();
   }
-  if (plan.rank < 0 || plan.after < 1) {
-    *error = "DIPS_FAULT: rank must be 0 or more and after 1 or more";
+  if (plan.rank < 0 || plan.after < (plan.rank == 0 ? 1 : 0) || (plan.kind == "hold" && plan.rank != 0)) {
+    *error = "DIPS_FAULT: rank must be 0 or more, after 1 or more (0 allowed for a worker), hold only for rank 0";
     return FaultPlan();
   }
   return plan;

@@ -31,7 +31,7 @@ bool Scheduler::has_room(const Worker& worker, double cost) const {
   const size_t threads = static_cast<size_t>(worker.threads);
   if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
   if (count >= threads * static_cast<size_t>(std::max(1, options_.max_in_flight))) return false;
-  return worker.cost_in_flight + cost <= options_.lookahead * worker.threads;
+  return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9;
 }
 
 std::optional<Assignment> Scheduler::assign(double now) {

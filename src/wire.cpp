@@ -193,9 +193,10 @@ class Reader {
   bool get_payload(Bytes* bytes) {
     uint64_t length = 0;
     if (!get(&length)) return false;
-    if (length > size_ - payload_pos_) return fail("payload beyond the message");
+    if (length > size_ - payload_pos_ || aligned(length) > size_ - payload_pos_) return fail("payload beyond the message");
     *bytes = length == 0 ? Bytes() : Bytes{buffer_, data_ + payload_pos_, static_cast<size_t>(length)};
-    payload_pos_ = std::min(size_, payload_pos_ + aligned(length));
+    if (!zeros(payload_pos_ + length, payload_pos_ + aligned(length))) return fail("padding is not zero");
+    payload_pos_ += aligned(length);
     return true;
   }
   bool get_mat(cv::Mat* m) {
@@ -221,8 +222,17 @@ class Reader {
     payload_pos_ = head_size;
     return true;
   }
+  // The head ends where its fields end, padded with zeros; the payloads fill the rest exactly: a
+  // message decodes only if encoding it again gives the same bytes.
   bool at_end() {
+    if (aligned(pos_) != head_end_ || !zeros(pos_, head_end_)) return fail("bytes after the head's fields");
     if (payload_pos_ != size_) return fail("trailing bytes after message");
+    return true;
+  }
+  bool zeros(size_t from, size_t to) const {
+    for (size_t i = from; i < to; ++i) {
+      if (data_[i] != 0) return false;
+    }
     return true;
   }
   Status status() const { return error_.empty() ? Status() : Status::Error(error_); }

@@ -13,6 +13,9 @@ namespace dips {
 //   slow  the worker's next piece computes 4 s longer while pings are still answered (a long but healthy piece)
 //   garble  a worker sends a message with an unknown tag, then its next results cut in half;
 //           rank 0 sends its N-th work message cut short (counted in work messages, not tasks)
+//   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost (at most 60 s),
+//         so that a test can cut a link or kill a process while the job is certain to be running
+// A worker plan with after:0 fires as soon as rank 0 has sent that worker its first piece: it dies holding it.
 // Read once at start-up by rank 0; an unset variable injects nothing, a malformed plan warns and is skipped.
 struct FaultPlan {
   int rank = -1;
