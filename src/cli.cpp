@@ -41,7 +41,8 @@ Described describe(Options* o) {
       ("ping-interval", po::value(&o->scheduler.ping_interval), "seconds between liveness pings to each worker (default 0.2)")
       ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
-      ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1; more go out while they hold under 0.1 s of work)")
+      ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1)")
+      ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
@@ -90,6 +91,7 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
     return Status::Error("--ping-timeout must be larger than --ping-interval, both positive");
   }
   if (o->scheduler.queue_depth < 1) return Status::Error("--queue-depth must be at least 1");
+  if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;

@@ -135,7 +135,8 @@ class Coordinator {
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
   void on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left);
-  void fire_worker_faults(int first_work_to);
+  void arm_worker_faults();
+  void arm_piece_fault(const std::string& kind, int worker);
   void fire_own_fault(int count);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
@@ -157,7 +158,6 @@ class Coordinator {
   double hello_sent_ = 0, last_deadlines_ = -1, last_flush_ = 0;
   std::set<std::string> finished_before_;
   std::unordered_set<std::string> made_dirs_;
-  std::set<int> sent_work_to_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
   size_t preparing_ = 0;
   uint64_t loaded_bytes_ = 0;
@@ -250,6 +250,7 @@ void Coordinator::decide_io() {
   std::error_code ec;
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
   io_decided_ = true;
+  arm_worker_faults();  // after:0
 }
 
 void Coordinator::handle(const Incoming& message) {
@@ -423,6 +424,7 @@ void Coordinator::dispatch() {
       continue;
     }
     PieceRecord& record = task->second.run->records()[it->second.index];
+    arm_piece_fault(record.kind, assignment->worker);
     if (record.worker >= 0) record.lost_on.push_back(record.worker);
     record.worker = assignment->worker;
     record.sent = t;
@@ -431,7 +433,6 @@ void Coordinator::dispatch() {
   }
   for (auto& [worker, items] : batches) {
     OutMessage message = encode_work(items);
-    const bool first_work = sent_work_to_.insert(worker).second;
     ++work_messages_;
     for (const FaultPlan& plan : own_faults_) {
       if (plan.kind == "garble" && plan.after == static_cast<int>(work_messages_)) {
@@ -442,7 +443,6 @@ void Coordinator::dispatch() {
       }
     }
     transport_.send(worker, Tag::kWork, std::move(message));
-    if (first_work) fire_worker_faults(worker);
   }
 }
 
@@ -453,7 +453,7 @@ void Coordinator::on_result(int worker, ResultItem result) {
   PieceEntry entry = std::move(it->second);
   pieces_.erase(it);
   ++pieces_completed_;
-  fire_worker_faults(-1);
+  arm_worker_faults();
   if (result.error.empty()) costs_.observe(entry.cost_key, entry.cost_units, result.compute_ms / 1000);
   auto task = active_.find(entry.task);
   if (task == active_.end() || !task->second.run) return;  // the task already failed through another piece
@@ -526,15 +526,28 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
   report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
 }
 
-// Worker faults fire on global progress, when the job has completed `after` pieces; with after:0, right
-// after the worker's first piece was sent (`first_work_to`).
-void Coordinator::fire_worker_faults(int first_work_to) {
+// Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
+// any work goes out); the worker carries them out on its next work message (fault.h).
+void Coordinator::arm_worker_faults() {
   for (const FaultPlan& plan : worker_faults_) {
-    const bool due = plan.after == 0 ? plan.rank == first_work_to : first_work_to < 0 && plan.after == static_cast<int>(pieces_completed_);
-    if (!due || scheduler_.worker_state(plan.rank) == WorkerState::kDead) continue;
+    if (!plan.piece.empty() || plan.after != static_cast<int>(pieces_completed_) || scheduler_.worker_state(plan.rank) == WorkerState::kDead) {
+      continue;
+    }
     OutMessage message;
     message.head.assign(plan.kind.begin(), plan.kind.end());
     transport_.send(plan.rank, Tag::kFault, std::move(message));
+  }
+}
+
+// A plan naming a kind of piece is armed once, on the worker about to be sent the first piece of that
+// kind: the fault message goes ahead of the work, and the worker dies holding that piece.
+void Coordinator::arm_piece_fault(const std::string& kind, int worker) {
+  for (FaultPlan& plan : worker_faults_) {
+    if (plan.piece != kind || (plan.rank != FaultPlan::kAnyWorker && plan.rank != worker)) continue;
+    OutMessage message;
+    message.head.assign(plan.kind.begin(), plan.kind.end());
+    transport_.send(worker, Tag::kFault, std::move(message));
+    plan.piece = "(armed)";
   }
 }
 

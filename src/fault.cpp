@@ -16,7 +16,8 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     const size_t colon = item.find(':');
     const std::string key = item.substr(0, colon), value = colon == std::string::npos ? "" : item.substr(colon + 1);
     try {
-      if (key == "rank") plan.rank = std::stoi(value);
+      if (key == "rank") plan.rank = value == "any" ? FaultPlan::kAnyWorker : std::stoi(value);
+      else if (key == "piece") plan.piece = value;
       else if (key == "after") plan.after = std::stoi(value);
       else if (key == "kind") plan.kind = value;
       else throw std::invalid_argument(key);
@@ -30,8 +31,13 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow, garble or hold";
     return FaultPlan();
   }
-  if (plan.rank < 0 || plan.after < (plan.rank == 0 ? 1 : 0) || (plan.kind == "hold" && plan.rank != 0)) {
-    *error = "DIPS_FAULT: rank must be 0 or more, after 1 or more (0 allowed for a worker), hold only for rank 0";
+  const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
+  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker ? 0 : 1) &&
+                     (plan.kind != "hold" || plan.rank == 0) && (plan.piece.empty() || worker) &&
+                     (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
+  if (!valid) {
+    *error = "DIPS_FAULT: rank must be 0 or more (any: with piece:KIND), after 1 or more (0 allowed for a worker), hold only for "
+             "rank 0, piece only for a worker";
     return FaultPlan();
   }
   return plan;
@@ -57,7 +63,7 @@ void inject_fault(int rank, const std::string& kind) {
   if (kind == "kill") ::raise(SIGKILL);
   if (kind == "stop") ::raise(SIGSTOP);
   if (kind == "exit") ::_exit(1);
-  if (kind == "hang") {
+  if (kind == "hang") {  // the main thread spins: nothing is answered any more
     for (volatile unsigned long spin = 0;; ++spin) {
     }
   }

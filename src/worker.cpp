@@ -9,6 +9,7 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <thread>
+#include <utility>
 
 #include "dips/execute.h"
 #include "dips/fault.h"
@@ -138,19 +139,22 @@ class Worker {
       case Tag::kWork:
         return accept_work(message);
       case Tag::kFault:
-        return inject(std::string(message.data->begin(), message.data->end()));
+        return arm(std::string(message.data->begin(), message.data->end()));
       default:
         link_.send(Tag::kProtocolError, text_message("unexpected tag " + std::to_string(static_cast<int>(message.tag))));
     }
   }
 
   void accept_work(const Incoming& message) {
+    // An armed fault strikes now, while this worker holds the pieces of this message: a death strands
+    // them, so that the coordinator must notice it, whatever the timing of the rest of the job.
+    const std::string fault = std::exchange(armed_fault_, std::string());
+    if (!fault.empty()) inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
     std::vector<WorkItem> items;
     Status status = decode_work(message.data, &items);
     if (status.ok()) {
       for (WorkItem& item : items) {
-        pool_.submit(std::move(item), slow_next_ ? kSlowFaultSeconds : 0.0);
-        slow_next_ = false;
+        pool_.submit(std::move(item), fault == "slow" ? kSlowFaultSeconds : 0.0);
       }
       return;
     }
@@ -178,10 +182,14 @@ class Worker {
     link_.send(Tag::kResult, std::move(message));
   }
 
-  void inject(const std::string& kind) {
-    inject_fault(config_.id, kind);
-    slow_next_ |= kind == "slow";
-    garble_next_ |= kind == "garble";
+  // A fault strikes at the next work message (garble: the next results).
+  void arm(const std::string& kind) {
+    if (kind == "garble") {
+      inject_fault(config_.id, kind);
+      garble_next_ = true;
+      return;
+    }
+    armed_fault_ = kind;
   }
 
   bool stop(const Incoming& message) {
@@ -194,7 +202,8 @@ class Worker {
   CoordinatorLink& link_;
   WorkerConfig config_;
   ComputePool pool_;
-  bool slow_next_ = false, garble_next_ = false;
+  std::string armed_fault_;
+  bool garble_next_ = false;
 };
 
 }  // namespace

@@ -4,24 +4,29 @@
 
 namespace dips {
 
-// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]". A worker R fails when
-// the job has completed N pieces (on any worker): rank 0 counts them and tells R to fail then, so that a
-// fault lands inside any job of more than N pieces, whichever worker got which pieces. Rank 0 itself
-// fails on finishing its N-th task. Kinds:
+// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]". A worker R fails on the
+// first work message it receives after the job has completed N pieces (on any worker; N = 0: its very
+// first): rank 0 counts them and arms the fault then, and the worker dies holding the pieces of that
+// message, so that the coordinator has to notice. With --lookahead 0 (one piece per worker at a time) a
+// fault lands in any job that has more than N + workers pieces, whichever worker got which. Rank 0 itself
+// fails on finishing its N-th task. Instead of after:N, a worker plan may name a kind of piece
+// (piece:decode|band|finish|whole|encode|file): the worker first sent a piece of that kind dies holding
+// it; rank:any then lets it be whichever worker that is. Kinds:
 //   kill  SIGKILL to itself           stop  SIGSTOP to itself (a hung process)
 //   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
-//   slow  the worker's next piece computes 4 s longer while pings are still answered (a long but healthy piece)
-//   garble  a worker sends a message with an unknown tag, then its next results cut in half;
+//   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy)
+//   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;
 //           rank 0 sends its N-th work message cut short (counted in work messages, not tasks)
 //   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost (at most 60 s),
 //         so that a test can cut a link or kill a process while the job is certain to be running
-// A worker plan with after:0 fires as soon as rank 0 has sent that worker its first piece: it dies holding it.
 // Read once at start-up by rank 0; an unset variable injects nothing, a malformed plan warns and is skipped.
 struct FaultPlan {
-  int rank = -1;
+  static constexpr int kAnyWorker = -2;
+  int rank = -1;       // a rank, or kAnyWorker
   int after = 0;
   std::string kind;
-  bool active() const { return rank >= 0; }
+  std::string piece;   // a kind of piece (task_run.h), or empty: after counts pieces
+  bool active() const { return rank >= 0 || rank == kAnyWorker; }
 };
 
 // Parses one plan ("rank:2,after:5,kind:kill"). Returns an inactive plan and sets *error when malformed.
