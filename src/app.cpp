@@ -3,21 +3,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "dips/cli.h"
 #include "dips/coordinator.h"
+#include "dips/dry_run.h"
 #include "dips/transport.h"
 #include "dips/version.h"
+#include "dips/worker.h"
 
 namespace dips {
 namespace {
 
-// This process's rank as the launcher set it, known before MPI starts (0 without a launcher).
+// This process's rank as the launcher set it, known before MPI starts; -1 without a launcher.
 int launcher_rank() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
     if (const char* value = std::getenv(name)) return std::atoi(value);
   }
-  return 0;
+  return -1;
 }
 
 std::string join_arguments(int argc, char** argv) {
@@ -26,10 +29,31 @@ std::string join_arguments(int argc, char** argv) {
   return text;
 }
 
+int default_threads(int ranks) {
+  if (ranks > 1) return 1;  // under mpirun: one rank per core is the launch shape
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// Rank 0: builds the job, then plans it (--dry-run) or runs it on the workers.
+ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, const std::string& command_line) {
+  std::vector<Task> tasks;
+  Status status = build_job(options.job, &tasks);
+  if (!status.ok()) {
+    std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
+    return ExitCode::kUsage;
+  }
+  if (options.dry_run) {
+    print_plan(options, tasks, world.size == 1 ? default_threads(1) : world.size - 1);
+    return ExitCode::kOk;
+  }
+  return run_coordinator(options, transport, std::move(tasks), command_line);
+}
+
 }  // namespace
 
 int dips_main(int argc, char** argv) {
-  const bool speaker = launcher_rank() == 0;  // only one rank prints help, errors and tables
+  const bool launched = launcher_rank() >= 0;
+  const bool speaker = launcher_rank() <= 0;  // only one rank prints help, errors and tables
   Options options;
   Status status = parse_options(argc, argv, &options);
   if (!status.ok()) {
@@ -43,21 +67,28 @@ int dips_main(int argc, char** argv) {
     if (speaker) std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
     return 0;
   }
-  const MpiWorld world = mpi_start(&argc, &argv);
+  // Started without mpirun, dips runs alone: no MPI at all (a singleton MPI_Init costs ~0.4 s here).
+  const MpiWorld world = launched ? mpi_start(&argc, &argv) : MpiWorld{};
+  const int threads = options.threads > 0 ? options.threads : default_threads(world.size);
   if (world.rank != 0) {
-    const bool clean = run_mpi_worker(world.rank, options.orphan_timeout);
+    std::unique_ptr<CoordinatorLink> link = make_mpi_coordinator_link();
+    WorkerConfig config;
+    config.id = world.rank;
+    config.threads = threads;
+    config.orphan_timeout = options.orphan_timeout;
+    const bool clean = run_worker(*link, config);
     mpi_end(clean, 0);
     return 0;
   }
-  std::unique_ptr<Transport> transport = world.size == 1 ? make_local_transport() : make_mpi_transport(world);
-  const ExitCode code = run_coordinator(options, *transport, join_arguments(argc, argv));
+  std::unique_ptr<Transport> transport = world.size == 1 ? make_local_transport(threads) : make_mpi_transport(world);
+  const ExitCode code = coordinate(options, world, *transport, join_arguments(argc, argv));
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown();
   transport.reset();
   // With a status file the status is there; exiting 0 keeps Open MPI from reporting a failed rank
   // (under --enable-recovery its own exit status means nothing anyway).
   const int process_code = options.status_file.empty() ? static_cast<int>(code) : 0;
-  mpi_end(clean, process_code);
+  if (launched) mpi_end(clean, process_code);
   return process_code;
 }
 

@@ -32,14 +32,17 @@ Described describe(Options* o) {
       ("resume", po::bool_switch(&o->resume), "skip tasks the report records as done whose output exists, redo (overwrite) the others; append to the report")
       ("report", po::value<std::string>(), "report file (JSON lines, appended to, never truncated; default OUTDIR/report.jsonl)")
       ("dry-run", po::bool_switch(&o->dry_run), "print the plan (tasks, tiles, outputs) and touch nothing")
-      ("tile-rows", po::value(&o->tile_rows), "rows per tile (a band of whole rows); 0 = automatic: images up to 8 MP whole, larger ones in bands for every worker")
+      ("tile-rows", po::value(&o->tile_rows), "rows per band for every image taller than this; 0 = automatic: whole files while tasks outnumber worker threads, large images among the last ones in bands")
+      ("io", po::value<std::string>()->default_value("auto"), "who reads inputs and writes outputs: auto (workers, if they all see rank 0's files, else rank 0), shared (workers), mpi (rank 0; bytes travel over MPI)")
+      ("threads", po::value(&o->threads), "compute threads per worker (default: 1 under mpirun; every core when dips runs alone)")
+      ("sync", po::bool_switch(&o->sync), "make every output durable (fsync) before its report line; default: atomic rename only")
       ("max-pixels", po::value(&o->max_pixels), "refuse images whose header claims more pixels (default 268435456)")
       ("max-file-bytes", po::value(&o->max_file_bytes), "refuse input files larger than this (default 1 GiB)")
       ("ping-interval", po::value(&o->scheduler.ping_interval), "seconds between liveness pings to each worker (default 0.2)")
       ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
-      ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces queued per worker (default 2)")
-      ("max-active", po::value(&o->max_active_tasks), "tasks open at once on rank 0 (default 2 per worker + 2)")
+      ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1)")
+      ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
@@ -53,6 +56,15 @@ Described describe(Options* o) {
 }
 
 }  // namespace
+
+const char* io_mode_name(IoMode mode) {
+  switch (mode) {
+    case IoMode::kAuto: return "auto";
+    case IoMode::kShared: return "shared";
+    case IoMode::kMpi: return "mpi";
+  }
+  return "?";
+}
 
 Status parse_options(int argc, const char* const* argv, Options* o) {
   Described d = describe(o);
@@ -79,6 +91,13 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
     return Status::Error("--ping-timeout must be larger than --ping-interval, both positive");
   }
   if (o->scheduler.queue_depth < 1) return Status::Error("--queue-depth must be at least 1");
+  if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
+  if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
+  const std::string io = vm["io"].as<std::string>();
+  if (io == "auto") o->io = IoMode::kAuto;
+  else if (io == "shared") o->io = IoMode::kShared;
+  else if (io == "mpi") o->io = IoMode::kMpi;
+  else return Status::Error(fmt::format("--io must be auto, shared or mpi (got '{}')", io));
   if (!o->job.format.empty() && o->job.format.front() == '.') o->job.format.erase(0, 1);
   return Status();
 }

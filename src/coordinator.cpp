@@ -1,24 +1,26 @@
 #include "dips/coordinator.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
+#include <random>
 #include <set>
-#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "dips/background.h"
 #include "dips/fault.h"
+#include "dips/granularity.h"
 #include "dips/image_io.h"
 #include "dips/progress.h"
 #include "dips/report.h"
 #include "dips/scheduler.h"
+#include "dips/task_run.h"
 #include "dips/version.h"
 
 namespace dips {
@@ -26,60 +28,15 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr double kWholeImageMaxPixels = 8e6;  // automatic tiling: larger images are cut into bands
-constexpr double kBandPixels = 4e6;
 
-// Runs file reads, decodes, stage finishes and writes off the main loop, so that rank 0 keeps answering
-// its workers while it does them. A job returns a completion that the main loop runs.
-class Background {
- public:
-  using Completion = std::function<void()>;
-  Background() : thread_([this] { loop(); }) {}
-  ~Background() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void submit(std::function<Completion()> job) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(std::move(job));
-    wake_.notify_all();
-  }
-  // Runs finished jobs' completions on the calling thread; true when there was any.
-  bool run_completions() {
-    std::deque<Completion> done;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done.swap(done_);
-    }
-    for (Completion& completion : done) completion();
-    return !done.empty();
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      auto job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      Completion completion = job();
-      lock.lock();
-      done_.push_back(std::move(completion));
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<Completion()>> jobs_;
-  std::deque<Completion> done_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+// Pieces waiting in the pool beyond what the workers hold: enough to fill every worker at once.
+constexpr size_t kMinPendingPieces = 64;
+// Input bytes rank 0 holds in memory at once when it moves files itself (IoMode::kMpi).
+constexpr uint64_t kMaxLoadedBytes = 512ull << 20;
+// Bytes of a file's head that hold the size of every format dips sniffs.
+constexpr size_t kHeaderBytes = 64 * 1024;
+constexpr double kReportFlushInterval = 0.05;
+constexpr double kDeadlineInterval = 0.01;
 
 // CPU time of this process (user + system): rank 0's cost, reported so benchmarks can check it.
 double process_cpu_seconds() {
@@ -88,108 +45,267 @@ double process_cpu_seconds() {
   return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-// Rows per band for an image: the user's --tile-rows, else whole images up to 8 MP (sent encoded, so
-// workers decode and encode) and at least two bands per worker for larger ones.
-int plan_tile_rows(int tile_rows_option, int workers, int width, int height) {
-  if (tile_rows_option > 0) return tile_rows_option;
-  const double pixels = static_cast<double>(width) * height;
-  if (workers <= 1 || pixels <= kWholeImageMaxPixels) return height;
-  const int bands = std::max(2 * workers, static_cast<int>(std::ceil(pixels / kBandPixels)));
-  return std::max(1, (height + bands - 1) / bands);
+double peak_rss_mb() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
 }
 
-enum class Phase { kReading, kFile, kBands, kFinishing, kEncoding, kWriting };
+std::string random_token() {
+  std::random_device device;
+  return fmt::format("{:016x}{:016x}", (uint64_t(device()) << 32) | device(), (uint64_t(device()) << 32) | device());
+}
 
+// The first bytes of a file, for its header.
+Status read_header(const fs::path& path, std::vector<uint8_t>* bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::Error("cannot open");
+  bytes->resize(kHeaderBytes);
+  const ssize_t n = ::read(fd, bytes->data(), bytes->size());
+  ::close(fd);
+  bytes->resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return Status();
+}
+
+bool has_band_stage(const Pipeline& pipeline) {
+  for (const Stage& stage : plan_stages(pipeline)) {
+    if (stage.kind != Tiling::kWholeImage) return true;
+  }
+  return false;
+}
+
+struct WorkerInfo {
+  bool replied = false;
+  bool used = false;  // in the scheduler
+  HelloReply hello;
+};
+
+// A task being worked on.
 struct ActiveTask {
-  size_t index = 0;
-  Phase phase = Phase::kReading;
+  std::unique_ptr<TaskRun> run;
   Clock::time_point started;
-  std::shared_ptr<const std::vector<uint8_t>> bytes;  // the input file, for a kFile piece
-  int width = 0, height = 0;
-  int tile_rows = 0;
-  cv::Mat current;  // the current stage's input, then the final image
-  std::vector<Stage> stages;
-  size_t stage = 0;
-  std::vector<PieceRows> bands;
-  std::unique_ptr<StageAssembler> assembler;
-  std::vector<std::string> decoded;
   std::set<int> ranks;
+  uint64_t loaded_bytes = 0;  // its input held in memory (IoMode::kMpi)
+  uint64_t file_size = 0;     // of its input, as rank 0 saw it
 };
 
-struct PieceRef {
+// A piece in the scheduler: which task it belongs to and what to send (kept to send again after a death).
+struct PieceEntry {
   size_t task = 0;
-  WorkKind kind = WorkKind::kFile;
-  size_t band = 0;
+  size_t index = 0;
+  WorkItem item;
+  std::string cost_key;
+  double cost_units = 0;
 };
 
-std::string output_ext(const fs::path& output) {
-  std::string ext = output.extension().string();
-  return ext.empty() ? ".png" : ext;
+uint64_t payload_bytes(const WorkItem& item) {
+  return item.file.size + (item.pixels.empty() ? 0 : item.pixels.total() * item.pixels.elemSize());
+}
+
+uint64_t payload_bytes(const ResultItem& item) {
+  return item.encoded.size + (item.pixels.empty() ? 0 : item.pixels.total() * item.pixels.elemSize());
 }
 
 class Coordinator {
  public:
   Coordinator(const Options& options, Transport& transport, std::vector<Task> tasks)
-      : options_(options),
-        transport_(transport),
-        tasks_(std::move(tasks)),
-        scheduler_(transport.workers(), options.scheduler),
-        progress_(options.quiet, options.progress_interval),
-        fault_(fault_plan_for_rank(0)) {
-    workers_ = static_cast<int>(transport.workers().size());
-    max_active_ = options.max_active_tasks > 0 ? static_cast<size_t>(options.max_active_tasks) : 2 * workers_ + 2;
+      : options_(options), transport_(transport), tasks_(std::move(tasks)), scheduler_(options.scheduler),
+        progress_(options.quiet, options.progress_interval), background_(2) {
+    for (const FaultPlan& plan : fault_plans()) (plan.rank == 0 ? own_faults_ : worker_faults_).push_back(plan);
   }
 
   ExitCode run(const std::string& command_line);
 
  private:
   double now() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  void admit_tasks();
-  void start_task(size_t index);
-  void on_read(size_t index, Status status, std::shared_ptr<std::vector<uint8_t>> bytes, cv::Mat image, int width, int height);
-  void start_stage(ActiveTask& task);
-  void add_piece(ActiveTask& task, WorkKind kind, size_t band);
-  void dispatch();
-  void send_piece(uint64_t piece, int worker);
+  Status open_report(const std::string& command_line);
+  void greet_workers();
+  void on_hello(int worker, const Incoming& message);
+  void decide_io();
+  bool step();
   void handle(const Incoming& message);
-  void on_result(int source, ResultMessage result);
-  void on_band(ActiveTask& task, size_t band, ResultMessage& result);
-  void write_output(ActiveTask& task, std::vector<uint8_t> bytes);
+  void apply_deadlines();
+  void admit();
+  bool admission_open() const;
+  void prepare(size_t index);
+  void start_task(size_t index, Status status, Bytes file, uint64_t file_size, int width, int height);
+  void enqueue_ready(size_t index);
+  void dispatch();
+  void on_result(int worker, ResultItem result);
+  void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
-  void on_worker_lost(int worker, size_t requeued, const std::string& why);
-  int tile_rows_for(int width, int height) const;
+  void on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left);
+  void arm_worker_faults();
+  void arm_piece_fault(const std::string& kind, int worker);
+  void fire_own_fault(int count);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
+  bool finished() const { return next_task_ >= tasks_.size() && active_.empty(); }
 
   const Options& options_;
   Transport& transport_;
   std::vector<Task> tasks_;
   Scheduler scheduler_;
   ProgressDisplay progress_;
-  FaultPlan fault_;
-  int fault_count_ = 0;
-  int workers_ = 0;
-  size_t max_active_ = 0;
+  ReportWriter report_;
+  CostModel costs_;
+  std::map<int, WorkerInfo> workers_;
+  bool io_decided_ = false, shared_io_ = true;
+  fs::path probe_path_;
+  std::string probe_token_;
   Clock::time_point start_ = Clock::now();
   double start_cpu_s_ = process_cpu_seconds();  // rank0_cpu_s counts from here, like wall_s
-  ReportWriter report_;
+  double hello_sent_ = 0, last_deadlines_ = -1, last_flush_ = 0;
   std::set<std::string> finished_before_;
+  std::unordered_set<std::string> made_dirs_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
+  size_t preparing_ = 0;
+  uint64_t loaded_bytes_ = 0;
   double megapixels_ = 0;
   bool report_failed_ = false;
   std::vector<int> lost_workers_;
-  std::map<size_t, ActiveTask> active_;
-  std::map<uint64_t, PieceRef> pieces_;
-  std::vector<uint8_t> ping_payload_ = std::vector<uint8_t>(8, 0);
-  Background background_;  // last: destroyed first, so no job outlives the tasks it refers to
+  std::unordered_map<size_t, ActiveTask> active_;
+  std::unordered_map<uint64_t, PieceEntry> pieces_;
+  std::vector<FaultPlan> own_faults_, worker_faults_;
+  size_t pieces_completed_ = 0, tasks_completed_ = 0, work_messages_ = 0;
+  double hold_until_ = 0;
+  size_t lost_at_hold_ = 0;
+  Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
-int Coordinator::tile_rows_for(int width, int height) const {
-  return plan_tile_rows(options_.tile_rows, workers_, width, height);
+Status Coordinator::open_report(const std::string& command_line) {
+  if (options_.resume) {
+    Status status = read_finished_tasks(options_.report, &finished_before_);
+    if (!status.ok()) return status;
+  }
+  nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line},
+                                     {"workers", transport_.workers().size()}, {"resume", options_.resume}};
+  return report_.open(options_.report, run_line);
 }
 
-void Coordinator::admit_tasks() {
-  while (active_.size() < max_active_ && next_task_ < tasks_.size()) {
+// Asks every worker whether it sees the job's files: a probe file in the output folder, and an input's size.
+void Coordinator::greet_workers() {
+  Hello hello;
+  if (options_.io != IoMode::kMpi) {
+    probe_token_ = random_token();
+    probe_path_ = options_.job.output_dir / fmt::format(".dips-probe-{}", probe_token_.substr(0, 12));
+    if (write_file_atomic(probe_path_, std::vector<uint8_t>(probe_token_.begin(), probe_token_.end()), false).ok()) {
+      hello.probe_path = fs::absolute(probe_path_).string();
+      hello.probe_token = probe_token_;
+    }
+    struct stat info {};
+    if (!tasks_.empty() && ::stat(tasks_.front().input.c_str(), &info) == 0) {
+      hello.input_path = fs::absolute(tasks_.front().input).string();
+      hello.input_size = static_cast<uint64_t>(info.st_size);
+    }
+  }
+  const std::vector<uint8_t> bytes = encode_hello(hello);
+  hello_sent_ = now();
+  for (int worker : transport_.workers()) {
+    workers_[worker];
+    OutMessage message;
+    message.head = bytes;
+    transport_.send(worker, Tag::kHello, std::move(message));
+  }
+}
+
+void Coordinator::on_hello(int worker, const Incoming& message) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end() || it->second.replied) return;
+  HelloReply reply;
+  Status status = decode_hello_reply(*message.data, &reply);
+  if (!status.ok()) {
+    progress_.message(fmt::format("dips: warning: worker rank {} answered the greeting with garbage ({}); not used", worker, status.message()));
+    it->second.replied = true;
+    return;
+  }
+  it->second.replied = true;
+  it->second.hello = reply;
+}
+
+// Workers that see the files read and write them; if one does not (auto), rank 0 moves every file's bytes.
+void Coordinator::decide_io() {
+  const bool all_replied = std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w.second.replied; });
+  if (!all_replied && now() - hello_sent_ < options_.scheduler.ping_timeout) return;
+  bool all_see = true;
+  for (auto& [id, info] : workers_) {
+    if (!info.replied) {
+      progress_.message(fmt::format("dips: worker rank {} lost (no answer to the greeting within {:.1f} s)", id, options_.scheduler.ping_timeout));
+      transport_.abandon(id);
+      lost_workers_.push_back(id);
+      continue;
+    }
+    all_see &= info.hello.sees_files;
+  }
+  shared_io_ = options_.io == IoMode::kShared || (options_.io == IoMode::kAuto && all_see);
+  for (auto& [id, info] : workers_) {
+    if (!info.replied || info.hello.threads < 1) continue;
+    if (shared_io_ && !info.hello.sees_files) {
+      progress_.message(fmt::format("dips: warning: worker rank {} on {} cannot see the job's files; not used (--io shared)", id, info.hello.host));
+      continue;
+    }
+    info.used = true;
+    scheduler_.add_worker(id, info.hello.threads);
+  }
+  std::error_code ec;
+  if (!probe_path_.empty()) fs::remove(probe_path_, ec);
+  io_decided_ = true;
+  arm_worker_faults();  // after:0
+}
+
+void Coordinator::handle(const Incoming& message) {
+  switch (message.tag) {
+    case Tag::kPong:
+      scheduler_.heard(message.source);
+      return;
+    case Tag::kHelloReply:
+      return on_hello(message.source, message);
+    case Tag::kResult: {
+      scheduler_.heard(message.source);
+      std::vector<ResultItem> results;
+      Status status = decode_result(message.data, &results);
+      if (!status.ok()) {
+        on_worker_lost(message.source, scheduler_.declare_dead(message.source), fmt::format("sent an undecodable result ({})", status.message()),
+                       scheduler_.live_workers());
+        return;
+      }
+      for (ResultItem& result : results) on_result(message.source, std::move(result));
+      return;
+    }
+    case Tag::kProtocolError:
+      progress_.message(fmt::format("dips: warning: worker rank {} could not decode a message: {}", message.source,
+                                    std::string(message.data->begin(), message.data->end())));
+      return;
+    default:
+      progress_.message(fmt::format("dips: warning: unexpected message (tag {}) from rank {} ignored", static_cast<int>(message.tag), message.source));
+  }
+}
+
+void Coordinator::apply_deadlines() {
+  const double t = now();
+  if (t - last_deadlines_ < kDeadlineInterval) return;
+  last_deadlines_ = t;
+  const auto dead = scheduler_.expire(t);
+  for (size_t i = 0; i < dead.size(); ++i) {
+    // Several may die in one sweep: each message counts the workers left after that one.
+    const int left = scheduler_.live_workers() + static_cast<int>(dead.size() - 1 - i);
+    on_worker_lost(dead[i].first, dead[i].second, fmt::format("no answer within {:.1f} s", options_.scheduler.ping_timeout), left);
+  }
+  for (int worker : scheduler_.pings_due(t)) {
+    OutMessage ping;
+    ping.head.assign(8, 0);
+    transport_.send(worker, Tag::kPing, std::move(ping));
+  }
+}
+
+bool Coordinator::admission_open() const {
+  if (next_task_ >= tasks_.size()) return false;
+  if (scheduler_.pending() + preparing_ >= kMinPendingPieces + 4 * static_cast<size_t>(scheduler_.live_threads())) return false;
+  return shared_io_ || loaded_bytes_ < kMaxLoadedBytes;
+}
+
+void Coordinator::admit() {
+  while (admission_open()) {
     const size_t index = next_task_++;
     const Task& task = tasks_[index];
     std::error_code ec;
@@ -198,217 +314,171 @@ void Coordinator::admit_tasks() {
       ++skipped_;
       continue;
     }
-    start_task(index);
+    active_[index].started = Clock::now();
+    // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
+    // output's rename and its report line.
+    if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
+      finish_task(index, Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", task.output.string())));
+      continue;
+    }
+    const fs::path folder = task.output.parent_path();
+    if (made_dirs_.insert(folder.string()).second) {
+      fs::create_directories(folder, ec);
+      if (ec) {
+        made_dirs_.erase(folder.string());
+        finish_task(index, Status::Error(fmt::format("cannot create output folder '{}': {}", folder.string(), ec.message())));
+        continue;
+      }
+    }
+    prepare(index);
   }
 }
 
-void Coordinator::start_task(size_t index) {
+// Reads what rank 0 needs of the input before the task's first piece: the whole file when it moves the
+// bytes itself; the header only when the task is among the last and large enough to be cut.
+void Coordinator::prepare(size_t index) {
   const Task& task = tasks_[index];
-  ActiveTask& active = active_[index];
-  active.index = index;
-  active.started = Clock::now();
-  std::error_code ec;
-  // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
-  // output's rename and its report line.
-  if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
-    finish_task(index, Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", task.output.string())));
-    return;
-  }
-  fs::create_directories(task.output.parent_path(), ec);
-  if (ec) {
-    finish_task(index, Status::Error(fmt::format("cannot create output folder '{}': {}", task.output.parent_path().string(), ec.message())));
-    return;
-  }
-  const fs::path input = task.input;
+  const size_t tasks_left = tasks_.size() - index;
+  const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.live_threads()));
+  struct stat info {};
+  const uint64_t size = ::stat(task.input.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
+  const bool need_header = may_band && size > 0 && may_cut(size, options_.tile_rows);
+  if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, 0, 0);
+  const bool whole = !shared_io_;
   const uint64_t max_bytes = options_.max_file_bytes;
-  const int64_t max_pixels = options_.max_pixels;
-  background_.submit([this, index, input, max_bytes, max_pixels]() -> Background::Completion {
-    auto bytes = std::make_shared<std::vector<uint8_t>>();
-    Status status = read_file(input, max_bytes, bytes.get());
+  const fs::path input = task.input;
+  ++preparing_;
+  background_.submit([this, index, whole, input, max_bytes, size]() -> Background::Completion {
+    std::vector<uint8_t> bytes;
+    Status status = whole ? read_file(input, max_bytes, &bytes) : read_header(input, &bytes);
     int width = 0, height = 0;
-    cv::Mat image;
-    if (status.ok() && sniff_image_size(*bytes, &width, &height)) {
-      if (static_cast<int64_t>(width) * height > max_pixels) {
-        status = Status::Error(fmt::format("image header claims {}x{} = {} pixels, over the limit of {} (--max-pixels)", width, height,
-                                           static_cast<int64_t>(width) * height, max_pixels));
-      } else if (height > tile_rows_for(width, height)) {
-        status = decode_image(*bytes, max_pixels, &image);
-        bytes.reset();
-      }
+    if (status.ok() && !sniff_image_size(bytes, &width, &height)) width = height = 0;
+    if (!whole) {
+      bytes.clear();
+      status = Status();  // the worker reads the file and reports what is wrong with it
     }
-    return [this, index, status, bytes, image, width, height] { on_read(index, status, bytes, image, width, height); };
-  });
-}
-
-void Coordinator::on_read(size_t index, Status status, std::shared_ptr<std::vector<uint8_t>> bytes, cv::Mat image, int width, int height) {
-  if (!status.ok()) {
-    finish_task(index, status);
-    return;
-  }
-  ActiveTask& task = active_.at(index);
-  task.width = width;
-  task.height = height;
-  if (image.empty()) {
-    task.phase = Phase::kFile;
-    task.bytes = std::move(bytes);
-    add_piece(task, WorkKind::kFile, 0);
-    return;
-  }
-  task.width = image.cols;
-  task.height = image.rows;
-  task.tile_rows = tile_rows_for(image.cols, image.rows);
-  task.current = image;
-  task.stages = plan_stages(tasks_[index].pipeline);
-  task.stage = 0;
-  start_stage(task);
-}
-
-void Coordinator::start_stage(ActiveTask& task) {
-  task.phase = Phase::kBands;
-  const Stage& stage = task.stages[task.stage];
-  task.bands = plan_pieces(stage, task.current.rows, task.tile_rows);
-  task.assembler = std::make_unique<StageAssembler>(stage, task.current.rows, task.bands.size());
-  for (size_t band = 0; band < task.bands.size(); ++band) add_piece(task, WorkKind::kBand, band);
-}
-
-void Coordinator::add_piece(ActiveTask& task, WorkKind kind, size_t band) {
-  pieces_[scheduler_.add_piece()] = PieceRef{task.index, kind, band};
-}
-
-void Coordinator::dispatch() {
-  while (auto assignment = scheduler_.assign(now())) send_piece(assignment->first, assignment->second);
-}
-
-void Coordinator::send_piece(uint64_t piece, int worker) {
-  const PieceRef& ref = pieces_.at(piece);
-  auto it = active_.find(ref.task);
-  WorkMessage work;
-  work.piece_id = piece;
-  work.kind = ref.kind;
-  if (it != active_.end()) {  // a piece of a task that already failed still goes out empty-handed below
-    ActiveTask& task = it->second;
-    const Task& spec = tasks_[ref.task];
-    work.output_ext = output_ext(spec.output);
-    work.max_pixels = options_.max_pixels;
-    switch (ref.kind) {
-      case WorkKind::kFile:
-        work.steps = spec.pipeline;
-        work.bytes = *task.bytes;
-        break;
-      case WorkKind::kBand: {
-        const PieceRows& rows = task.bands[ref.band];
-        work.steps = task.stages[task.stage].steps;
-        work.rows = rows;
-        work.image = task.current.rowRange(rows.in_row0, rows.in_row1);
-        break;
-      }
-      case WorkKind::kEncode:
-        work.steps = spec.pipeline;
-        work.image = task.current;
-        break;
-    }
-  }
-  if (work.steps.empty()) {  // the task is gone: settle the piece without sending it
-    scheduler_.complete(piece, worker, true);
-    pieces_.erase(piece);
-    return;
-  }
-  std::vector<uint8_t> message = encode_work(work);
-  if (fault_.kind == "garble" && fault_tick(fault_, &fault_count_) == FaultAction::kGarble) message.resize(message.size() - 5);
-  transport_.send(worker, Tag::kWork, std::make_shared<const std::vector<uint8_t>>(std::move(message)));
-}
-
-void Coordinator::handle(const Incoming& message) {
-  scheduler_.heard(message.source);
-  switch (message.tag) {
-    case Tag::kPong:
-      return;
-    case Tag::kResult: {
-      ResultMessage result;
-      Status status = decode_result(message.data.data(), message.data.size(), &result);
-      if (!status.ok()) {
-        on_worker_lost(message.source, scheduler_.declare_dead(message.source),
-                       fmt::format("sent an undecodable result ({})", status.message()));
-        return;
-      }
-      on_result(message.source, std::move(result));
-      return;
-    }
-    case Tag::kProtocolError:
-      progress_.message(fmt::format("dips: warning: worker rank {} could not decode a message: {}", message.source,
-                                    std::string(message.data.begin(), message.data.end())));
-      return;
-    default:
-      progress_.message(fmt::format("dips: warning: unexpected message (tag {}) from rank {} ignored", static_cast<int>(message.tag), message.source));
-  }
-}
-
-void Coordinator::on_result(int source, ResultMessage result) {
-  auto ref_it = pieces_.find(result.piece_id);
-  if (ref_it == pieces_.end()) return;  // a late answer to a piece settled long ago
-  if (!scheduler_.complete(result.piece_id, source, !result.error.empty())) return;  // late or duplicate
-  const PieceRef ref = ref_it->second;
-  pieces_.erase(ref_it);
-  auto task_it = active_.find(ref.task);
-  if (task_it == active_.end()) return;  // the task already failed through another piece
-  ActiveTask& task = task_it->second;
-  task.ranks.insert(source);
-  if (!result.error.empty()) {
-    finish_task(ref.task, Status::Error(result.error));
-    return;
-  }
-  switch (ref.kind) {
-    case WorkKind::kFile:
-      task.width = result.width;
-      task.height = result.height;
-      task.decoded = std::move(result.decoded);
-      task.bytes.reset();
-      write_output(task, std::move(result.bytes));
-      return;
-    case WorkKind::kBand:
-      on_band(task, ref.band, result);
-      return;
-    case WorkKind::kEncode:
-      task.current.release();
-      write_output(task, std::move(result.bytes));
-      return;
-  }
-}
-
-void Coordinator::on_band(ActiveTask& task, size_t band, ResultMessage& result) {
-  PieceOutput output{std::move(result.image), std::move(result.histogram), std::move(result.decoded)};
-  Status status = task.assembler->add(task.bands[band], std::move(output));
-  if (!status.ok()) {
-    finish_task(task.index, status);
-    return;
-  }
-  if (!task.assembler->complete()) return;
-  task.phase = Phase::kFinishing;
-  const size_t index = task.index;
-  StageAssembler* assembler = task.assembler.get();
-  background_.submit([this, index, assembler]() -> Background::Completion {
-    auto result = std::make_shared<OpResult>();
-    Status status = assembler->finish(result.get());
-    return [this, index, status, result] {
-      ActiveTask& task = active_.at(index);
-      if (!status.ok()) return finish_task(index, status);
-      task.current = result->image;
-      for (auto& text : result->decoded) task.decoded.push_back(std::move(text));
-      task.assembler.reset();
-      if (++task.stage < task.stages.size()) return start_stage(task);
-      task.phase = Phase::kEncoding;
-      add_piece(task, WorkKind::kEncode, 0);
+    auto file = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+    return [this, index, status, file, size, width, height] {
+      --preparing_;
+      start_task(index, status, Bytes{file, file->data(), file->size()}, size, width, height);
     };
   });
 }
 
-void Coordinator::write_output(ActiveTask& task, std::vector<uint8_t> bytes) {
-  task.phase = Phase::kWriting;
-  const size_t index = task.index;
-  const fs::path output = tasks_[index].output;
-  auto data = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-  background_.submit([this, index, output, data]() -> Background::Completion {
-    Status status = write_file_atomic(output, *data);
+void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t file_size, int width, int height) {
+  if (!status.ok()) return finish_task(index, status);
+  const Task& task = tasks_[index];
+  ShapeInput shape_input;
+  shape_input.tile_rows_option = options_.tile_rows;
+  shape_input.width = width;
+  shape_input.height = height;
+  shape_input.live_threads = scheduler_.live_threads();
+  shape_input.tasks_left = tasks_.size() - index;
+  shape_input.has_band_stage = has_band_stage(task.pipeline);
+  TaskIo io;
+  io.shared = shared_io_;
+  io.file = file;
+  io.sync = options_.sync;
+  io.max_pixels = options_.max_pixels;
+  io.max_file_bytes = options_.max_file_bytes;
+  ActiveTask& active = active_.at(index);
+  active.loaded_bytes = shared_io_ ? 0 : file.size;
+  loaded_bytes_ += active.loaded_bytes;
+  active.run = std::make_unique<TaskRun>(task, std::move(io), choose_shape(shape_input));
+  active.file_size = file_size;
+  enqueue_ready(index);
+}
+
+void Coordinator::enqueue_ready(size_t index) {
+  ActiveTask& active = active_.at(index);
+  const Task& task = tasks_[index];
+  for (auto& [piece_index, item] : active.run->take_ready()) {
+    PieceEntry entry;
+    entry.task = index;
+    entry.index = piece_index;
+    const std::string& kind = active.run->records()[piece_index].kind;
+    if (item.source == Source::kPixels) {
+      entry.cost_key = kind + ":" + pipeline_text(item.steps) + (item.finish.op ? std::string(item.finish.op->name) : "");
+      entry.cost_units = static_cast<double>(item.pixels.total());
+    } else {
+      entry.cost_key = kind + ":" + pipeline_text(item.steps) + task.input.extension().string();
+      entry.cost_units = static_cast<double>(std::max<uint64_t>(active.file_size, 1));
+    }
+    const uint64_t id = scheduler_.add_piece(costs_.estimate(entry.cost_key, entry.cost_units));
+    item.piece_id = id;
+    entry.item = std::move(item);
+    pieces_.emplace(id, std::move(entry));
+  }
+}
+
+void Coordinator::dispatch() {
+  std::map<int, std::vector<WorkItem>> batches;
+  const double t = now();
+  if (hold_until_ > t && lost_workers_.size() == lost_at_hold_) return;  // DIPS_FAULT hold
+  while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
+    auto it = pieces_.find(assignment->piece);
+    auto task = it == pieces_.end() ? active_.end() : active_.find(it->second.task);
+    if (task == active_.end() || !task->second.run) {  // its task failed meanwhile: settle it unsent
+      scheduler_.complete(assignment->piece, assignment->worker, true, t);
+      if (it != pieces_.end()) pieces_.erase(it);
+      continue;
+    }
+    PieceRecord& record = task->second.run->records()[it->second.index];
+    arm_piece_fault(record.kind, assignment->worker);
+    if (record.worker >= 0) record.lost_on.push_back(record.worker);
+    record.worker = assignment->worker;
+    record.sent = t;
+    record.bytes_out = payload_bytes(it->second.item);
+    batches[assignment->worker].push_back(it->second.item);
+  }
+  for (auto& [worker, items] : batches) {
+    OutMessage message = encode_work(items);
+    ++work_messages_;
+    for (const FaultPlan& plan : own_faults_) {
+      if (plan.kind == "garble" && plan.after == static_cast<int>(work_messages_)) {
+        inject_fault(0, "garble");
+        std::vector<uint8_t> torn = message.flatten();
+        torn.resize(torn.size() - 5);
+        message = OutMessage{std::move(torn), {}};
+      }
+    }
+    transport_.send(worker, Tag::kWork, std::move(message));
+  }
+}
+
+void Coordinator::on_result(int worker, ResultItem result) {
+  auto it = pieces_.find(result.piece_id);
+  if (it == pieces_.end()) return;  // a late answer to a piece settled long ago
+  if (!scheduler_.complete(result.piece_id, worker, !result.error.empty(), now())) return;  // late or duplicate
+  PieceEntry entry = std::move(it->second);
+  pieces_.erase(it);
+  ++pieces_completed_;
+  arm_worker_faults();
+  if (result.error.empty()) costs_.observe(entry.cost_key, entry.cost_units, result.compute_ms / 1000);
+  auto task = active_.find(entry.task);
+  if (task == active_.end() || !task->second.run) return;  // the task already failed through another piece
+  ActiveTask& active = task->second;
+  active.ranks.insert(worker);
+  PieceRecord& record = active.run->records()[entry.index];
+  record.done = now();
+  record.compute_ms = result.compute_ms;
+  record.queue_ms = result.queue_ms;
+  record.bytes_in = payload_bytes(result);
+  Status status = active.run->on_result(entry.index, std::move(result));
+  if (!status.ok()) return finish_task(entry.task, status);
+  task_progress(entry.task);
+}
+
+// After a piece: more pieces to send, or the output to write, or the task is done.
+void Coordinator::task_progress(size_t index) {
+  ActiveTask& active = active_.at(index);
+  if (!active.run->done()) return enqueue_ready(index);
+  if (shared_io_) return finish_task(index, Status());
+  const Bytes output = active.run->output_bytes();
+  const fs::path path = tasks_[index].output;
+  const bool sync = options_.sync;
+  background_.submit([this, index, output, path, sync]() -> Background::Completion {
+    Status status = write_file_atomic(path, std::vector<uint8_t>(output.data, output.data + output.size), sync);
     return [this, index, status] { finish_task(index, status); };
   });
 }
@@ -422,15 +492,18 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   record.ops = pipeline_text(spec.pipeline);
   record.ok = status.ok();
   record.error = status.message();
-  record.decoded = task.decoded;
-  record.width = task.width;
-  record.height = task.height;
+  if (task.run) {
+    record.decoded = task.run->decoded();
+    record.width = task.run->width();
+    record.height = task.run->height();
+    record.pieces = task.run->records();
+  }
   record.ms = std::chrono::duration<double, std::milli>(Clock::now() - task.started).count();
   record.ranks.assign(task.ranks.begin(), task.ranks.end());
   record.origin = spec.origin;
   if (status.ok()) {
     ++ok_;
-    megapixels_ += task.width * static_cast<double>(task.height) / 1e6;
+    megapixels_ += record.width * static_cast<double>(record.height) / 1e6;
   } else {
     ++failed_;
     progress_.message(fmt::format("dips: error: {}{}: {}", spec.origin.empty() ? "" : spec.origin + ": ", record.input, status.message()));
@@ -440,15 +513,56 @@ void Coordinator::finish_task(size_t index, const Status& status) {
     report_failed_ = true;
     progress_.message("dips: error: " + written.message());
   }
+  loaded_bytes_ -= task.loaded_bytes;
   active_.erase(index);
-  if (fault_.kind != "garble") fault_tick(fault_, &fault_count_);
+  fire_own_fault(static_cast<int>(++tasks_completed_));
 }
 
-void Coordinator::on_worker_lost(int worker, size_t pieces, const std::string& why) {
+void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left) {
   transport_.abandon(worker);
   lost_workers_.push_back(worker);
-  progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why,
-                                pieces, pieces == 1 ? "" : "s", scheduler_.live_workers(), scheduler_.live_workers() == 1 ? "" : "s"));
+  progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why, pieces.size(),
+                                pieces.size() == 1 ? "" : "s", left, left == 1 ? "" : "s"));
+  report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
+}
+
+// Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
+// any work goes out); the worker carries them out on its next work message (fault.h).
+void Coordinator::arm_worker_faults() {
+  for (const FaultPlan& plan : worker_faults_) {
+    if (!plan.piece.empty() || plan.after != static_cast<int>(pieces_completed_) || scheduler_.worker_state(plan.rank) == WorkerState::kDead) {
+      continue;
+    }
+    OutMessage message;
+    message.head.assign(plan.kind.begin(), plan.kind.end());
+    transport_.send(plan.rank, Tag::kFault, std::move(message));
+  }
+}
+
+// A plan naming a kind of piece is armed once, on the worker about to be sent the first piece of that
+// kind: the fault message goes ahead of the work, and the worker dies holding that piece.
+void Coordinator::arm_piece_fault(const std::string& kind, int worker) {
+  for (FaultPlan& plan : worker_faults_) {
+    if (plan.piece != kind || (plan.rank != FaultPlan::kAnyWorker && plan.rank != worker)) continue;
+    OutMessage message;
+    message.head.assign(plan.kind.begin(), plan.kind.end());
+    transport_.send(worker, Tag::kFault, std::move(message));
+    plan.piece = "(armed)";
+  }
+}
+
+void Coordinator::fire_own_fault(int count) {
+  for (const FaultPlan& plan : own_faults_) {
+    if (plan.after != count || plan.kind == "garble") continue;
+    report_.flush();
+    if (plan.kind == "hold") {
+      progress_.message("dips: DIPS_FAULT: rank 0 holds: no more work until a worker is lost");
+      hold_until_ = now() + 60;
+      lost_at_hold_ = lost_workers_.size();
+      continue;
+    }
+    inject_fault(0, plan.kind);
+  }
 }
 
 ProgressState Coordinator::progress_state() const {
@@ -459,7 +573,7 @@ ProgressState Coordinator::progress_state() const {
   state.megapixels = megapixels_;
   state.elapsed_s = now();
   state.live_workers = scheduler_.live_workers();
-  state.workers = workers_;
+  state.workers = static_cast<int>(transport_.workers().size());
   return state;
 }
 
@@ -473,10 +587,36 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"wall_s", std::round(wall * 1000) / 1000},
           {"megapixels", std::round(megapixels_ * 1000) / 1000},
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
-          {"workers", workers_},
+          {"workers", transport_.workers().size()},
           {"workers_lost", lost_workers_},
+          {"io", shared_io_ ? "shared" : "mpi"},
           {"rank0_cpu_s", std::round((process_cpu_seconds() - start_cpu_s_) * 1000) / 1000},
+          {"rank0_peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
           {"exit_code", static_cast<int>(code)}};
+}
+
+// One turn of the loop; true when something happened.
+bool Coordinator::step() {
+  bool busy = false;
+  Incoming message;
+  while (transport_.poll(&message)) {
+    handle(message);
+    busy = true;
+  }
+  busy |= background_.run_completions();
+  apply_deadlines();
+  if (!io_decided_) {
+    decide_io();
+    if (!io_decided_) return busy;
+  }
+  admit();
+  dispatch();
+  if (now() - last_flush_ >= kReportFlushInterval) {
+    last_flush_ = now();
+    report_.flush();
+  }
+  progress_.update(progress_state());
+  return busy;
 }
 
 ExitCode Coordinator::run(const std::string& command_line) {
@@ -486,53 +626,31 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message(fmt::format("dips: error: cannot create output directory '{}': {}", options_.job.output_dir.string(), ec.message()));
     return ExitCode::kUsage;
   }
-  if (options_.resume) {
-    Status status = read_finished_tasks(options_.report, &finished_before_);
-    if (!status.ok()) {
-      progress_.message("dips: error: " + status.message());
-      return ExitCode::kUsage;
-    }
-  }
-  nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line}, {"workers", workers_}, {"resume", options_.resume}};
-  Status status = report_.open(options_.report, run_line);
+  Status status = open_report(command_line);
   if (!status.ok()) {
     progress_.message("dips: error: " + status.message());
     return ExitCode::kUsage;
   }
-  double last_ping_check = -1;
-  while (next_task_ < tasks_.size() || !active_.empty()) {
-    bool busy = false;
-    Incoming message;
-    while (transport_.poll(&message)) {
-      handle(message);
-      busy = true;
-    }
-    busy |= background_.run_completions();
-    const double t = now();
-    if (t - last_ping_check >= 0.01) {
-      last_ping_check = t;
-      for (auto [worker, requeued] : scheduler_.expire(t)) {
-        on_worker_lost(worker, requeued, fmt::format("no answer within {:.1f} s", options_.scheduler.ping_timeout));
-      }
-      for (int worker : scheduler_.pings_due(t)) transport_.send(worker, Tag::kPing, std::make_shared<const std::vector<uint8_t>>(ping_payload_));
-    }
-    if (scheduler_.live_workers() == 0) break;
-    admit_tasks();
-    dispatch();
-    progress_.update(progress_state());
-    if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(500));
+  greet_workers();
+  auto backoff = std::chrono::microseconds(50);
+  while (!finished()) {
+    const bool busy = step();
+    if (io_decided_ && scheduler_.live_workers() == 0) break;
+    // Waits for a background completion, polling the workers more and more lazily while nothing happens.
+    backoff = busy ? std::chrono::microseconds(50) : std::min(backoff * 2, std::chrono::microseconds(2000));
+    if (!busy) background_.wait(backoff);
   }
   progress_.update(progress_state(), true);
-  const bool finished = next_task_ >= tasks_.size() && active_.empty();
-  ExitCode code = !finished ? ExitCode::kJobFailed : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
+  const bool done = finished();
+  ExitCode code = !done ? ExitCode::kJobFailed : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
   if (report_failed_) code = ExitCode::kJobFailed;
   progress_.finish();
-  if (!finished) {
+  if (!done) {
     progress_.message(fmt::format("dips: error: no worker left; {} of {} tasks unfinished. Finished outputs and the report are kept; "
                                   "rerun with --resume to do the rest.", tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
   }
-  const nlohmann::ordered_json totals = summary(code);
-  status = report_.write_summary(totals);
+  if (!probe_path_.empty()) fs::remove(probe_path_, ec);
+  status = report_.write_summary(summary(code));
   if (!status.ok()) code = ExitCode::kJobFailed;
   if (!options_.quiet) {
     progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {}",
@@ -542,56 +660,9 @@ ExitCode Coordinator::run(const std::string& command_line) {
   return code;
 }
 
-void print_plan(const Options& options, const std::vector<Task>& tasks, int workers) {
-  std::printf("dry run: %zu tasks, %d worker%s, nothing will be written\n", tasks.size(), workers, workers == 1 ? "" : "s");
-  for (const Task& task : tasks) {
-    std::vector<uint8_t> bytes;
-    int width = 0, height = 0;
-    std::string size = "size unknown";
-    if (read_file(task.input, options.max_file_bytes, &bytes).ok() && sniff_image_size(bytes, &width, &height)) {
-      size = fmt::format("{}x{}", width, height);
-    } else if (!fs::exists(task.input)) {
-      size = "missing";
-    }
-    std::string plan;
-    if (height > 0) {
-      const int rows = plan_tile_rows(options.tile_rows, workers, width, height);
-      if (height <= rows) {
-        plan = "whole image to one worker";
-      } else {
-        for (const Stage& stage : plan_stages(task.pipeline)) {
-          if (!plan.empty()) plan += " | ";
-          plan += fmt::format("{} piece{} ({}, halo {})", stage.kind == Tiling::kWholeImage ? 1 : (height + rows - 1) / rows,
-                              stage.kind == Tiling::kWholeImage ? "" : "s", tiling_name(stage.kind), stage.halo);
-        }
-      }
-    }
-    std::printf("%s%s  [%s]  %s -> %s  (%s)\n", task.origin.empty() ? "" : (task.origin + "  ").c_str(), task.input.c_str(),
-                size.c_str(), pipeline_text(task.pipeline).c_str(), task.output.c_str(), plan.empty() ? "-" : plan.c_str());
-  }
-}
-
 }  // namespace
 
-void write_status_file(const std::string& path, ExitCode code) {
-  if (path.empty()) return;
-  const std::string text = std::to_string(static_cast<int>(code)) + "\n";
-  if (!write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end())).ok()) {
-    std::fprintf(stderr, "dips: warning: cannot write status file '%s'\n", path.c_str());
-  }
-}
-
-ExitCode run_coordinator(const Options& options, Transport& transport, const std::string& command_line) {
-  std::vector<Task> tasks;
-  Status status = build_job(options.job, &tasks);
-  if (!status.ok()) {
-    std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
-    return ExitCode::kUsage;
-  }
-  if (options.dry_run) {
-    print_plan(options, tasks, static_cast<int>(transport.workers().size()));
-    return ExitCode::kOk;
-  }
+ExitCode run_coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const std::string& command_line) {
   Coordinator coordinator(options, transport, std::move(tasks));
   return coordinator.run(command_line);
 }

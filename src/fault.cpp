@@ -16,7 +16,8 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     const size_t colon = item.find(':');
     const std::string key = item.substr(0, colon), value = colon == std::string::npos ? "" : item.substr(colon + 1);
     try {
-      if (key == "rank") plan.rank = std::stoi(value);
+      if (key == "rank") plan.rank = value == "any" ? FaultPlan::kAnyWorker : std::stoi(value);
+      else if (key == "piece") plan.piece = value;
       else if (key == "after") plan.after = std::stoi(value);
       else if (key == "kind") plan.kind = value;
       else throw std::invalid_argument(key);
@@ -26,36 +27,45 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     }
   }
   if (plan.kind != "kill" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" && plan.kind != "slow" &&
-      plan.kind != "garble") {
-    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow or garble";
+      plan.kind != "garble" && plan.kind != "hold") {
+    *error = "DIPS_FAULT: kind must be kill, stop, exit, hang, slow, garble or hold";
+    return FaultPlan();
+  }
+  const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
+  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker ? 0 : 1) &&
+                     (plan.kind != "hold" || plan.rank == 0) && (plan.piece.empty() || worker) &&
+                     (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
+  if (!valid) {
+    *error = "DIPS_FAULT: rank must be 0 or more (any: with piece:KIND), after 1 or more (0 allowed for a worker), hold only for "
+             "rank 0, piece only for a worker";
     return FaultPlan();
   }
   return plan;
 }
 
-FaultPlan fault_plan_for_rank(int rank) {
+std::vector<FaultPlan> fault_plans() {
+  std::vector<FaultPlan> plans;
   const char* text = std::getenv("DIPS_FAULT");
-  if (text == nullptr || *text == '\0') return FaultPlan();
+  if (text == nullptr || *text == '\0') return plans;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ';');) {
     std::string error;
     FaultPlan plan = parse_fault_plan(item, &error);
-    if (!error.empty() && rank == 0) std::fprintf(stderr, "dips: warning: %s; that fault is not injected\n", error.c_str());
-    if (plan.rank == rank) return plan;
+    if (!error.empty()) std::fprintf(stderr, "dips: warning: %s; that fault is not injected\n", error.c_str());
+    if (plan.active()) plans.push_back(plan);
   }
-  return FaultPlan();
+  return plans;
 }
 
-FaultAction fault_tick(const FaultPlan& plan, int* count) {
-  if (!plan.active() || ++*count != plan.after) return FaultAction::kNone;
-  std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", plan.rank, plan.kind.c_str());
+void inject_fault(int rank, const std::string& kind) {
+  std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", rank, kind.c_str());
   std::fflush(stderr);
-  if (plan.kind == "slow") return FaultAction::kSlow;
-  if (plan.kind == "garble") return FaultAction::kGarble;
-  if (plan.kind == "kill") ::raise(SIGKILL);
-  if (plan.kind == "stop") ::raise(SIGSTOP);
-  if (plan.kind == "exit") ::_exit(1);
-  for (volatile unsigned long spin = 0;; ++spin) {  // "hang"
+  if (kind == "kill") ::raise(SIGKILL);
+  if (kind == "stop") ::raise(SIGSTOP);
+  if (kind == "exit") ::_exit(1);
+  if (kind == "hang") {  // the main thread spins: nothing is answered any more
+    for (volatile unsigned long spin = 0;; ++spin) {
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -28,16 +29,26 @@ Status ReportWriter::open(const fs::path& path, const nlohmann::ordered_json& ru
   // A new report starts with its version; a continued one gets a line describing the new run.
   nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "continued"}} : nlohmann::ordered_json{{"dips_report", kReportVersion}};
   first.update(run);
-  return write_line(first);
+  Status status = write_line(first);
+  return status.ok() ? flush() : status;
 }
 
 Status ReportWriter::write_line(const nlohmann::ordered_json& line) {
   const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0) {
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
     return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
   }
   return Status();
 }
+
+Status ReportWriter::flush() {
+  if (file_ != nullptr && std::fflush(file_) != 0) {
+    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
+  }
+  return Status();
+}
+
+Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return write_line(event); }
 
 nlohmann::ordered_json task_json(const TaskRecord& r) {
   nlohmann::ordered_json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
@@ -46,6 +57,22 @@ nlohmann::ordered_json task_json(const TaskRecord& r) {
                       {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
                       {"ms", std::round(r.ms * 1000) / 1000}, {"ranks", r.ranks}};
   if (!r.origin.empty()) j["origin"] = r.origin;
+  nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
+  for (const PieceRecord& p : r.pieces) {
+    nlohmann::ordered_json piece = {{"kind", p.kind}, {"stage", p.stage}};
+    if (p.row1 > p.row0) piece["rows"] = {p.row0, p.row1};
+    piece["worker"] = p.worker;
+    if (!p.lost_on.empty()) piece["lost_on"] = p.lost_on;
+    piece["sent"] = std::round(p.sent * 1e4) / 1e4;
+    piece["done"] = std::round(p.done * 1e4) / 1e4;
+    piece["compute_ms"] = std::round(p.compute_ms * 1000) / 1000;
+    piece["queue_ms"] = std::round(p.queue_ms * 1000) / 1000;
+    piece["bytes_out"] = p.bytes_out;
+    piece["bytes_in"] = p.bytes_in;
+    piece["ok"] = p.ok;
+    pieces.push_back(std::move(piece));
+  }
+  j["pieces"] = std::move(pieces);
   return j;
 }
 
@@ -53,6 +80,7 @@ Status ReportWriter::write_task(const TaskRecord& record) { return write_line(ta
 
 Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
   Status status = write_line(nlohmann::ordered_json{{"summary", summary}});
+  if (status.ok()) status = flush();
   if (status.ok()) ::fsync(fileno(file_));
   return status;
 }

@@ -4,64 +4,89 @@
 
 namespace dips {
 
+Scheduler::Scheduler(SchedulerOptions options) : options_(options) {}
+
 Scheduler::Scheduler(const std::vector<int>& workers, SchedulerOptions options) : options_(options) {
-  for (int rank : workers) workers_[rank] = Worker();
+  for (int worker : workers) add_worker(worker, 1);
 }
 
-uint64_t Scheduler::add_piece() {
+void Scheduler::add_worker(int id, int threads) {
+  Worker& worker = workers_[id];
+  worker.threads = std::max(1, threads);
+}
+
+uint64_t Scheduler::add_piece(double cost) {
   const uint64_t id = next_piece_++;
-  pieces_[id] = Piece();
+  Piece& piece = pieces_[id];
+  piece.cost = std::max(0.0, cost);
   outcomes_.push_back(PieceState::kPending);
-  ++unoutcomes_;
+  ++unfinished_;
   pending_.push_back(id);
   return id;
 }
 
-std::optional<std::pair<uint64_t, int>> Scheduler::assign(double now) {
+bool Scheduler::has_room(const Worker& worker, double cost) const {
+  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect) return false;
+  const size_t count = worker.pieces.size();
+  const size_t threads = static_cast<size_t>(worker.threads);
+  if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
+  if (count >= threads * static_cast<size_t>(std::max(1, options_.max_in_flight))) return false;
+  return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9;
+}
+
+std::optional<Assignment> Scheduler::assign(double now) {
   if (pending_.empty()) return std::nullopt;
+  const uint64_t id = pending_.front();
+  Piece& piece = pieces_[id];
   int best = -1;
-  size_t best_load = 0;
+  double best_load = 0;
   for (auto& [rank, worker] : workers_) {
-    if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect) continue;
-    const size_t load = worker.pieces.size();
-    if (load >= static_cast<size_t>(options_.queue_depth)) continue;
+    if (!has_room(worker, piece.cost)) continue;
+    // Least work per thread first; among equals, fewest pieces per thread (costs may all be unknown).
+    const double load = worker.cost_in_flight / worker.threads + 1e-9 * worker.pieces.size() / worker.threads;
     if (best < 0 || load < best_load) {
       best = rank;
       best_load = load;
     }
   }
   if (best < 0) return std::nullopt;
-  const uint64_t id = pending_.front();
   pending_.pop_front();
-  Piece& piece = pieces_[id];
   piece.state = PieceState::kInFlight;
   piece.worker = best;
   piece.sent_at = now;
   Worker& worker = workers_[best];
+  if (worker.pieces.empty()) worker.last_result = now;  // a piece-timeout clock starts with its first piece
   worker.pieces.push_back(id);
+  worker.cost_in_flight += piece.cost;
   refresh_state(worker);
-  return std::make_pair(id, best);
+  return Assignment{id, best};
 }
 
 void Scheduler::heard(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return;
   it->second.ping_outstanding_since = -1;
+  if (it->second.state == WorkerState::kSuspect) it->second.state = WorkerState::kIdle;
   refresh_state(it->second);
 }
 
-bool Scheduler::complete(uint64_t id, int rank, bool failed) {
+bool Scheduler::complete(uint64_t id, int rank, bool failed, double now) {
   auto piece = pieces_.find(id);
   auto worker = workers_.find(rank);
   if (piece == pieces_.end() || worker == workers_.end()) return false;
+  // A dead worker's pieces were handed to others: its late results must not count a second time.
   if (worker->second.state == WorkerState::kDead) return false;
+  // Only the worker the piece is in flight on may complete it (not a previous holder, not a duplicate).
   if (piece->second.state != PieceState::kInFlight || piece->second.worker != rank) return false;
+  Worker& w = worker->second;
+  w.cost_in_flight = std::max(0.0, w.cost_in_flight - piece->second.cost);
+  w.last_result = now;
+  w.pieces.erase(std::remove(w.pieces.begin(), w.pieces.end(), id), w.pieces.end());
+  if (w.pieces.empty()) w.cost_in_flight = 0;  // no rounding drift
   outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;
   pieces_.erase(piece);
-  --unoutcomes_;
-  auto& list = worker->second.pieces;
-  list.erase(std::remove(list.begin(), list.end(), id), list.end());
-  refresh_state(worker->second);
+  --unfinished_;
+  refresh_state(w);
   return true;
 }
 
@@ -76,36 +101,43 @@ std::vector<int> Scheduler::pings_due(double now) {
   return due;
 }
 
-std::vector<std::pair<int, size_t>> Scheduler::expire(double now) {
-  std::vector<std::pair<int, size_t>> dead;
+std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now) {
+  std::vector<std::pair<int, std::vector<uint64_t>>> dead;
   for (auto& [rank, worker] : workers_) {
     if (worker.state == WorkerState::kDead) continue;
     const bool ping_missed = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_timeout;
-    bool piece_overdue = false;
-    if (options_.piece_timeout > 0) {
-      for (uint64_t id : worker.pieces) piece_overdue |= now - pieces_[id].sent_at > options_.piece_timeout;
+    // A worker that keeps returning results is not hung, however long its queue: the clock is the later
+    // of its last result and the moment its oldest piece was sent.
+    bool hung = false;
+    if (options_.piece_timeout > 0 && !worker.pieces.empty()) {
+      const double oldest = pieces_[worker.pieces.front()].sent_at;
+      hung = now - std::max(oldest, worker.last_result) > options_.piece_timeout;
     }
-    if (ping_missed || piece_overdue) {
+    if (ping_missed || hung) {
       dead.emplace_back(rank, declare_dead(rank));
       continue;
     }
     const bool overdue = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_interval;
-    worker.state = overdue ? WorkerState::kSuspect : WorkerState::kIdle;
+    if (overdue) {
+      worker.state = WorkerState::kSuspect;
+    } else if (worker.state == WorkerState::kSuspect) {
+      worker.state = WorkerState::kIdle;
+    }
     refresh_state(worker);
   }
   return dead;
 }
 
-size_t Scheduler::declare_dead(int rank) {
+std::vector<uint64_t> Scheduler::declare_dead(int rank) {
   auto it = workers_.find(rank);
-  if (it == workers_.end() || it->second.state == WorkerState::kDead) return 0;
-  const size_t requeued = requeue_pieces_of(it->second);
+  if (it == workers_.end() || it->second.state == WorkerState::kDead) return {};
+  std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
   it->second.state = WorkerState::kDead;
   return requeued;
 }
 
-size_t Scheduler::requeue_pieces_of(Worker& worker) {
-  const size_t count = worker.pieces.size();
+std::vector<uint64_t> Scheduler::requeue_pieces_of(Worker& worker) {
+  std::vector<uint64_t> requeued = worker.pieces;
   // Back to the front of the pool, in their original order: they are the oldest work.
   for (auto it = worker.pieces.rbegin(); it != worker.pieces.rend(); ++it) {
     Piece& piece = pieces_[*it];
@@ -114,13 +146,12 @@ size_t Scheduler::requeue_pieces_of(Worker& worker) {
     pending_.push_front(*it);
   }
   worker.pieces.clear();
-  return count;
+  worker.cost_in_flight = 0;
+  return requeued;
 }
 
 void Scheduler::refresh_state(Worker& worker) {
-  if (worker.state == WorkerState::kDead) return;
-  const bool suspect = worker.state == WorkerState::kSuspect && worker.ping_outstanding_since >= 0;
-  if (suspect) return;
+  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect) return;
   worker.state = worker.pieces.empty() ? WorkerState::kIdle : WorkerState::kBusy;
 }
 
@@ -145,13 +176,25 @@ int Scheduler::live_workers() const {
                                         [](const auto& w) { return w.second.state != WorkerState::kDead; }));
 }
 
-size_t Scheduler::unfinished() const {
-  return unoutcomes_;
+int Scheduler::live_threads() const {
+  int threads = 0;
+  for (const auto& [rank, worker] : workers_) {
+    if (worker.state != WorkerState::kDead) threads += worker.threads;
+  }
+  return threads;
 }
+
+size_t Scheduler::unfinished() const { return unfinished_; }
 
 size_t Scheduler::in_flight(int rank) const {
   auto it = workers_.find(rank);
   return it == workers_.end() ? 0 : it->second.pieces.size();
+}
+
+std::vector<int> Scheduler::workers() const {
+  std::vector<int> ids;
+  for (const auto& [rank, worker] : workers_) ids.push_back(rank);
+  return ids;
 }
 
 }  // namespace dips

@@ -118,6 +118,12 @@ Status StageAssembler::finish(OpResult* result) {
   return Status();
 }
 
+void StageAssembler::take(cv::Mat* stitched, std::vector<double>* histogram, std::vector<std::string>* decoded) {
+  *stitched = std::move(stitched_);
+  *histogram = std::move(histogram_);
+  *decoded = std::move(decoded_);
+}
+
 Status run_pipeline_tiled(const cv::Mat& image, const Pipeline& pipeline, int tile_rows, OpResult* result) {
   cv::Mat current = image;
   result->decoded.clear();

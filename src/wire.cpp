@@ -10,31 +10,71 @@ namespace {
 
 constexpr uint32_t kWorkMagic = 0x44495057;    // "DIPW"
 constexpr uint32_t kResultMagic = 0x44495052;  // "DIPR"
+constexpr uint32_t kHelloMagic = 0x44495048;   // "DIPH"
 constexpr size_t kMaxSteps = 64;
 constexpr size_t kMaxStrings = 1 << 16;
+constexpr size_t kMaxItems = 1 << 20;
+constexpr size_t kAlign = 64;  // payloads start on cache lines, so that pixel rows are well aligned
 
+size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Lets a cv::Mat point into a received message without copying and keep the message alive: its
+// UMatData holds a reference to the buffer, released when the last Mat sharing the pixels goes (the
+// pattern of OpenCV's own numpy allocator in its Python bindings).
+class BufferAllocator : public cv::MatAllocator {
+ public:
+  cv::UMatData* allocate(int, const int*, int, void*, size_t*, cv::AccessFlag, cv::UMatUsageFlags) const override {
+    return nullptr;  // never asked: only wrap() makes matrices with this allocator, and they own no storage
+  }
+  bool allocate(cv::UMatData*, cv::AccessFlag, cv::UMatUsageFlags) const override { return false; }
+  void deallocate(cv::UMatData* u) const override {
+    if (u == nullptr || u->refcount > 0) return;
+    delete static_cast<std::shared_ptr<const void>*>(u->userdata);
+    delete u;
+  }
+  cv::Mat wrap(const Bytes& bytes, int rows, int cols, int type) {
+    cv::Mat m(rows, cols, type, const_cast<uint8_t*>(bytes.data));
+    cv::UMatData* u = new cv::UMatData(this);
+    u->data = u->origdata = const_cast<uint8_t*>(bytes.data);
+    u->size = bytes.size;
+    u->userdata = new std::shared_ptr<const void>(bytes.owner);
+    m.u = u;
+    m.allocator = this;
+    m.addref();
+    return m;
+  }
+};
+
+BufferAllocator& buffer_allocator() {
+  static BufferAllocator allocator;
+  return allocator;
+}
+
+const Bytes& zero_padding() {
+  static const Bytes zeros = Bytes::of(std::vector<uint8_t>(kAlign, 0));
+  return zeros;
+}
+
+// Writes the head of a message; large payloads go to parts, each aligned, in the order they are named.
 class Writer {
  public:
   template <typename T>
   void put(T value) {
     static_assert(std::is_trivially_copyable_v<T>);
     const auto* p = reinterpret_cast<const uint8_t*>(&value);
-    out_.insert(out_.end(), p, p + sizeof(T));
+    head_.insert(head_.end(), p, p + sizeof(T));
   }
-  void put_bytes(const void* data, size_t size) {
-    put<uint64_t>(size);
-    const auto* p = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), p, p + size);
+  void put_string(const std::string& s) {
+    put<uint64_t>(s.size());
+    head_.insert(head_.end(), s.begin(), s.end());
   }
-  void put_string(const std::string& s) { put_bytes(s.data(), s.size()); }
-  void put_mat(const cv::Mat& m) {
-    put<int32_t>(m.rows);
-    put<int32_t>(m.cols);
-    put<int32_t>(m.empty() ? 0 : m.type());
-    if (m.empty()) return;
-    const size_t row_bytes = m.cols * m.elemSize();
-    put<uint64_t>(row_bytes * m.rows);
-    for (int y = 0; y < m.rows; ++y) out_.insert(out_.end(), m.ptr<uint8_t>(y), m.ptr<uint8_t>(y) + row_bytes);
+  void put_strings(const std::vector<std::string>& strings) {
+    put<uint32_t>(static_cast<uint32_t>(strings.size()));
+    for (const auto& s : strings) put_string(s);
+  }
+  void put_doubles(const std::vector<double>& values) {
+    put<uint32_t>(static_cast<uint32_t>(values.size()));
+    for (double v : values) put(v);
   }
   void put_steps(const Pipeline& steps) {
     put<uint32_t>(static_cast<uint32_t>(steps.size()));
@@ -43,64 +83,98 @@ class Writer {
       put<int32_t>(step.param);
     }
   }
-  std::vector<uint8_t> take() { return std::move(out_); }
+  void put_rows(const PieceRows& rows) {
+    put<int32_t>(rows.row0);
+    put<int32_t>(rows.row1);
+    put<int32_t>(rows.in_row0);
+    put<int32_t>(rows.in_row1);
+  }
+  void put_payload(Bytes bytes) {
+    put<uint64_t>(bytes.size);
+    if (bytes.size > 0) payloads_.push_back(std::move(bytes));
+  }
+  // A matrix as its header and one payload of its rows (no copy when its rows are contiguous).
+  void put_mat(const cv::Mat& m) {
+    put<int32_t>(m.rows);
+    put<int32_t>(m.cols);
+    put<int32_t>(m.empty() ? 0 : m.type());
+    if (m.empty()) return put_payload(Bytes());
+    cv::Mat contiguous = m.isContinuous() ? m : m.clone();
+    auto owner = std::make_shared<cv::Mat>(contiguous);
+    put_payload(Bytes{owner, owner->data, owner->total() * owner->elemSize()});
+  }
+  // Patches the head size in, pads it, and appends the payloads, each padded to the alignment.
+  OutMessage finish(size_t head_size_at) {
+    const uint64_t head_size = aligned(head_.size());
+    std::memcpy(head_.data() + head_size_at, &head_size, sizeof(head_size));
+    head_.resize(head_size, 0);
+    OutMessage message;
+    message.head = std::move(head_);
+    for (Bytes& payload : payloads_) {
+      const size_t padding = aligned(payload.size) - payload.size;
+      message.parts.push_back(std::move(payload));
+      if (padding > 0) message.parts.push_back(Bytes{zero_padding().owner, zero_padding().data, padding});
+    }
+    return message;
+  }
+  size_t size() const { return head_.size(); }
+  // The head alone, for messages without payloads.
+  std::vector<uint8_t> take_head() { return std::move(head_); }
 
  private:
-  std::vector<uint8_t> out_;
+  std::vector<uint8_t> head_;
+  std::vector<Bytes> payloads_;
 };
 
+// Reads a head written by Writer; payloads are handed out in order from the payload area.
 class Reader {
  public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  explicit Reader(std::shared_ptr<const std::vector<uint8_t>> buffer)
+      : head_end_(buffer->size()), buffer_(std::move(buffer)), data_(buffer_->data()), size_(buffer_->size()) {}
 
   template <typename T>
   bool get(T* value) {
-    if (size_ - pos_ < sizeof(T)) return fail("truncated message");
+    if (head_end_ - pos_ < sizeof(T)) return fail("truncated message");
     std::memcpy(value, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return true;
   }
-  bool get_size(size_t limit, uint64_t* size) {
-    if (!get(size)) return false;
-    if (*size > limit || *size > size_ - pos_) return fail("field length beyond the message");
-    return true;
-  }
-  bool get_bytes(std::vector<uint8_t>* bytes) {
-    uint64_t size = 0;
-    if (!get_size(size_ - pos_, &size)) return false;
-    bytes->assign(data_ + pos_, data_ + pos_ + size);
-    pos_ += size;
+  bool get_length(size_t limit, uint64_t* length) {
+    if (!get(length)) return false;
+    if (*length > limit) return fail("field length beyond the message");
     return true;
   }
   bool get_string(std::string* s) {
-    uint64_t size = 0;
-    if (!get_size(size_ - pos_, &size)) return false;
-    s->assign(reinterpret_cast<const char*>(data_ + pos_), size);
-    pos_ += size;
+    uint64_t length = 0;
+    if (!get_length(head_end_ - pos_, &length)) return false;
+    s->assign(reinterpret_cast<const char*>(data_ + pos_), length);
+    pos_ += length;
     return true;
   }
-  bool get_mat(cv::Mat* m) {
-    int32_t rows = 0, cols = 0, type = 0;
-    if (!get(&rows) || !get(&cols) || !get(&type)) return false;
-    if (rows == 0 && cols == 0 && type == 0) {
-      *m = cv::Mat();
-      return true;
+  bool get_strings(std::vector<std::string>* strings) {
+    uint32_t count = 0;
+    if (!get(&count)) return false;
+    if (count > kMaxStrings) return fail("too many strings");
+    strings->resize(count);
+    for (auto& s : *strings) {
+      if (!get_string(&s)) return false;
     }
-    if (rows <= 0 || cols <= 0 || (type != CV_8UC1 && type != CV_8UC3)) return fail("bad image header");
-    const uint64_t expected = static_cast<uint64_t>(rows) * cols * CV_ELEM_SIZE(type);
-    uint64_t size = 0;
-    if (!get_size(size_ - pos_, &size)) return false;
-    if (size != expected) return fail("image byte count does not match its size");
-    cv::Mat mat(rows, cols, type);
-    std::memcpy(mat.data, data_ + pos_, size);
-    pos_ += size;
-    *m = mat;
+    return true;
+  }
+  bool get_histogram(std::vector<double>* bins) {
+    uint32_t count = 0;
+    if (!get(&count)) return false;
+    if (count != 0 && count != 256) return fail("histogram is not 256 bins");
+    bins->resize(count);
+    for (double& bin : *bins) {
+      if (!get(&bin)) return false;
+    }
     return true;
   }
   bool get_steps(Pipeline* steps) {
     uint32_t count = 0;
     if (!get(&count)) return false;
-    if (count == 0 || count > kMaxSteps) return fail("bad step count");
+    if (count > kMaxSteps) return fail("bad step count");
     steps->clear();
     for (uint32_t i = 0; i < count; ++i) {
       uint32_t index = 0;
@@ -115,102 +189,271 @@ class Reader {
     }
     return true;
   }
-  bool get_strings(std::vector<std::string>* strings) {
-    uint32_t count = 0;
-    if (!get(&count)) return false;
-    if (count > kMaxStrings) return fail("too many strings");
-    strings->resize(count);
-    for (auto& s : *strings) {
-      if (!get_string(&s)) return false;
+  bool get_rows(PieceRows* rows) { return get(&rows->row0) && get(&rows->row1) && get(&rows->in_row0) && get(&rows->in_row1); }
+  bool get_payload(Bytes* bytes) {
+    uint64_t length = 0;
+    if (!get(&length)) return false;
+    if (length > size_ - payload_pos_ || aligned(length) > size_ - payload_pos_) return fail("payload beyond the message");
+    *bytes = length == 0 ? Bytes() : Bytes{buffer_, data_ + payload_pos_, static_cast<size_t>(length)};
+    if (!zeros(payload_pos_ + length, payload_pos_ + aligned(length))) return fail("padding is not zero");
+    payload_pos_ += aligned(length);
+    return true;
+  }
+  bool get_mat(cv::Mat* m) {
+    int32_t rows = 0, cols = 0, type = 0;
+    if (!get(&rows) || !get(&cols) || !get(&type)) return false;
+    Bytes bytes;
+    if (!get_payload(&bytes)) return false;
+    if (rows == 0 && cols == 0 && type == 0 && bytes.empty()) {
+      *m = cv::Mat();
+      return true;
+    }
+    if (rows <= 0 || cols <= 0 || (type != CV_8UC1 && type != CV_8UC3)) return fail("bad image header");
+    if (static_cast<uint64_t>(rows) * cols * CV_ELEM_SIZE(type) != bytes.size) return fail("image byte count does not match its size");
+    *m = buffer_allocator().wrap(bytes, rows, cols, type);  // points into the buffer and keeps it alive
+    return true;
+  }
+  // Reads the head size written after the ids and starts the payload area there.
+  bool begin_payloads() {
+    uint64_t head_size = 0;
+    if (!get(&head_size)) return false;
+    if (head_size < pos_ || head_size > size_ || head_size % kAlign != 0) return fail("bad head size");
+    head_end_ = head_size;
+    payload_pos_ = head_size;
+    return true;
+  }
+  // The head ends where its fields end, padded with zeros; the payloads fill the rest exactly: a
+  // message decodes only if encoding it again gives the same bytes.
+  bool at_end() {
+    if (aligned(pos_) != head_end_ || !zeros(pos_, head_end_)) return fail("bytes after the head's fields");
+    if (payload_pos_ != size_) return fail("trailing bytes after message");
+    return true;
+  }
+  bool zeros(size_t from, size_t to) const {
+    for (size_t i = from; i < to; ++i) {
+      if (data_[i] != 0) return false;
     }
     return true;
   }
-  bool at_end() {
-    if (pos_ != size_) return fail("trailing bytes after message");
-    return true;
-  }
   Status status() const { return error_.empty() ? Status() : Status::Error(error_); }
-
- private:
   bool fail(std::string what) {
     if (error_.empty()) error_ = fmt::format("malformed message at byte {}: {}", pos_, what);
     return false;
   }
+  size_t head_end_;  // the head's end: no field reads beyond it
+
+ private:
+  std::shared_ptr<const std::vector<uint8_t>> buffer_;
   const uint8_t* data_;
   size_t size_;
   size_t pos_ = 0;
+  size_t payload_pos_ = 0;
   std::string error_;
 };
 
-}  // namespace
-
-std::vector<uint8_t> encode_work(const WorkMessage& m) {
-  Writer w;
-  w.put(kWorkMagic);
-  w.put(m.piece_id);
-  w.put(static_cast<uint8_t>(m.kind));
-  w.put_steps(m.steps);
-  w.put<int32_t>(m.rows.row0);
-  w.put<int32_t>(m.rows.row1);
-  w.put<int32_t>(m.rows.in_row0);
-  w.put<int32_t>(m.rows.in_row1);
-  w.put_string(m.output_ext);
-  w.put(m.max_pixels);
-  w.put_mat(m.image);
-  w.put_bytes(m.bytes.data(), m.bytes.size());
-  return w.take();
+// Magic, item count and the ids, then the head size: the ids stay readable when the rest is broken.
+template <typename Item>
+size_t put_prologue(Writer& w, uint32_t magic, const std::vector<Item>& items) {
+  w.put(magic);
+  w.put<uint32_t>(static_cast<uint32_t>(items.size()));
+  for (const Item& item : items) w.put(item.piece_id);
+  const size_t head_size_at = w.size();
+  w.put<uint64_t>(0);
+  return head_size_at;
 }
 
-Status decode_work(const uint8_t* data, size_t size, WorkMessage* m) {
-  Reader r(data, size);
-  uint32_t magic = 0;
-  uint8_t kind = 0;
-  if (r.get(&magic) && magic != kWorkMagic) return Status::Error("malformed message: not a work message");
-  const bool ok = r.get(&m->piece_id) && r.get(&kind) && r.get_steps(&m->steps) && r.get(&m->rows.row0) &&
-                  r.get(&m->rows.row1) && r.get(&m->rows.in_row0) && r.get(&m->rows.in_row1) &&
-                  r.get_string(&m->output_ext) && r.get(&m->max_pixels) && r.get_mat(&m->image) &&
-                  r.get_bytes(&m->bytes) && r.at_end();
-  if (!ok) return r.status();
-  if (kind < 1 || kind > 3) return Status::Error("malformed message: unknown work kind");
-  m->kind = static_cast<WorkKind>(kind);
-  if (m->kind == WorkKind::kBand) {
-    const PieceRows& rows = m->rows;
-    const bool sane = rows.in_row0 >= 0 && rows.in_row0 <= rows.row0 && rows.row0 < rows.row1 &&
-                      rows.row1 <= rows.in_row1 && rows.in_row1 - rows.in_row0 == m->image.rows;
-    if (!sane) return Status::Error("malformed message: band rows do not match its image");
-    if (plan_stages(m->steps).size() != 1) return Status::Error("malformed message: band steps are not one stage");
+bool get_prologue(Reader& r, uint32_t magic, std::vector<uint64_t>* ids) {
+  uint32_t found = 0, count = 0;
+  if (!r.get(&found)) return false;
+  if (found != magic) return r.fail("wrong message kind");
+  if (!r.get(&count)) return false;
+  if (count > kMaxItems) return r.fail("too many items");
+  ids->resize(count);
+  for (uint64_t& id : *ids) {
+    if (!r.get(&id)) return false;
   }
+  return true;
+}
+
+// A buffer the caller keeps alive, for messages whose fields are all copied out.
+std::shared_ptr<const std::vector<uint8_t>> borrowed(const std::vector<uint8_t>& buffer) {
+  return std::shared_ptr<const std::vector<uint8_t>>(&buffer, [](const std::vector<uint8_t>*) {});
+}
+
+Status check_work(const WorkItem& m) {
+  const auto bad = [](const char* what) { return Status::Error(fmt::format("malformed message: {}", what)); };
+  if (m.source == Source::kPath && m.path.empty()) return bad("a path source without a path");
+  if (m.source == Source::kFile && m.file.empty()) return bad("a file source without bytes");
+  if (m.source == Source::kPixels && m.pixels.empty()) return bad("a pixel source without pixels");
+  if (m.sink == Sink::kWriteFile && m.output_path.empty()) return bad("a file sink without a path");
+  if (m.sink != Sink::kPixels && m.output_ext.empty()) return bad("an encoding sink without a format");
+  if (m.finish.op != nullptr && m.finish.op->finish == nullptr) return bad("a finish of an operation that has none");
+  if (!m.band) return Status();
+  const PieceRows& rows = m.rows;
+  const bool sane = rows.in_row0 >= 0 && rows.in_row0 <= rows.row0 && rows.row0 < rows.row1 && rows.row1 <= rows.in_row1;
+  if (!sane) return bad("band rows out of order");
+  if (m.source == Source::kPixels && rows.in_row1 - rows.in_row0 != m.pixels.rows) return bad("band rows do not match its image");
+  if (plan_stages(m.steps).size() > 1) return bad("band steps are not one stage");
   return Status();
 }
 
-std::vector<uint8_t> encode_result(const ResultMessage& m) {
-  Writer w;
-  w.put(kResultMagic);
-  w.put(m.piece_id);
-  w.put_string(m.error);
-  w.put<int32_t>(m.width);
-  w.put<int32_t>(m.height);
-  w.put<uint32_t>(static_cast<uint32_t>(m.decoded.size()));
-  for (const auto& s : m.decoded) w.put_string(s);
-  w.put<uint32_t>(static_cast<uint32_t>(m.histogram.size()));
-  for (double bin : m.histogram) w.put(bin);
-  w.put_mat(m.image);
-  w.put_bytes(m.bytes.data(), m.bytes.size());
-  w.put(m.compute_ms);
-  return w.take();
+}  // namespace
+
+Bytes Bytes::of(std::vector<uint8_t> vector) {
+  auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(vector));
+  return Bytes{owner, owner->data(), owner->size()};
 }
 
-Status decode_result(const uint8_t* data, size_t size, ResultMessage* m) {
-  Reader r(data, size);
-  uint32_t magic = 0, bins = 0;
-  if (r.get(&magic) && magic != kResultMagic) return Status::Error("malformed message: not a result message");
-  bool ok = r.get(&m->piece_id) && r.get_string(&m->error) && r.get(&m->width) && r.get(&m->height) &&
-            r.get_strings(&m->decoded) && r.get(&bins);
-  if (ok && bins != 0 && bins != 256) return Status::Error("malformed message: histogram is not 256 bins");
-  m->histogram.assign(ok ? bins : 0, 0.0);
-  for (double& bin : m->histogram) ok = ok && r.get(&bin);
-  ok = ok && r.get_mat(&m->image) && r.get_bytes(&m->bytes) && r.get(&m->compute_ms) && r.at_end();
+size_t OutMessage::size() const {
+  size_t total = head.size();
+  for (const Bytes& part : parts) total += part.size;
+  return total;
+}
+
+std::vector<uint8_t> OutMessage::flatten() const {
+  std::vector<uint8_t> all;
+  all.reserve(size());
+  all.insert(all.end(), head.begin(), head.end());
+  for (const Bytes& part : parts) all.insert(all.end(), part.data, part.data + part.size);
+  return all;
+}
+
+OutMessage encode_work(const std::vector<WorkItem>& items) {
+  Writer w;
+  const size_t head_size_at = put_prologue(w, kWorkMagic, items);
+  for (const WorkItem& m : items) {
+    w.put(static_cast<uint8_t>(m.source));
+    w.put_string(m.path);
+    w.put_payload(m.file);
+    w.put_mat(m.pixels);
+    w.put<uint8_t>(m.band);
+    w.put_rows(m.rows);
+    w.put_steps(m.finish.op ? Pipeline{m.finish} : Pipeline{});
+    w.put_doubles(m.histogram);
+    w.put_steps(m.steps);
+    w.put(static_cast<uint8_t>(m.sink));
+    w.put_string(m.output_ext);
+    w.put_string(m.output_path);
+    w.put<uint8_t>(m.sync);
+    w.put(m.max_pixels);
+    w.put(m.max_file_bytes);
+  }
+  return w.finish(head_size_at);
+}
+
+Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<WorkItem>* items) {
+  Reader r(buffer);
+  std::vector<uint64_t> ids;
+  if (!get_prologue(r, kWorkMagic, &ids) || !r.begin_payloads()) return r.status();
+  items->assign(ids.size(), WorkItem());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    WorkItem& m = (*items)[i];
+    m.piece_id = ids[i];
+    uint8_t source = 0, band = 0, sink = 0, sync = 0;
+    Pipeline finish;
+    const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get(&band) &&
+                    r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) && r.get(&sink) &&
+                    r.get_string(&m.output_ext) && r.get_string(&m.output_path) && r.get(&sync) && r.get(&m.max_pixels) &&
+                    r.get(&m.max_file_bytes);
+    if (!ok) return r.status();
+    if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
+    if (sink < 1 || sink > 3) return Status::Error("malformed message: unknown sink");
+    m.source = static_cast<Source>(source);
+    m.sink = static_cast<Sink>(sink);
+    m.band = band != 0;
+    m.sync = sync != 0;
+    if (finish.size() > 1) return Status::Error("malformed message: more than one finish");
+    if (!finish.empty()) m.finish = finish.front();
+    Status status = check_work(m);
+    if (!status.ok()) return status;
+  }
+  if (!r.at_end()) return r.status();
+  return Status();
+}
+
+OutMessage encode_result(const std::vector<ResultItem>& items) {
+  Writer w;
+  const size_t head_size_at = put_prologue(w, kResultMagic, items);
+  for (const ResultItem& m : items) {
+    w.put_string(m.error);
+    w.put<int32_t>(m.width);
+    w.put<int32_t>(m.height);
+    w.put_strings(m.decoded);
+    w.put_doubles(m.histogram);
+    w.put_mat(m.pixels);
+    w.put_payload(m.encoded);
+    w.put(m.written);
+    w.put(m.compute_ms);
+    w.put(m.queue_ms);
+  }
+  return w.finish(head_size_at);
+}
+
+Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<ResultItem>* items) {
+  Reader r(buffer);
+  std::vector<uint64_t> ids;
+  if (!get_prologue(r, kResultMagic, &ids) || !r.begin_payloads()) return r.status();
+  items->assign(ids.size(), ResultItem());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ResultItem& m = (*items)[i];
+    m.piece_id = ids[i];
+    const bool ok = r.get_string(&m.error) && r.get(&m.width) && r.get(&m.height) && r.get_strings(&m.decoded) &&
+                    r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_payload(&m.encoded) && r.get(&m.written) &&
+                    r.get(&m.compute_ms) && r.get(&m.queue_ms);
+    if (!ok) return r.status();
+  }
+  if (!r.at_end()) return r.status();
+  return Status();
+}
+
+std::vector<uint64_t> readable_piece_ids(const std::vector<uint8_t>& buffer) {
+  Reader r(borrowed(buffer));
+  std::vector<uint64_t> ids;
+  if (!get_prologue(r, kWorkMagic, &ids)) return {};
+  return ids;
+}
+
+std::vector<uint8_t> encode_hello(const Hello& hello) {
+  Writer w;
+  w.put(kHelloMagic);
+  w.put_string(hello.probe_path);
+  w.put_string(hello.probe_token);
+  w.put_string(hello.input_path);
+  w.put(hello.input_size);
+  return w.take_head();
+}
+
+std::vector<uint8_t> encode_hello_reply(const HelloReply& reply) {
+  Writer w;
+  w.put(kHelloMagic + 1);
+  w.put_string(reply.host);
+  w.put(reply.pid);
+  w.put<int32_t>(reply.threads);
+  w.put<uint8_t>(reply.sees_files);
+  return w.take_head();
+}
+
+Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello) {
+  Reader r(borrowed(buffer));
+  uint32_t magic = 0;
+  if (!r.get(&magic) || magic != kHelloMagic) return Status::Error("malformed message: not a hello");
+  const bool ok = r.get_string(&hello->probe_path) && r.get_string(&hello->probe_token) && r.get_string(&hello->input_path) &&
+                  r.get(&hello->input_size);
   return ok ? Status() : r.status();
+}
+
+Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply) {
+  Reader r(borrowed(buffer));
+  uint32_t magic = 0;
+  int32_t threads = 0;
+  uint8_t sees = 0;
+  if (!r.get(&magic) || magic != kHelloMagic + 1) return Status::Error("malformed message: not a hello reply");
+  const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get(&sees);
+  if (!ok) return r.status();
+  if (threads < 1 || threads > 4096) return Status::Error("malformed message: thread count out of range");
+  reply->threads = threads;
+  reply->sees_files = sees != 0;
+  return Status();
 }
 
 }  // namespace dips

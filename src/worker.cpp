@@ -1,136 +1,221 @@
 #include "dips/worker.h"
 
-#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <opencv2/core.hpp>
 #include <thread>
+#include <utility>
 
-#include "dips/image_io.h"
-#include "dips/transport.h"
+#include "dips/execute.h"
+#include "dips/fault.h"
+#include "dips/work_queue.h"
 
 namespace dips {
 namespace {
 
-Status execute_file(const WorkMessage& work, ResultMessage* result) {
-  cv::Mat image;
-  Status status = decode_image(work.bytes, work.max_pixels, &image);
-  if (!status.ok()) return status;
-  result->width = image.cols;
-  result->height = image.rows;
-  OpResult output;
-  status = run_pipeline_whole(image, work.steps, &output);
-  if (!status.ok()) return status;
-  result->decoded = std::move(output.decoded);
-  return encode_image(output.image, work.output_ext, &result->bytes);
-}
+using Clock = std::chrono::steady_clock;
 
-Status execute_band(const WorkMessage& work, ResultMessage* result) {
-  const std::vector<Stage> stages = plan_stages(work.steps);
-  if (stages.size() != 1) return Status::Error("band steps are not one stage");
-  PieceOutput output;
-  Status status = run_piece(stages.front(), work.rows, work.image, &output);
-  if (!status.ok()) return status;
-  result->image = std::move(output.pixels);
-  result->histogram = std::move(output.histogram);
-  result->decoded = std::move(output.decoded);
-  return Status();
-}
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-}  // namespace
-
-ResultMessage execute_work(const WorkMessage& work) {
-  const auto start = std::chrono::steady_clock::now();
-  ResultMessage result;
-  result.piece_id = work.piece_id;
-  Status status;
-  try {
-    switch (work.kind) {
-      case WorkKind::kFile: status = execute_file(work, &result); break;
-      case WorkKind::kBand: status = execute_band(work, &result); break;
-      case WorkKind::kEncode: status = encode_image(work.image, work.output_ext, &result.bytes); break;
-    }
-  } catch (const std::exception& e) {  // e.g. std::bad_alloc: a task error, not a dead rank
-    status = Status::Error(fmt::format("worker failed: {}", e.what()));
-  }
-  if (!status.ok()) {
-    result = ResultMessage();
-    result.piece_id = work.piece_id;
-    result.error = status.message();
-  }
-  result.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return result;
-}
-
-namespace {
-
-// Rank 0's own worker thread, for runs with a single rank.
-class LocalTransport : public Transport {
+// The compute threads of a worker: pieces in, results out; the main thread waits on the results.
+class ComputePool {
  public:
-  LocalTransport() : thread_([this] { loop(); }) {}
-  ~LocalTransport() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
+  explicit ComputePool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
   }
-  std::vector<int> workers() const override { return {0}; }
-  void send(int, Tag tag, Buffer data) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (tag == Tag::kPing) {
-      outbox_.push_back(Incoming{0, Tag::kPong, *data});
-      return;
-    }
-    if (tag == Tag::kWork) inbox_.push_back(std::move(data));
-    wake_.notify_all();
+  ~ComputePool() {
+    inbox_.close();
+    for (std::thread& thread : threads_) thread.join();
   }
-  bool poll(Incoming* message) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (outbox_.empty()) return false;
-    *message = std::move(outbox_.front());
-    outbox_.pop_front();
-    return true;
-  }
-  void abandon(int) override {}
-  bool shutdown() override { return true; }
+  void submit(WorkItem item, double delay_s) { inbox_.push(Job{std::move(item), delay_s, Clock::now()}); }
+  std::vector<ResultItem> take_results() { return outbox_.pop_all(); }
+  // Waits at most `timeout` for a result.
+  void wait(std::chrono::microseconds timeout) { outbox_.wait_for(timeout); }
+  // Drops the pieces no thread has started (rank 0 is gone or said stop).
+  void abandon_queued() { inbox_.pop_all(); }
 
  private:
+  struct Job {
+    WorkItem item;
+    double delay_s;
+    Clock::time_point arrived;
+  };
   void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
+    while (std::optional<Job> job = inbox_.pop()) {
+      const double queue_ms = seconds_since(job->arrived) * 1000;
+      if (job->delay_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(job->delay_s));
+      ResultItem result = execute_item(job->item);
+      result.queue_ms = queue_ms;
+      outbox_.push(std::move(result));
+    }
+  }
+  WorkQueue<Job> inbox_;
+  WorkQueue<ResultItem> outbox_;
+  std::vector<std::thread> threads_;
+};
+
+HelloReply answer_hello(const Hello& hello, int threads) {
+  HelloReply reply;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  reply.host = host;
+  reply.pid = ::getpid();
+  reply.threads = threads;
+  std::ifstream probe(hello.probe_path, std::ios::binary);
+  std::string token((std::istreambuf_iterator<char>(probe)), {});
+  bool sees = !hello.probe_path.empty() && token == hello.probe_token;
+  if (sees && !hello.input_path.empty()) {
+    struct stat info {};
+    sees = ::stat(hello.input_path.c_str(), &info) == 0 && static_cast<uint64_t>(info.st_size) == hello.input_size;
+  }
+  reply.sees_files = sees;
+  return reply;
+}
+
+OutMessage text_message(const std::string& text) {
+  OutMessage message;
+  message.head.assign(text.begin(), text.end());
+  return message;
+}
+
+OutMessage bytes_message(std::vector<uint8_t> bytes) {
+  OutMessage message;
+  message.head = std::move(bytes);
+  return message;
+}
+
+class Worker {
+ public:
+  Worker(CoordinatorLink& link, const WorkerConfig& config) : link_(link), config_(config), pool_(config.threads) {}
+
+  bool run() {
+    auto last_heard = Clock::now();
+    auto backoff = kMinBackoff;
     while (true) {
-      wake_.wait(lock, [this] { return stopping_ || !inbox_.empty(); });
-      if (stopping_) return;
-      Buffer data = std::move(inbox_.front());
-      inbox_.pop_front();
-      lock.unlock();
-      WorkMessage work;
-      Incoming reply{0, Tag::kResult, {}};
-      Status status = decode_work(data->data(), data->size(), &work);
-      if (status.ok()) {
-        reply.data = encode_result(execute_work(work));
-      } else {
-        reply.tag = Tag::kProtocolError;
-        reply.data.assign(status.message().begin(), status.message().end());
+      bool busy = false;
+      Incoming message;
+      while (link_.poll(&message)) {
+        busy = true;
+        last_heard = Clock::now();
+        if (message.tag == Tag::kStop) return stop(message);
+        handle(message);
       }
-      lock.lock();
-      outbox_.push_back(std::move(reply));
+      std::vector<ResultItem> results = pool_.take_results();
+      if (!results.empty()) {
+        busy = true;
+        send_results(std::move(results));
+      }
+      if (config_.exit_when_orphaned && seconds_since(last_heard) > config_.orphan_timeout) {
+        std::fprintf(stderr, "dips: worker rank %d: nothing from rank 0 for %.0f s; it is gone, exiting\n", config_.id, config_.orphan_timeout);
+        std::fflush(stderr);
+        ::_exit(3);
+      }
+      // Wakes at once when a result is ready; polls for messages more and more lazily while idle.
+      backoff = busy ? kMinBackoff : std::min(backoff * 2, kMaxBackoff);
+      if (!busy) pool_.wait(backoff);
     }
   }
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Buffer> inbox_;
-  std::deque<Incoming> outbox_;
-  bool stopping_ = false;
-  std::thread thread_;
+ private:
+  static constexpr std::chrono::microseconds kMinBackoff{50}, kMaxBackoff{2000};
+
+  void handle(const Incoming& message) {
+    switch (message.tag) {
+      case Tag::kPing:
+        link_.send(Tag::kPong, bytes_message(*message.data));
+        return;
+      case Tag::kHello: {
+        Hello hello;
+        Status status = decode_hello(*message.data, &hello);
+        if (!status.ok()) return link_.send(Tag::kProtocolError, text_message(status.message()));
+        link_.send(Tag::kHelloReply, bytes_message(encode_hello_reply(answer_hello(hello, config_.threads))));
+        return;
+      }
+      case Tag::kWork:
+        return accept_work(message);
+      case Tag::kFault:
+        return arm(std::string(message.data->begin(), message.data->end()));
+      default:
+        link_.send(Tag::kProtocolError, text_message("unexpected tag " + std::to_string(static_cast<int>(message.tag))));
+    }
+  }
+
+  void accept_work(const Incoming& message) {
+    // An armed fault strikes now, while this worker holds the pieces of this message: a death strands
+    // them, so that the coordinator must notice it, whatever the timing of the rest of the job.
+    const std::string fault = std::exchange(armed_fault_, std::string());
+    if (!fault.empty()) inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
+    std::vector<WorkItem> items;
+    Status status = decode_work(message.data, &items);
+    if (status.ok()) {
+      for (WorkItem& item : items) {
+        pool_.submit(std::move(item), fault == "slow" ? kSlowFaultSeconds : 0.0);
+      }
+      return;
+    }
+    // Fail exactly the pieces the message names, so that none stays in flight forever.
+    std::vector<ResultItem> failed;
+    for (uint64_t id : readable_piece_ids(*message.data)) {
+      ResultItem result;
+      result.piece_id = id;
+      result.error = "worker received a malformed work message: " + status.message();
+      failed.push_back(std::move(result));
+    }
+    if (failed.empty()) return link_.send(Tag::kProtocolError, text_message(status.message()));
+    send_results(std::move(failed));
+  }
+
+  void send_results(std::vector<ResultItem> results) {
+    OutMessage message = encode_result(results);
+    if (garble_next_) {  // the injected fault: an unknown tag, then a result cut in half
+      garble_next_ = false;
+      link_.send(static_cast<Tag>(99), bytes_message(std::vector<uint8_t>(3, 0xEE)));
+      std::vector<uint8_t> torn = message.flatten();
+      torn.resize(torn.size() / 2);
+      return link_.send(Tag::kResult, bytes_message(std::move(torn)));
+    }
+    link_.send(Tag::kResult, std::move(message));
+  }
+
+  // A fault strikes at the next work message (garble: the next results).
+  void arm(const std::string& kind) {
+    if (kind == "garble") {
+      inject_fault(config_.id, kind);
+      garble_next_ = true;
+      return;
+    }
+    armed_fault_ = kind;
+  }
+
+  bool stop(const Incoming& message) {
+    const bool clean = !message.data->empty() && (*message.data)[0] == 1;
+    pool_.abandon_queued();
+    link_.flush(2.0);
+    return clean;
+  }
+
+  CoordinatorLink& link_;
+  WorkerConfig config_;
+  ComputePool pool_;
+  std::string armed_fault_;
+  bool garble_next_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> make_local_transport() { return std::make_unique<LocalTransport>(); }
+bool run_worker(CoordinatorLink& link, const WorkerConfig& config) {
+  cv::setNumThreads(1);  // one OpenCV thread per compute thread: ranks and threads are the parallelism
+  auto worker = std::make_unique<Worker>(link, config);
+  const bool clean = worker->run();
+  // After an unclean stop the process exits at once (mpi_end): a compute thread may be in the middle of
+  // a long piece nobody wants any more, so it is not joined.
+  if (!clean) worker.release();
+  return clean;
+}
 
 }  // namespace dips

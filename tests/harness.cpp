@@ -81,7 +81,7 @@ RunResult run_dips(int np, const std::string& args, const std::string& env) {
   const fs::path status_file = status_dir / "status";
   const std::string command = "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
                               " " DIPS_MPIEXEC_PREFLAGS
-                              " --oversubscribe --bind-to none --mca btl self,vader --enable-recovery"
+                              " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
                               " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
   RunResult result = run_command(command);
   std::ifstream status(status_file);

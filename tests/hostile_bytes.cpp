@@ -151,42 +151,44 @@ std::vector<uint8_t> tiff_header(uint32_t width, uint32_t height, bool big_endia
   return b;
 }
 
-dips::WorkMessage file_work(std::vector<uint8_t> bytes, const std::string& ops, const std::string& ext, int64_t max_pixels) {
-  dips::WorkMessage work;
+dips::WorkItem file_work(std::vector<uint8_t> bytes, const std::string& ops, const std::string& ext, int64_t max_pixels) {
+  dips::WorkItem work;
   work.piece_id = 7;
-  work.kind = dips::WorkKind::kFile;
+  work.source = dips::Source::kFile;
+  work.file = dips::Bytes::of(std::move(bytes));
   REQUIRE(dips::parse_pipeline(ops, &work.steps).ok());
+  work.sink = dips::Sink::kEncoded;
   work.output_ext = ext;
   work.max_pixels = max_pixels;
-  work.bytes = std::move(bytes);
+  work.max_file_bytes = 1 << 30;
   return work;
 }
 
-dips::WorkMessage band_work() {
-  dips::WorkMessage work;
+dips::WorkItem band_work() {
+  dips::WorkItem work;
   work.piece_id = 42;
-  work.kind = dips::WorkKind::kBand;
+  work.source = dips::Source::kPixels;
+  work.band = true;
   REQUIRE(dips::parse_pipeline("blur=3", &work.steps).ok());
   work.rows = dips::PieceRows{1, 3, 0, 4};
-  work.output_ext = ".png";
   work.max_pixels = 1000;
-  work.image = cv::Mat(4, 5, CV_8UC1);
-  for (int i = 0; i < 20; ++i) work.image.data[i] = static_cast<uchar>(i * 11);
+  work.pixels = cv::Mat(4, 5, CV_8UC1);
+  for (int i = 0; i < 20; ++i) work.pixels.data[i] = static_cast<uchar>(i * 11);
   return work;
 }
 
-dips::ResultMessage small_result() {
-  dips::ResultMessage result;
+dips::ResultItem small_result() {
+  dips::ResultItem result;
   result.piece_id = 42;
-  result.error = "";
   result.width = 5;
   result.height = 4;
   result.decoded = {"hello", ""};
   result.histogram.assign(256, 0.0);
   result.histogram[3] = 20;
-  result.image = cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3));
-  result.bytes = {9, 8, 7};
+  result.pixels = cv::Mat(2, 3, CV_8UC3, cv::Scalar(1, 2, 3));
+  result.encoded = dips::Bytes::of({9, 8, 7});
   result.compute_ms = 1.5;
+  result.queue_ms = 0.25;
   return result;
 }
 

@@ -75,14 +75,16 @@ std::vector<uint8_t> tiff_header(uint32_t width, uint32_t height, bool big_endia
 
 // ---- valid messages to mutate
 
-// A kFile piece (id 7) of the given file bytes, pipeline, output extension and pixel limit.
-dips::WorkMessage file_work(std::vector<uint8_t> bytes, const std::string& ops = "blur=3",
-                            const std::string& ext = ".png", int64_t max_pixels = kDefaultMaxPixels);
+// A whole-file piece (id 7): the given file bytes carried in the message, the pipeline, the output
+// returned encoded in ext, the pixel limit.
+dips::WorkItem file_work(std::vector<uint8_t> bytes, const std::string& ops = "blur=3",
+                         const std::string& ext = ".png", int64_t max_pixels = kDefaultMaxPixels);
 
-// A small valid band: 4 gray rows 0..3 of a 5-column image, computing rows [1, 3) of blur=3 (id 42).
-dips::WorkMessage band_work();
+// A small valid band: 4 gray rows 0..3 of a 5-column image carried as pixels, computing rows [1, 3) of
+// blur=3 (id 42), returned as pixels.
+dips::WorkItem band_work();
 
-// A result with every field set: two strings, a 256-bin histogram, a 2x3 image and file bytes (id 42).
-dips::ResultMessage small_result();
+// A result with every field set: two strings, a 256-bin histogram, a 2x3 image and encoded bytes (id 42).
+dips::ResultItem small_result();
 
 }  // namespace dips::testing

@@ -9,11 +9,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cluster="$here/scripts/netns-cluster.sh"
 export DIPS_NETNS_PREFIX=dipst DIPS_NETNS_STATE=/tmp/dips-netns-test DIPS_BIN="$build/dips"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: not root: network namespaces need root"; exit 77; fi
-if ! ip netns add dipst-probe 2>/dev/null; then echo "SKIP: cannot create network namespaces here"; exit 77; fi
+# Root in a chroot or a container without the right to make (or enter) namespaces: skip, saying why.
+if ! probe=$(ip netns add dipst-probe 2>&1 && ip netns exec dipst-probe true 2>&1); then
+  ip netns del dipst-probe 2>/dev/null
+  echo "SKIP: cannot make or enter network namespaces here: $probe"; exit 77
+fi
 ip netns del dipst-probe
 work=$(mktemp -d)
 trap '"$cluster" down >/dev/null 2>&1; rm -rf "$work"' EXIT
-"$cluster" up 4 >/dev/null || { echo "FAIL: cannot set up the namespaces"; exit 1; }
+if ! setup=$("$cluster" up 4 2>&1); then echo "SKIP: cannot set up the namespace hosts here: $setup"; exit 77; fi
 
 mkdir -p "$work/in"
 "$build/dips-make-samples" "$work/in"
@@ -30,20 +34,25 @@ check_outputs() {  # $1: output dir
   [ "$lost" = "\"workers_lost\":[$2]" ] || { echo "FAIL: expected workers_lost [$2], report says $lost"; failures=$((failures + 1)); }
 }
 
+# One piece per worker at a time (--lookahead 0): an injected fault lands while the job has work left.
 echo "== worker on host 2 killed mid-job (TCP between namespaces)"
-DIPS_FAULT=rank:2,after:3,kind:kill "$cluster" run -- --quiet --format png --tile-rows 48 --op "$ops" --output "$work/out1" "$work/in"
+DIPS_FAULT=rank:2,after:3,kind:kill "$cluster" run -- --quiet --lookahead 0 --format png --tile-rows 48 --op "$ops" --output "$work/out1" "$work/in"
 code=$?
 [ $code = 0 ] || { echo "FAIL: dips-run exited $code"; failures=$((failures + 1)); }
 check_outputs "$work/out1" 2
 
 echo "== host 3's link cut mid-job"
-"$cluster" run -- --quiet --format png --tile-rows 16 --op "$ops" --output "$work/out2" "$work/in" &
+# Rank 0 holds (sends no more work) after its first task until it has lost a worker: the cut is certain
+# to land while the job runs, and the job cannot end before the loss is noticed.
+DIPS_FAULT=rank:0,after:1,kind:hold "$cluster" run -- --quiet --lookahead 0 --format png --tile-rows 16 --op "$ops" --output "$work/out2" "$work/in" &
 run_pid=$!
-for _ in $(seq 100); do  # wait until the first task is done, then cut
+held=0
+for _ in $(seq 1200); do  # wait (up to 60 s on a busy machine) until the first task is done, then cut
   n=$(grep -c '"input"' "$work/out2/report.jsonl" 2>/dev/null || true)
-  [ "${n:-0}" -ge 1 ] && break
+  [ "${n:-0}" -ge 1 ] && { held=1; break; }
   sleep 0.05
 done
+[ $held = 1 ] || { echo "FAIL: the job did not reach its first task"; failures=$((failures + 1)); }
 "$cluster" cut 3
 wait $run_pid
 code=$?

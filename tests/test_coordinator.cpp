@@ -26,8 +26,10 @@ TEST_CASE("a whole job through the in-process transport (single rank)", "[coordi
   const std::string in = (dir / "in").string(), out = (dir / "out").string();
   const char* argv[] = {"dips", "--quiet", "--tile-rows", "7", "--op", "blur=3,read_qr_code", "--output", out.c_str(), in.c_str()};
   REQUIRE(parse_options(9, argv, &options).ok());
-  auto transport = make_local_transport();
-  CHECK(run_coordinator(options, *transport, "test") == ExitCode::kOk);
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  auto transport = make_local_transport(2);
+  CHECK(run_coordinator(options, *transport, std::move(tasks), "test") == ExitCode::kOk);
   Pipeline pipeline;
   REQUIRE(parse_pipeline("blur=3,read_qr_code", &pipeline).ok());
   for (const char* name : {"a.png", "b.png"}) {

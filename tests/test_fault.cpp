@@ -1,5 +1,5 @@
-// fault: DIPS_FAULT plans (the injected faults of the multi-rank fault tests) parse, and only the named
-// rank gets one.
+// fault: DIPS_FAULT plans (the injected faults of the multi-rank fault tests) parse; malformed ones are
+// skipped.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
@@ -8,7 +8,7 @@
 
 using namespace dips;
 
-TEST_CASE("fault plans parse, and only the named rank gets one", "[fault]") {
+TEST_CASE("fault plans parse; malformed ones are skipped", "[fault]") {
   std::string error;
   FaultPlan plan = parse_fault_plan("rank:2,after:5,kind:stop", &error);
   CHECK(error.empty());
@@ -19,11 +19,18 @@ TEST_CASE("fault plans parse, and only the named rank gets one", "[fault]") {
   CHECK_FALSE(error.empty());
   error.clear();
   CHECK_FALSE(parse_fault_plan("rank:1,after:1,kind:explode", &error).active());
-  ::setenv("DIPS_FAULT", "rank:1,after:3,kind:kill;rank:2,after:1,kind:slow", 1);
-  CHECK(fault_plan_for_rank(2).kind == "slow");
-  CHECK(fault_plan_for_rank(1).after == 3);
-  CHECK_FALSE(fault_plan_for_rank(3).active());
-  int count = 0;
-  CHECK(fault_tick(fault_plan_for_rank(3), &count) == FaultAction::kNone);
+  error.clear();
+  CHECK_FALSE(parse_fault_plan("rank:2,after:1,kind:hold", &error).active());  // hold is rank 0's
+  error.clear();
+  CHECK_FALSE(parse_fault_plan("rank:0,after:0,kind:kill", &error).active());  // rank 0 counts tasks from 1
+  error.clear();
+  CHECK(parse_fault_plan("rank:3,after:0,kind:kill", &error).active());  // a worker: at its first piece
+  ::setenv("DIPS_FAULT", "rank:1,after:3,kind:kill;rank:2,after:1,kind:slow;rank:9,kind:boom", 1);
+  const std::vector<FaultPlan> plans = fault_plans();
+  REQUIRE(plans.size() == 2);  // the malformed third is skipped (with a warning)
+  CHECK(plans[0].rank == 1);
+  CHECK(plans[0].after == 3);
+  CHECK(plans[1].kind == "slow");
   ::unsetenv("DIPS_FAULT");
+  CHECK(fault_plans().empty());
 }

@@ -2,7 +2,7 @@
 // truncated, random and mislabelled image bytes, decompression bombs, paths that are not plain files,
 // full and read-only disks. Every case asserts the documented contract: a clear error message (or, where
 // the input is legitimately usable, a deterministic result), never a crash or hang. Image bytes also go
-// through execute_work (a kFile piece), which must give the same result.
+// through execute_item (a whole-file piece), which must give the same result.
 //
 // docs/bad-inputs.md tabulates what dips does with each input tried here (tag [bad_input]).
 //
@@ -31,7 +31,7 @@
 #include "dips/image_io.h"
 #include "dips/operation.h"
 #include "dips/wire.h"
-#include "dips/worker.h"
+#include "dips/execute.h"
 #include "harness.h"
 #include "hostile_bytes.h"
 #include "test_images.h"
@@ -108,17 +108,17 @@ const char* isolated_name(Isolated r) {
 
 // ================================================================================================ images
 
-TEST_CASE("decode_image and execute_work refuse empty bytes", "[bad_input][image]") {
+TEST_CASE("decode_image and execute_item refuse empty bytes", "[bad_input][image]") {
   cv::Mat image;
   const Status status = dips::decode_image({}, kDefaultMaxPixels, &image);
   REQUIRE_FALSE(status.ok());
   CHECK_THAT(status.message(), Contains("empty file"));
   CHECK(image.empty());
 
-  const dips::ResultMessage result = dips::execute_work(file_work({}));
+  const dips::ResultItem result = dips::execute_item(file_work({}));
   CHECK(result.piece_id == 7);
   CHECK_THAT(result.error, Contains("empty file"));
-  CHECK(result.bytes.empty());
+  CHECK(result.encoded.empty());
   CHECK(result.width == 0);
 }
 
@@ -133,9 +133,9 @@ TEST_CASE("truncated PNG, BMP, TIFF, WebP and PNM files are errors at every cut"
       const Status status = dips::decode_image(part, kDefaultMaxPixels, &image);
       REQUIRE_FALSE(status.ok());
       CHECK_THAT(status.message(), Contains("cannot decode image"));
-      const dips::ResultMessage result = dips::execute_work(file_work(part));
+      const dips::ResultItem result = dips::execute_item(file_work(part));
       CHECK_THAT(result.error, Contains("cannot decode image"));
-      CHECK(result.bytes.empty());
+      CHECK(result.encoded.empty());
     }
   }
 }
@@ -162,9 +162,9 @@ TEST_CASE("truncated JPEGs are errors at every cut; trailing data after the end 
       REQUIRE_FALSE(status.ok());
       CHECK_THAT(status.message(), Contains("cannot decode image"));
       if (cut >= full.size() / 4) CHECK_THAT(status.message(), Contains("truncated JPEG"));
-      const dips::ResultMessage result = dips::execute_work(file_work(part));
+      const dips::ResultItem result = dips::execute_item(file_work(part));
       CHECK(result.error == status.message());  // deterministic, and the same through the worker
-      CHECK(result.bytes.empty());
+      CHECK(result.encoded.empty());
     }
     std::vector<uint8_t> trailing = full;
     for (int i = 0; i < 300; ++i) trailing.push_back(static_cast<uint8_t>(i * 7));
@@ -201,7 +201,7 @@ TEST_CASE("random bytes, text and garbage after a valid signature are not images
     const Status status = dips::decode_image(inputs[i], kDefaultMaxPixels, &image);
     REQUIRE_FALSE(status.ok());
     CHECK_THAT(status.message(), Contains("cannot decode image") || Contains("over the limit"));
-    CHECK(dips::execute_work(file_work(inputs[i])).error == status.message());
+    CHECK(dips::execute_item(file_work(inputs[i])).error == status.message());
   }
 }
 
@@ -214,11 +214,11 @@ TEST_CASE("a valid PNG under a .jpg name decodes by content", "[bad_input][image
   cv::Mat image;
   REQUIRE(dips::decode_image(bytes, kDefaultMaxPixels, &image).ok());
   CHECK(dips::testing::identical(image, original));  // PNG is lossless: the content, not the name, decided
-  const dips::ResultMessage result = dips::execute_work(file_work(bytes, "grayscale", ".jpg"));
+  const dips::ResultItem result = dips::execute_item(file_work(bytes, "grayscale", ".jpg"));
   REQUIRE(result.error.empty());
   CHECK(result.width == 40);
   CHECK(result.height == 30);
-  CHECK(cv::imdecode(result.bytes, cv::IMREAD_UNCHANGED).size() == cv::Size(40, 30));
+  CHECK(cv::imdecode(std::vector<uint8_t>(result.encoded.data, result.encoded.data + result.encoded.size), cv::IMREAD_UNCHANGED).size() == cv::Size(40, 30));
 }
 
 TEST_CASE("16-bit, gray, alpha and 1x1 PNGs decode to 8-bit BGR and process", "[bad_input][image]") {
@@ -251,11 +251,11 @@ TEST_CASE("16-bit, gray, alpha and 1x1 PNGs decode to 8-bit BGR and process", "[
 
   SECTION("processing") {
     for (const cv::Mat& source : {deep, gray, alpha, deep_gray}) {
-      const dips::ResultMessage result = dips::execute_work(file_work(encode(source, ".png"), "blur=3,edge_detection,dilate=3"));
+      const dips::ResultItem result = dips::execute_item(file_work(encode(source, ".png"), "blur=3,edge_detection,dilate=3"));
       REQUIRE(result.error.empty());
       CHECK(result.width == 24);
       CHECK(result.height == 20);
-      const cv::Mat out = cv::imdecode(result.bytes, cv::IMREAD_UNCHANGED);
+      const cv::Mat out = cv::imdecode(std::vector<uint8_t>(result.encoded.data, result.encoded.data + result.encoded.size), cv::IMREAD_UNCHANGED);
       CHECK(out.size() == cv::Size(24, 20));
     }
   }
@@ -269,11 +269,11 @@ TEST_CASE("16-bit, gray, alpha and 1x1 PNGs decode to 8-bit BGR and process", "[
         if (op.param.accepted) params.push_back(op.name == "resize" ? 3 : op.param.max);
         for (int param : params) {
           INFO(size << " " << op.name << "=" << param);
-          dips::WorkMessage work = file_work(png);
+          dips::WorkItem work = file_work(png);
           work.steps = {dips::Step{&op, param}};
-          const dips::ResultMessage result = dips::execute_work(work);
+          const dips::ResultItem result = dips::execute_item(work);
           CHECK(result.error.empty());
-          const cv::Mat out = cv::imdecode(result.bytes, cv::IMREAD_UNCHANGED);
+          const cv::Mat out = cv::imdecode(std::vector<uint8_t>(result.encoded.data, result.encoded.data + result.encoded.size), cv::IMREAD_UNCHANGED);
           REQUIRE_FALSE(out.empty());
           CHECK(out.size() == (op.name == "resize" && param ? cv::Size(param, param) : size));
         }
@@ -319,7 +319,7 @@ TEST_CASE("decompression bombs are refused from the header, before decoding", "[
     CHECK_THAT(status.message(), Contains("image header claims " + bomb.claim));
     CHECK_THAT(status.message(), Contains("over the limit of 268435456 (--max-pixels)"));
     CHECK(image.empty());
-    const dips::ResultMessage result = dips::execute_work(file_work(bomb.bytes));
+    const dips::ResultItem result = dips::execute_item(file_work(bomb.bytes));
     CHECK(result.error == status.message());
   }
 }

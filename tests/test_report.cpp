@@ -13,19 +13,20 @@ namespace fs = std::filesystem;
 using namespace dips;
 using namespace dips::testing;
 
-TEST_CASE("report: versioned, flushed per task; resume reads what finished", "[report]") {
+TEST_CASE("report: versioned, flushed on demand; resume reads what finished", "[report]") {
   TempDir dir;
   const fs::path path = dir / "report.jsonl";
   {
     ReportWriter report;
     REQUIRE(report.open(path, {{"command", "x"}}).ok());
-    TaskRecord ok{"in/a.png", "out/a.png", "blur=5", true, "", {"qr"}, 10, 20, 1.5, {1, 2}, ""};
+    TaskRecord ok{"in/a.png", "out/a.png", "blur=5", true, "", {"qr"}, 10, 20, 1.5, {1, 2}, "", {}};
     REQUIRE(report.write_task(ok).ok());
-    // Flushed at once: readable before the writer is closed.
+    REQUIRE(report.flush().ok());
+    // Readable once flushed, before the writer is closed.
     std::set<std::string> finished;
     REQUIRE(read_finished_tasks(path, &finished).ok());
     CHECK(finished.count(resume_key("in/a.png", "blur=5", "out/a.png")) == 1);
-    TaskRecord failed{"in/b.png", "out/b.png", "blur=5", false, "cannot decode", {}, 0, 0, 1, {1}, "m.tsv:3"};
+    TaskRecord failed{"in/b.png", "out/b.png", "blur=5", false, "cannot decode", {}, 0, 0, 1, {1}, "m.tsv:3", {}};
     REQUIRE(report.write_task(failed).ok());
   }
   {

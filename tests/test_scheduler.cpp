@@ -1,8 +1,6 @@
-// scheduler: the coordinator's state machine without MPI: pieces go to the least loaded live worker, a
-// silent worker is suspect then dead and its pieces go to the others once, a busy one that answers pings
-// is never declared dead, and the piece deadline catches a hung computation.
+// scheduler: the pure state machine of workers and pieces (no MPI): assignment and flow control by
+// estimated work, suspect and dead workers, pieces handed back exactly once, late and duplicate results.
 #include <catch2/catch.hpp>
-#include <cstdint>
 #include <map>
 #include <vector>
 
@@ -10,24 +8,63 @@
 
 using namespace dips;
 
+namespace {
+
+SchedulerOptions options(double ping_interval, double ping_timeout, double piece_timeout, int queue_depth, double lookahead = 0) {
+  SchedulerOptions o;
+  o.ping_interval = ping_interval;
+  o.ping_timeout = ping_timeout;
+  o.piece_timeout = piece_timeout;
+  o.queue_depth = queue_depth;
+  o.lookahead = lookahead;
+  return o;
+}
+
+}  // namespace
+
 TEST_CASE("scheduler: pieces go to the least loaded live worker, up to the queue depth", "[scheduler]") {
-  Scheduler s({1, 2}, SchedulerOptions{0.2, 1.0, 0, 2});
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 2));
   std::vector<uint64_t> pieces;
   for (int i = 0; i < 6; ++i) pieces.push_back(s.add_piece());
   std::map<int, int> load;
-  while (auto a = s.assign(0)) ++load[a->second];
+  while (auto a = s.assign(0)) ++load[a->worker];
   CHECK(load == std::map<int, int>{{1, 2}, {2, 2}});
   CHECK(s.worker_state(1) == WorkerState::kBusy);
   CHECK(s.piece_state(pieces[4]) == PieceState::kPending);
   REQUIRE(s.complete(pieces[0], s.piece_worker(pieces[0]), false));
   auto next = s.assign(0.01);
   REQUIRE(next);
-  CHECK(next->first == pieces[4]);  // oldest pending first
+  CHECK(next->piece == pieces[4]);  // oldest pending first
   CHECK(s.unfinished() == 5);
 }
 
+TEST_CASE("scheduler: small pieces travel many at a time, large ones one at a time", "[scheduler]") {
+  SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  o.max_in_flight = 100;
+  Scheduler s(o);
+  s.add_worker(1, 1);
+  s.add_worker(2, 2);  // two compute threads: twice the room
+  for (int i = 0; i < 1000; ++i) s.add_piece(0.001);  // 1 ms each: thumbnails
+  std::map<int, int> load;
+  while (auto a = s.assign(0)) ++load[a->worker];
+  CHECK(load[1] == 100);  // 0.1 s of work would be 100 pieces: capped by max_in_flight as well
+  CHECK(load[2] == 200);
+  Scheduler big(o);
+  big.add_worker(1, 1);
+  for (int i = 0; i < 5; ++i) big.add_piece(0.5);  // half a second each: photos
+  int assigned = 0;
+  while (big.assign(0)) ++assigned;
+  CHECK(assigned == 1);  // the next goes when this one is done, so the tail stays balanced
+  Scheduler medium(o);
+  medium.add_worker(1, 1);
+  for (int i = 0; i < 10; ++i) medium.add_piece(0.03);
+  assigned = 0;
+  while (medium.assign(0)) ++assigned;
+  CHECK(assigned == 3);  // 0.09 s within the 0.1 s lookahead, a fourth would not be
+}
+
 TEST_CASE("scheduler: a silent worker is suspect, then dead; its pieces go to the others exactly once", "[scheduler]") {
-  Scheduler s({1, 2}, SchedulerOptions{0.2, 1.0, 0, 2});
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 2));
   const uint64_t a = s.add_piece(), b = s.add_piece(), c = s.add_piece();
   s.assign(0);
   s.assign(0);
@@ -43,7 +80,7 @@ TEST_CASE("scheduler: a silent worker is suspect, then dead; its pieces go to th
   const auto dead = s.expire(1.1);
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].first == victim);
-  CHECK(dead[0].second == 2);  // both of its pieces went back
+  CHECK(dead[0].second.size() == 2);  // both of its pieces went back
   CHECK(s.worker_state(victim) == WorkerState::kDead);
   CHECK(s.piece_state(a) == PieceState::kPending);
   // The survivor takes them once it has room; a late result from the dead worker is ignored.
@@ -52,17 +89,48 @@ TEST_CASE("scheduler: a silent worker is suspect, then dead; its pieces go to th
     if (s.piece_worker(p) == survivor) REQUIRE(s.complete(p, survivor, false));
   }
   while (auto next = s.assign(1.2)) {
-    CHECK(next->second == survivor);
-    REQUIRE(s.complete(next->first, survivor, false));
-    CHECK_FALSE(s.complete(next->first, survivor, false));  // a duplicate is not counted twice
+    CHECK(next->worker == survivor);
+    REQUIRE(s.complete(next->piece, survivor, false));
+    CHECK_FALSE(s.complete(next->piece, survivor, false));  // a duplicate is not counted twice
   }
   CHECK(s.unfinished() == 0);
   CHECK(s.live_workers() == 1);
   CHECK(s.pings_due(2.0) == std::vector<int>{survivor});  // the dead are never pinged again
 }
 
+TEST_CASE("scheduler: a late result from a dead worker for a piece now in flight on a survivor is refused", "[scheduler]") {
+  // The guard cases a state check alone would miss: the piece is in flight again (on the survivor), so
+  // only "the sender is dead" and "the sender is not the piece's worker" can refuse the late result.
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 1));
+  const uint64_t piece = s.add_piece();
+  const auto first = s.assign(0);
+  REQUIRE(first);
+  const int victim = first->worker, survivor = victim == 1 ? 2 : 1;
+  REQUIRE(s.declare_dead(victim) == std::vector<uint64_t>{piece});
+  const auto second = s.assign(0.1);
+  REQUIRE(second);
+  CHECK(second->piece == piece);
+  CHECK(second->worker == survivor);
+  CHECK(s.piece_state(piece) == PieceState::kInFlight);
+  CHECK_FALSE(s.complete(piece, victim, false));  // dead sender
+  CHECK(s.piece_state(piece) == PieceState::kInFlight);
+  CHECK(s.piece_worker(piece) == survivor);
+  // A live worker that does not hold the piece (a stale copy of it) is refused as well.
+  Scheduler t({1, 2, 3}, options(0.2, 1.0, 0, 1));
+  const uint64_t p = t.add_piece();
+  const auto held = t.assign(0);
+  REQUIRE(held);
+  const int other = held->worker == 1 ? 2 : 1;
+  CHECK_FALSE(t.complete(p, other, false));
+  CHECK(t.piece_worker(p) == held->worker);
+  CHECK(t.complete(p, held->worker, false));
+  CHECK(t.piece_state(p) == PieceState::kDone);
+  CHECK(s.complete(piece, survivor, false));
+  CHECK(s.piece_state(piece) == PieceState::kDone);
+}
+
 TEST_CASE("scheduler: a busy worker that answers pings is never declared dead, however long its piece", "[scheduler]") {
-  Scheduler s({1}, SchedulerOptions{0.2, 1.0, 0, 1});
+  Scheduler s({1}, options(0.2, 1.0, 0, 1));
   const uint64_t piece = s.add_piece();
   REQUIRE(s.assign(0));
   for (double t = 0; t < 600; t += 0.2) {
@@ -74,7 +142,7 @@ TEST_CASE("scheduler: a busy worker that answers pings is never declared dead, h
 }
 
 TEST_CASE("scheduler: the piece deadline catches a worker whose computation hangs", "[scheduler]") {
-  Scheduler s({1, 2}, SchedulerOptions{0.2, 1.0, 5.0, 1});
+  Scheduler s({1, 2}, options(0.2, 1.0, 5.0, 1));
   s.add_piece();
   REQUIRE(s.assign(0));
   for (double t = 0; t < 5.0; t += 0.2) {
@@ -86,11 +154,27 @@ TEST_CASE("scheduler: the piece deadline catches a worker whose computation hang
   CHECK(s.live_workers() == 1);
 }
 
+TEST_CASE("scheduler: a worker that keeps returning results is not hung, however deep its queue", "[scheduler]") {
+  Scheduler s({1}, options(0.2, 1.0, 5.0, 1, 100));
+  for (int i = 0; i < 20; ++i) s.add_piece(1.0);
+  std::vector<uint64_t> held;
+  while (auto a = s.assign(0)) held.push_back(a->piece);
+  REQUIRE(held.size() > 5);  // more than 5 s of queued work: the oldest waits longer than the deadline
+  double t = 0;
+  for (uint64_t piece : held) {
+    t += 1.0;
+    for (int w : s.pings_due(t)) s.heard(w);
+    REQUIRE(s.expire(t).empty());
+    REQUIRE(s.complete(piece, 1, false, t));
+  }
+  CHECK(s.live_workers() == 1);
+}
+
 TEST_CASE("scheduler: with every worker dead nothing is assigned", "[scheduler]") {
-  Scheduler s({1, 2}, SchedulerOptions{});
+  Scheduler s({1, 2}, options(0.2, 1.5, 0, 1));
   s.add_piece();
   s.declare_dead(1);
-  CHECK(s.declare_dead(2) == 0);
+  CHECK(s.declare_dead(2).empty());
   CHECK(s.live_workers() == 0);
   CHECK_FALSE(s.assign(0));
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 
 namespace dips {
 
@@ -10,5 +11,9 @@ enum class ExitCode : int {
   kUsage = 2,        // bad command line or job (manifest) error; nothing was processed
   kJobFailed = 3,    // the job could not finish (no worker left, report unwritable)
 };
+
+// Writes an exit code to a status file atomically (scripts/dips-run reads it); nothing when path is empty.
+// A failure is reported on stderr: the caller can do nothing more about it.
+void write_status_file(const std::string& path, ExitCode code);
 
 }  // namespace dips

@@ -1,35 +1,43 @@
 #pragma once
 #include <string>
+#include <vector>
 
 namespace dips {
 
-// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]" makes rank R fail when it
-// receives its N-th work message (a worker) or finishes its N-th task (rank 0). Kinds:
+// Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]". A worker R fails on the
+// first work message it receives after the job has completed N pieces (on any worker; N = 0: its very
+// first): rank 0 counts them and arms the fault then, and the worker dies holding the pieces of that
+// message, so that the coordinator has to notice. With --lookahead 0 (one piece per worker at a time) a
+// fault lands in any job that has more than N + workers pieces, whichever worker got which. Rank 0 itself
+// fails on finishing its N-th task. Instead of after:N, a worker plan may name a kind of piece
+// (piece:decode|band|finish|whole|encode|file): the worker first sent a piece of that kind dies holding
+// it; rank:any then lets it be whichever worker that is. Kinds:
 //   kill  SIGKILL to itself           stop  SIGSTOP to itself (a hung process)
 //   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
-//   slow  that piece computes 4 s longer while pings are still answered (a long but healthy piece)
-//   garble  a worker sends a message with an unknown tag, then a truncated result for that piece;
-//           rank 0 sends its N-th work message truncated (counted in pieces sent, not tasks)
-// Read once at start-up; an unset variable injects nothing, a malformed one warns and injects nothing.
+//   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy)
+//   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;
+//           rank 0 sends its N-th work message cut short (counted in work messages, not tasks)
+//   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost (at most 60 s),
+//         so that a test can cut a link or kill a process while the job is certain to be running
+// Read once at start-up by rank 0; an unset variable injects nothing, a malformed plan warns and is skipped.
 struct FaultPlan {
-  int rank = -1;
+  static constexpr int kAnyWorker = -2;
+  int rank = -1;       // a rank, or kAnyWorker
   int after = 0;
   std::string kind;
-  bool active() const { return rank >= 0; }
+  std::string piece;   // a kind of piece (task_run.h), or empty: after counts pieces
+  bool active() const { return rank >= 0 || rank == kAnyWorker; }
 };
 
 // Parses one plan ("rank:2,after:5,kind:kill"). Returns an inactive plan and sets *error when malformed.
 FaultPlan parse_fault_plan(const std::string& text, std::string* error);
 
-// This rank's plan from DIPS_FAULT (inactive when no plan targets it).
-FaultPlan fault_plan_for_rank(int rank);
+// Every well-formed plan of DIPS_FAULT, in order; malformed ones are reported on stderr and skipped.
+std::vector<FaultPlan> fault_plans();
 
-// What the caller of fault_tick must do itself.
-enum class FaultAction { kNone, kSlow, kGarble };
-
-// Counts one event; when the plan's count is reached, fires the fault. kill, stop, exit and hang never
-// return; slow and garble are returned for the caller to carry out.
-FaultAction fault_tick(const FaultPlan& plan, int* count);
+// Carries out a fault in this process (announced on stderr). kill, stop, exit and hang never return; slow
+// and garble return for the caller to carry out.
+void inject_fault(int rank, const std::string& kind);
 
 // How long a "slow" piece is delayed, in seconds.
 constexpr double kSlowFaultSeconds = 4.0;

@@ -25,9 +25,12 @@ Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::M
 // Encodes an image in the format named by ext (".png", ".jpg", ...).
 Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<uint8_t>* bytes);
 
-// Writes bytes to path atomically: a temporary file in the same folder, flushed, then renamed over path.
-// On any failure (disk full, permission) the temporary file is removed and path is left as it was.
-Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+// Writes bytes to path atomically: a temporary file in the same folder (".dips-tmp-HOST-PID-N", unique
+// across the hosts of a shared file system), then renamed over path, so that a reader or a crash never
+// sees a partial file. With `sync` the data and the rename are also made durable (fsync of the file and
+// its folder) before returning. On any failure (disk full, permission) the temporary file is removed and
+// path is left as it was.
+Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, bool sync = false);
 
 // True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
 bool has_image_extension(const std::filesystem::path& path);

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace dips {
@@ -19,38 +20,52 @@ enum class WorkerState {
 // A piece of work as the coordinator sees it.
 enum class PieceState { kPending, kInFlight, kDone, kFailed };
 
-// Deadlines and flow control of the scheduler, in seconds.
+// Deadlines and flow control of the scheduler; times in seconds.
 struct SchedulerOptions {
-  double ping_interval = 0.2;   // a ping to each live worker this often
-  double ping_timeout = 1.5;    // no answer to a ping within this: the worker is dead
-  double piece_timeout = 0;     // a piece in flight longer than this: its worker is hung (0: no limit)
-  int queue_depth = 2;          // pieces in flight per worker, so that none idles waiting for the next
+  double ping_interval = 0.2;  // a ping to each live worker this often
+  double ping_timeout = 1.5;   // no answer to a ping within this: the worker is dead
+  double piece_timeout = 0;    // a worker whose oldest piece has waited this long with no result from it is hung (0: no limit)
+  int queue_depth = 1;         // pieces in flight per compute thread, at least: one running
+  double lookahead = 0.1;      // more pieces while a worker's estimated work in flight per thread stays within this,
+                               // so that it never idles waiting for the next message
+  int max_in_flight = 256;     // pieces in flight per compute thread, at most
+};
+
+// One decision of the scheduler: this piece goes to this worker.
+struct Assignment {
+  uint64_t piece = 0;
+  int worker = -1;
 };
 
 // The coordinator's scheduling as a pure state machine: which piece goes to which worker, who is alive,
 // what returns to the pool when a worker dies. It performs no I/O; time is passed in, so that unit tests
-// drive every failure without MPI.
+// drive every failure without MPI. Pieces carry an estimated cost (seconds of work); a worker is kept
+// supplied with enough estimated work for each of its compute threads, and no more, so that small pieces
+// travel many at a time and large ones one at a time (the tail of a job stays balanced).
 class Scheduler {
  public:
+  explicit Scheduler(SchedulerOptions options);
+  // Shorthand for tests: these workers, one compute thread each.
   Scheduler(const std::vector<int>& workers, SchedulerOptions options);
 
+  // A worker joins (or tells its thread count); it starts idle and is pinged from now on.
+  void add_worker(int worker, int threads);
   // Adds a piece to the pool; returns its id (ids count up from 1).
-  uint64_t add_piece();
-  // Picks the next pending piece (oldest first) and the live worker with the fewest pieces in flight
-  // (below queue_depth), marks the piece in flight, and returns (piece, worker); nullopt when none fits.
-  std::optional<std::pair<uint64_t, int>> assign(double now);
+  uint64_t add_piece(double cost = 0);
+  // Picks the oldest pending piece and a live, unsuspected worker with room for it (the one with the least
+  // estimated work per thread), marks the piece in flight there; nullopt when none fits.
+  std::optional<Assignment> assign(double now);
   // A worker was heard from (any message): its outstanding ping is answered.
   void heard(int worker);
   // A result for piece from worker. Returns true when it is to be used: false for a late or duplicate
   // result (the worker is dead, or the piece was reassigned or is already finished).
-  bool complete(uint64_t piece, int worker, bool failed);
+  bool complete(uint64_t piece, int worker, bool failed, double now = 0);
   // The workers that should be pinged now (each at most once per ping_interval); records the pings.
   std::vector<int> pings_due(double now);
-  // Applies deadlines: returns the workers newly declared dead, each with the number of its pieces that
-  // are pending again.
-  std::vector<std::pair<int, size_t>> expire(double now);
-  // Declares a worker dead at once (e.g. it sent garbage); returns how many of its pieces are pending again.
-  size_t declare_dead(int worker);
+  // Applies deadlines: returns the workers newly declared dead, each with its pieces now pending again.
+  std::vector<std::pair<int, std::vector<uint64_t>>> expire(double now);
+  // Declares a worker dead at once (it sent garbage, or it was lost); returns its pieces, pending again.
+  std::vector<uint64_t> declare_dead(int worker);
 
   WorkerState worker_state(int worker) const;
   PieceState piece_state(uint64_t piece) const;
@@ -58,31 +73,42 @@ class Scheduler {
   int piece_worker(uint64_t piece) const;
   // Workers not dead.
   int live_workers() const;
+  // Compute threads of the workers not dead.
+  int live_threads() const;
   // Pieces pending or in flight.
   size_t unfinished() const;
+  // Pieces waiting for a worker.
+  size_t pending() const { return pending_.size(); }
   // Pieces in flight on a worker.
   size_t in_flight(int worker) const;
+  // Every worker ever added, by id.
+  std::vector<int> workers() const;
 
  private:
   struct Worker {
     WorkerState state = WorkerState::kIdle;
+    int threads = 1;
     double last_ping_sent = -1e300;
     double ping_outstanding_since = -1;  // < 0: no unanswered ping
+    double last_result = 0;
+    double cost_in_flight = 0;
     std::vector<uint64_t> pieces;
   };
   struct Piece {
     PieceState state = PieceState::kPending;
     int worker = -1;
     double sent_at = 0;
+    double cost = 0;
   };
-  size_t requeue_pieces_of(Worker& worker);
+  bool has_room(const Worker& worker, double cost) const;
+  std::vector<uint64_t> requeue_pieces_of(Worker& worker);
   void refresh_state(Worker& worker);
 
   SchedulerOptions options_;
   std::map<int, Worker> workers_;
   std::unordered_map<uint64_t, Piece> pieces_;  // pending and in flight only: memory stays bounded
   std::vector<PieceState> outcomes_;            // the outcome of every piece, by id (one byte each)
-  size_t unoutcomes_ = 0;
+  size_t unfinished_ = 0;
   std::deque<uint64_t> pending_;
   uint64_t next_piece_ = 1;
 };

@@ -60,6 +60,11 @@ class StageAssembler {
   // The stage's output image and decoded strings; call once, when complete().
   Status finish(OpResult* result);
 
+  // What the pieces produced, stitched, for the caller to finish elsewhere (a worker): the stitched rows
+  // (CannyMark map, gray rows, or the stage output), the summed histogram (histogram stages) and the
+  // decoded strings; call once, when complete(), instead of finish().
+  void take(cv::Mat* stitched, std::vector<double>* histogram, std::vector<std::string>* decoded);
+
  private:
   const Stage& stage_;
   int input_rows_;

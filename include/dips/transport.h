@@ -8,26 +8,24 @@
 
 namespace dips {
 
-// A complete message from a worker.
+// A complete message from a peer.
 struct Incoming {
-  int source = -1;
+  int source = -1;  // the worker it came from (rank 0's side); 0 on a worker's side
   Tag tag = Tag::kPong;
-  std::vector<uint8_t> data;
+  std::shared_ptr<std::vector<uint8_t>> data = std::make_shared<std::vector<uint8_t>>();
 };
 
-using Buffer = std::shared_ptr<const std::vector<uint8_t>>;
-
-// How the coordinator talks to its workers. Nothing here blocks: a send starts and completes in the
-// background, a poll returns what has fully arrived. The real one is MPI (transport_mpi.cpp); the local
-// one runs a worker thread inside rank 0 for single-rank runs and tests.
+// How the coordinator talks to its workers. Nothing here blocks on a worker: a send starts and completes
+// in the background, a poll returns what has fully arrived. The real one is MPI (transport_mpi.cpp); the
+// local one runs the worker loop on threads of this process, for single-rank runs and tests.
 class Transport {
  public:
   virtual ~Transport() = default;
-  // The worker ranks.
+  // The workers there are at the start, by id (MPI: their ranks).
   virtual std::vector<int> workers() const = 0;
-  // Starts sending data to a worker. The buffer is kept alive until the send completes, or forever if the
-  // worker died with the send pending (a request to a dead rank may still read it).
-  virtual void send(int worker, Tag tag, Buffer data) = 0;
+  // Starts sending a message to a worker. Its parts stay alive until the send completes, or forever if
+  // the worker died with the send pending (a request to a dead rank may still read them).
+  virtual void send(int worker, Tag tag, OutMessage message) = 0;
   // Takes the next fully received message, if any.
   virtual bool poll(Incoming* message) = 0;
   // The worker is dead or hung: ignore it from now on and ask the runtime to kill it.
@@ -35,6 +33,18 @@ class Transport {
   // Tells the live workers to stop. Returns true when no worker was abandoned, so that MPI_Finalize is
   // safe everywhere (after a death it can hang: every rank then exits without it).
   virtual bool shutdown() = 0;
+};
+
+// How a worker talks to rank 0. Nothing here blocks on rank 0, which may be gone.
+class CoordinatorLink {
+ public:
+  virtual ~CoordinatorLink() = default;
+  // Takes the next fully received message from rank 0, if any.
+  virtual bool poll(Incoming* message) = 0;
+  // Starts sending a message to rank 0.
+  virtual void send(Tag tag, OutMessage message) = 0;
+  // Waits at most timeout_s for every started send to complete; false if some are still pending.
+  virtual bool flush(double timeout_s) = 0;
 };
 
 // The MPI job as this rank sees it.
@@ -50,16 +60,14 @@ MpiWorld mpi_start(int* argc, char*** argv);
 // abandons is also killed through PMIx where available, so that mpirun can exit despite a hung rank.
 std::unique_ptr<Transport> make_mpi_transport(const MpiWorld& world);
 
-// A worker rank's loop: answers pings at once, computes pieces on a second thread, sends results, and
-// returns when rank 0 says stop (true: MPI_Finalize is safe). Exits the process itself when rank 0 has
-// been silent for orphan_timeout_s seconds (rank 0 died).
-bool run_mpi_worker(int rank, double orphan_timeout_s);
+// A worker rank's link to rank 0 over MPI_COMM_WORLD.
+std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link();
 
 // Ends this rank: MPI_Finalize and return when clean, else flush and _exit(code) (MPI_Finalize can hang
 // once a rank has died).
 void mpi_end(bool clean, int code);
 
-// A transport whose single worker (rank 0 itself) is a thread in this process running execute_work.
-std::unique_ptr<Transport> make_local_transport();
+// A transport whose single worker (id 0) runs in this process, on `threads` compute threads.
+std::unique_ptr<Transport> make_local_transport(int threads);
 
 }  // namespace dips

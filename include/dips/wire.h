@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -10,54 +11,120 @@
 
 namespace dips {
 
-// Every MPI message tag dips uses, in one place.
+// Every message tag dips uses, in one place.
 enum class Tag : int {
-  kPing = 1,    // coordinator -> worker: are you alive? (8-byte sequence number)
-  kPong = 2,    // worker -> coordinator: the same sequence number back
-  kWork = 3,    // coordinator -> worker: a WorkMessage
-  kResult = 4,  // worker -> coordinator: a ResultMessage
-  kStop = 5,    // coordinator -> worker: finish (1 byte: 1 = call MPI_Finalize, 0 = exit without it)
-  kProtocolError = 6,  // either way: the peer sent something undecodable (text message)
+  kPing = 1,           // coordinator -> worker: are you alive? (8-byte sequence number)
+  kPong = 2,           // worker -> coordinator: the same bytes back
+  kWork = 3,           // coordinator -> worker: a batch of WorkItems
+  kResult = 4,         // worker -> coordinator: a batch of ResultItems
+  kStop = 5,           // coordinator -> worker: finish (1 byte: 1 = call MPI_Finalize, 0 = exit without it)
+  kProtocolError = 6,  // worker -> coordinator: a message it could not parse, without a readable piece id (text)
+  kHello = 7,          // coordinator -> worker: a Hello (what to check about the file system)
+  kHelloReply = 8,     // worker -> coordinator: a HelloReply
+  kFault = 9,          // coordinator -> worker: inject a fault now (test aid, DIPS_FAULT; text: the kind)
 };
 
-// What a piece of work asks the worker to do.
-enum class WorkKind : uint8_t {
-  kFile = 1,    // payload: an encoded image file; decode, run the whole pipeline, encode as output_ext
-  kBand = 2,    // payload: raw rows of a stage input; run the stage (one stage of the pipeline) on them
-  kEncode = 3,  // payload: a raw image; encode it as output_ext
+// Bytes owned elsewhere (a message buffer, a file read into memory), kept alive by `owner`.
+struct Bytes {
+  std::shared_ptr<const void> owner;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  bool empty() const { return size == 0; }
+  // Bytes that own a copy of `vector`'s contents (moved in).
+  static Bytes of(std::vector<uint8_t> vector);
 };
 
-// A piece of work as plain data: enough for any worker to do it, with no shared state.
-struct WorkMessage {
+// A message ready to send: a small head plus large parts that the transport sends without copying.
+struct OutMessage {
+  std::vector<uint8_t> head;
+  std::vector<Bytes> parts;
+  size_t size() const;
+  // The whole message as one buffer (for transports that copy anyway, and for tests).
+  std::vector<uint8_t> flatten() const;
+};
+
+// Where a piece's input comes from.
+enum class Source : uint8_t {
+  kPath = 1,    // an image file the worker reads itself (shared file system)
+  kFile = 2,    // an image file's bytes, carried in the message
+  kPixels = 3,  // raw rows of an image (8-bit, 1 or 3 channels), carried in the message
+};
+
+// What a piece gives back.
+enum class Sink : uint8_t {
+  kPixels = 1,     // the rows it produced (plus histogram or decoded strings)
+  kEncoded = 2,    // its output encoded in output_ext, as bytes
+  kWriteFile = 3,  // its output encoded and written atomically to output_path by the worker
+};
+
+// One piece of work, as plain data: enough for any worker to do it, with no shared state. Reads as
+// "take `source` (rows in_row0..in_row1 of it for a band), apply a stage's finish if asked, run the steps,
+// deliver to `sink`".
+struct WorkItem {
   uint64_t piece_id = 0;
-  WorkKind kind = WorkKind::kFile;
-  Pipeline steps;             // kFile: the whole pipeline; kBand: the stage's steps
-  PieceRows rows;             // kBand only
-  std::string output_ext;     // kFile, kEncode: ".png", ".jpg", ...
-  int64_t max_pixels = 0;     // kFile: refuse to decode images larger than this
-  cv::Mat image;              // kBand, kEncode: the pixels (8-bit, 1 or 3 channels)
-  std::vector<uint8_t> bytes; // kFile: the file's bytes
+  Source source = Source::kPath;
+  std::string path;              // kPath: the input file
+  Bytes file;                    // kFile: the input file's bytes
+  cv::Mat pixels;                // kPixels: the source rows
+  bool band = false;             // false: `steps` is a whole pipeline run on the whole image;
+  PieceRows rows;                // true: `steps` is one stage (tiling.h) run on these rows
+  Step finish;                   // op set: first apply this op's finish to the source (Canny's hysteresis,
+  std::vector<double> histogram; // the histogram's lookup table from these 256 bins of the whole image)
+  Pipeline steps;                // then these; may be empty (a pure decode, finish or encode)
+  Sink sink = Sink::kPixels;
+  std::string output_ext;        // kEncoded, kWriteFile: ".png", ".jpg", ...
+  std::string output_path;       // kWriteFile
+  bool sync = false;             // kWriteFile: fsync before renaming
+  int64_t max_pixels = 0;        // kPath, kFile: refuse to decode images larger than this
+  uint64_t max_file_bytes = 0;   // kPath: refuse to read files larger than this
 };
 
-// A worker's answer to one WorkMessage.
-struct ResultMessage {
+// A worker's answer to one WorkItem.
+struct ResultItem {
   uint64_t piece_id = 0;
   std::string error;                 // empty on success
-  int width = 0, height = 0;         // kFile: size of the decoded input
+  int width = 0, height = 0;         // file sources: size of the decoded input
   std::vector<std::string> decoded;  // QR strings
-  std::vector<double> histogram;     // kBand of a kHistogram stage
-  cv::Mat image;                     // kBand: the output rows
-  std::vector<uint8_t> bytes;        // kFile, kEncode: the encoded output
+  std::vector<double> histogram;     // a band of a histogram stage
+  cv::Mat pixels;                    // kPixels: the produced rows
+  Bytes encoded;                     // kEncoded: the output file's bytes
+  uint64_t written = 0;              // kWriteFile: bytes written
   double compute_ms = 0;             // time the worker spent on it
+  double queue_ms = 0;               // time it waited in the worker before a thread took it
 };
 
-// Serialises a message into one contiguous buffer (little-endian, length-prefixed fields).
-std::vector<uint8_t> encode_work(const WorkMessage& message);
-std::vector<uint8_t> encode_result(const ResultMessage& message);
+// What rank 0 asks a new worker (kHello): can it see the job's files?
+struct Hello {
+  std::string probe_path;   // a file rank 0 wrote into the output folder...
+  std::string probe_token;  // ...with this content
+  std::string input_path;   // an input of the job (may be empty)...
+  uint64_t input_size = 0;  // ...and its size as rank 0 sees it
+};
 
-// Parses a buffer; any truncation, bad length, unknown operation or out-of-range value is an error
-// status, never a crash (fuzzed by tests/fuzz/fuzz_wire.cpp).
-Status decode_work(const uint8_t* data, size_t size, WorkMessage* message);
-Status decode_result(const uint8_t* data, size_t size, ResultMessage* message);
+// A worker's answer (kHelloReply).
+struct HelloReply {
+  std::string host;         // its host name
+  int64_t pid = 0;
+  int threads = 1;          // compute threads
+  bool sees_files = false;  // it read the probe token and the input's size as rank 0 wrote them
+};
+
+// Serialises a batch (little-endian, length-prefixed fields; large payloads become parts, 64-byte aligned).
+OutMessage encode_work(const std::vector<WorkItem>& items);
+OutMessage encode_result(const std::vector<ResultItem>& items);
+std::vector<uint8_t> encode_hello(const Hello& hello);
+std::vector<uint8_t> encode_hello_reply(const HelloReply& reply);
+
+// Parses a received buffer. Pixels and bytes of the items point into `buffer` (kept alive by them). Any
+// truncation, bad length, unknown operation or out-of-range value is an error status, never a crash
+// (fuzzed by tests/fuzz/fuzz_wire.cpp).
+Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<WorkItem>* items);
+Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<ResultItem>* items);
+Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello);
+Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply);
+
+// The piece ids a work message carries, read from its head alone: when the rest cannot be decoded, a
+// worker fails exactly these pieces instead of leaving them in flight. Empty when even the head is broken.
+std::vector<uint64_t> readable_piece_ids(const std::vector<uint8_t>& buffer);
 
 }  // namespace dips

@@ -1,0 +1,55 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "dips/pipeline.h"
+
+namespace dips {
+
+// How a task is cut into pieces.
+struct TaskShape {
+  bool bands = false;  // false: the whole file is one piece (decoded, processed, encoded by one worker)
+  int tile_rows = 0;   // bands: rows per band of every stage
+};
+
+// What the granularity policy looks at for one task.
+struct ShapeInput {
+  int tile_rows_option = 0;   // --tile-rows (0: automatic)
+  int width = 0, height = 0;  // the image's size from its header; 0 when not read
+  int live_threads = 1;       // compute threads of the live workers
+  size_t tasks_left = 1;      // tasks of the job not yet started, this one included
+  bool has_band_stage = true; // the pipeline has a stage that can be cut into bands
+};
+
+// The granularity policy. While more tasks wait than there are compute threads, a whole file is the best
+// piece at any size: no stitching, no extra copies, codec work on the worker. Bands pay off only when
+// threads would otherwise wait: the job's last few tasks (fewer left than threads) when they are large
+// (at least kMinBandPixels), e.g. a single huge image. --tile-rows N forces bands of N rows on every image
+// taller than N. Bands are sized for about two per thread and at least kBandPixels each.
+TaskShape choose_shape(const ShapeInput& input);
+
+// Images smaller than this are never cut automatically.
+constexpr double kMinBandPixels = 4e6;
+// Automatic bands hold at least this many pixels.
+constexpr double kBandPixels = 2e6;
+
+// Whether the policy could cut a task of this size when it is among the last: tells rank 0 whether to
+// read the header of such a file at all (a small file is whole whatever its size on the header says).
+bool may_cut(uint64_t file_bytes, int tile_rows_option);
+
+// Estimated seconds of work per piece, learned from what workers report, so that the scheduler keeps each
+// worker supplied with enough work and no more (scheduler.h). Keys name a kind of work (e.g. a pipeline
+// on whole files of one format); units are what the work scales with (file bytes, pixels).
+class CostModel {
+ public:
+  // Seconds for `units` of work of this kind: learned seconds per unit, or the initial guess.
+  double estimate(const std::string& key, double units) const;
+  // Folds in a measured piece (an exponential moving average of seconds per unit).
+  void observe(const std::string& key, double units, double seconds);
+
+ private:
+  std::map<std::string, double> seconds_per_unit_;
+};
+
+}  // namespace dips

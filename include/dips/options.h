@@ -1,0 +1,40 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "dips/job.h"
+#include "dips/scheduler.h"
+
+namespace dips {
+
+// Who moves the bytes of input and output files.
+enum class IoMode {
+  kAuto,    // workers that see rank 0's files (a shared or the same file system) read and write them
+            // themselves; if any worker does not, rank 0 moves every file's bytes over MPI
+  kShared,  // workers read inputs and write outputs themselves; a worker that cannot see them is not used
+  kMpi,     // rank 0 reads every input and writes every output; only bytes travel over MPI
+};
+
+// Everything the command line sets. Every rank parses the same command line.
+struct Options {
+  JobSpec job;
+  std::filesystem::path report;  // default: OUTDIR/report.jsonl
+  std::string status_file;       // where rank 0 writes the exit code (scripts/dips-run reads it)
+  bool dry_run = false, overwrite = false, resume = false, quiet = false;
+  bool help = false, version = false, list_ops = false;
+  bool sync = false;             // fsync every output before its report line (default: rename only)
+  IoMode io = IoMode::kAuto;
+  int threads = 0;               // compute threads per worker; 0: 1 under mpirun, every core in a single-rank run
+  int tile_rows = 0;             // 0: automatic (see granularity.h), else rows per band for every image taller
+  int64_t max_pixels = 268435456;        // 256 Mpx: larger images are refused before decoding
+  uint64_t max_file_bytes = 1ull << 30;  // 1 GiB per input file
+  SchedulerOptions scheduler;
+  double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
+  double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
+};
+
+// The command-line name of an I/O mode ("auto", "shared", "mpi").
+const char* io_mode_name(IoMode mode);
+
+}  // namespace dips

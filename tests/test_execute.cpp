@@ -1,0 +1,95 @@
+// execute: execute_item on pieces that decode (or are built directly) but do not make sense: a
+// whole-image stage sent as a band, band rows that do not match the image, an encode of nothing or to an
+// unknown extension, a zero pixel limit, a file sink whose folder is missing. Each is an error in the
+// result, never a crash.
+//
+// docs/bad-inputs.md tabulates what dips does with each piece tried here (tag [bad_input]).
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dips/execute.h"
+#include "dips/pipeline.h"
+#include "dips/tiling.h"
+#include "dips/wire.h"
+#include "harness.h"
+#include "hostile_bytes.h"
+
+using Catch::Contains;
+using namespace dips::testing;
+
+namespace {
+
+// The item as a worker receives it: through the wire.
+dips::WorkItem received(const dips::WorkItem& item) {
+  auto bytes = std::make_shared<std::vector<uint8_t>>(dips::encode_work({item}).flatten());
+  std::vector<dips::WorkItem> items;
+  REQUIRE(dips::decode_work(bytes, &items).ok());
+  return items.front();
+}
+
+}  // namespace
+
+TEST_CASE("decoded but inconsistent work is an error from execute_item, not a crash", "[bad_input][worker]") {
+  SECTION("a whole-image stage sent as a band gives its whole output") {
+    dips::WorkItem work = band_work();
+    REQUIRE(dips::parse_pipeline("resize=1", &work.steps).ok());
+    work.rows = dips::PieceRows{1, 4, 0, 4};
+    const dips::ResultItem result = dips::execute_item(received(work));
+    CHECK(result.piece_id == 42);
+    CHECK(result.error.empty());
+    CHECK(result.pixels.size() == cv::Size(1, 1));
+  }
+  SECTION("band rows that do not match the image (not through decode_work)") {
+    for (const dips::PieceRows rows : {dips::PieceRows{1, 3, 0, 5}, dips::PieceRows{1000, 4000, 0, 4}, dips::PieceRows{0, 1, 0, 1}}) {
+      dips::WorkItem work = band_work();
+      work.rows = rows;
+      const dips::ResultItem result = dips::execute_item(work);
+      CHECK_FALSE(result.error.empty());
+      CHECK(result.pixels.empty());
+    }
+  }
+  SECTION("an encode of an empty image, or to an unknown extension") {
+    dips::WorkItem work;
+    work.source = dips::Source::kPixels;
+    work.sink = dips::Sink::kEncoded;
+    work.output_ext = ".png";
+    CHECK_FALSE(dips::execute_item(work).error.empty());
+    work.pixels = cv::Mat(3, 3, CV_8UC3, cv::Scalar::all(1));
+    for (const std::string& ext : std::vector<std::string>{"", ".nope", "png", "../../etc/passwd", std::string("\0.png", 5)}) {
+      work.output_ext = ext;
+      const dips::ResultItem result = dips::execute_item(work);
+      CHECK_FALSE(result.error.empty());
+      CHECK(result.encoded.empty());
+    }
+  }
+  SECTION("a file whose max_pixels is zero or negative") {
+    for (int64_t max_pixels : {int64_t(0), int64_t(-1), INT64_MIN}) {
+      const dips::ResultItem result =
+          dips::execute_item(file_work(encode(cv::Mat(2, 2, CV_8UC3, cv::Scalar::all(1)), ".png"), "blur=3", ".png", max_pixels));
+      CHECK_THAT(result.error, Contains("over the limit"));
+    }
+  }
+  SECTION("a path that is not there, a folder that is not there for the output") {
+    TempDir dir;
+    dips::WorkItem work = file_work({}, "blur=3");
+    work.source = dips::Source::kPath;
+    work.path = (dir / "missing.png").string();
+    CHECK_THAT(dips::execute_item(work).error, Contains("missing.png"));
+    work.path = (dir / "in.png").string();
+    write_bytes(dir / "in.png", encode(cv::Mat(2, 2, CV_8UC3, cv::Scalar::all(1)), ".png"));
+    work.sink = dips::Sink::kWriteFile;
+    work.output_path = (dir / "no/such/folder/out.png").string();
+    const dips::ResultItem result = dips::execute_item(work);
+    CHECK_THAT(result.error, Contains("out.png"));
+    CHECK(result.width == 2);  // the input was read: the report says what it measured
+  }
+  SECTION("a valid band gives its rows") {
+    const dips::ResultItem result = dips::execute_item(received(band_work()));
+    REQUIRE(result.error.empty());
+    CHECK(result.pixels.rows == 2);
+    CHECK(result.pixels.cols == 5);
+  }
+}

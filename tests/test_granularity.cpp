@@ -1,0 +1,49 @@
+// granularity: the policy that cuts a task into pieces (whole files while tasks outnumber threads, bands
+// for the large last ones) and the cost model the scheduler's flow control uses.
+#include <catch2/catch.hpp>
+
+#include "dips/granularity.h"
+
+using namespace dips;
+
+TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the large last ones", "[granularity]") {
+  ShapeInput in;
+  in.width = 6000;
+  in.height = 4000;  // 24 MP
+  in.live_threads = 4;
+  in.tasks_left = 10;
+  CHECK_FALSE(choose_shape(in).bands);  // threads have other tasks to do: whole
+  in.tasks_left = 3;
+  TaskShape shape = choose_shape(in);
+  CHECK(shape.bands);  // one of the last three of four threads: cut it
+  const int bands = (in.height + shape.tile_rows - 1) / shape.tile_rows;
+  CHECK(bands == 8);   // two per thread
+  in.width = 1000;
+  in.height = 1000;    // 1 MP: never worth cutting
+  CHECK_FALSE(choose_shape(in).bands);
+  in.width = 6000;
+  in.height = 4000;
+  in.live_threads = 1;  // nobody to share with
+  CHECK_FALSE(choose_shape(in).bands);
+  in.live_threads = 4;
+  in.has_band_stage = false;  // find_contours alone: nothing to cut
+  CHECK_FALSE(choose_shape(in).bands);
+  in.has_band_stage = true;
+  in.tile_rows_option = 500;  // the user's rows, whatever else holds
+  in.tasks_left = 100;
+  shape = choose_shape(in);
+  CHECK(shape.bands);
+  CHECK(shape.tile_rows == 500);
+  in.height = 500;
+  CHECK_FALSE(choose_shape(in).bands);
+}
+
+TEST_CASE("cost model: a first guess, then what pieces measured", "[granularity]") {
+  CostModel costs;
+  const double guess = costs.estimate("file:blur=5.png", 1e6);
+  CHECK(guess > 0);
+  for (int i = 0; i < 50; ++i) costs.observe("file:blur=5.png", 1e6, 0.002);
+  CHECK(costs.estimate("file:blur=5.png", 1e6) == Approx(0.002).epsilon(0.01));
+  CHECK(costs.estimate("file:blur=5.png", 2e6) == Approx(0.004).epsilon(0.01));
+  CHECK(costs.estimate("other", 1e6) == guess);
+}
