@@ -151,6 +151,8 @@ Status probe_image(const uint8_t* data, size_t size, int64_t max_pixels, ImageIn
   *info = ImageInfo();
   if (!own_codec(format)) {
     sniff_image_size(data, size, &info->width, &info->height);
+    // OpenCV turns a TIFF by its Orientation tag too (measured); a TIFF file starts as EXIF data does.
+    if (format == Format::kTiff && codec::exif_orientation(data, size) >= 5) std::swap(info->width, info->height);
     return Status();
   }
   codec::Header header;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <array>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -218,6 +220,35 @@ Bytes with_segments(const Bytes& jpeg, const std::vector<Bytes>& segments) {
   for (const Bytes& s : segments) out.insert(out.end(), s.begin(), s.end());
   out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
   return out;
+}
+
+// An uncompressed 8-bit gray TIFF of width x height (pixels 0, 40, 80, ...) with extra SHORT tags.
+Bytes gray_tiff(uint32_t width, uint32_t height, const std::vector<std::pair<uint32_t, uint32_t>>& extra_tags) {
+  std::vector<std::array<uint32_t, 4>> entries = {{256, 3, 1, width}, {257, 3, 1, height}, {258, 3, 1, 8},
+                                                  {259, 3, 1, 1},     {262, 3, 1, 1},      {273, 4, 1, 0},
+                                                  {277, 3, 1, 1},     {278, 3, 1, height}, {279, 4, 1, width * height}};
+  for (auto [tag, value] : extra_tags) entries.push_back({tag, 3, 1, value});
+  std::sort(entries.begin(), entries.end());
+  const uint32_t pixels = 8 + 2 + 12 * static_cast<uint32_t>(entries.size()) + 4;
+  Bytes b = {'I', 'I', 42, 0, 8, 0, 0, 0};
+  const auto u16 = [&](uint32_t v) { b.insert(b.end(), {uint8_t(v), uint8_t(v >> 8)}); };
+  const auto u32 = [&](uint32_t v) { b.insert(b.end(), {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)}); };
+  u16(static_cast<uint32_t>(entries.size()));
+  for (auto e : entries) {
+    if (e[0] == 273) e[3] = pixels;
+    u16(e[0]);
+    u16(e[1]);
+    u32(e[2]);
+    if (e[1] == 3) {
+      u16(e[3]);
+      u16(0);
+    } else {
+      u32(e[3]);
+    }
+  }
+  u32(0);
+  for (uint32_t i = 0; i < width * height; ++i) b.push_back(static_cast<uint8_t>(i * 40));
+  return b;
 }
 
 // ------------------------------------------------------------------------------- JPEG files by hand
@@ -580,6 +611,14 @@ TEST_CASE("probe_image gives the decoded size and whether bands decode cheaply",
     CHECK(info.cheap_rows == c.cheap);
     const cv::Mat decoded = cv::imdecode(c.bytes, cv::IMREAD_COLOR);
     CHECK(decoded.size() == cv::Size(info.width, info.height));
+  }
+  for (uint32_t orientation = 1; orientation <= 8; ++orientation) {  // TIFFs are turned by their Orientation tag
+    const Bytes tiff = gray_tiff(3, 2, {{274, orientation}});
+    INFO("TIFF orientation " << orientation);
+    dips::ImageInfo info;
+    REQUIRE(dips::probe_image(tiff.data(), tiff.size(), kMaxPixels, &info).ok());
+    CHECK(cv::Size(info.width, info.height) == cv::imdecode(tiff, cv::IMREAD_COLOR).size());
+    CHECK(info.width == (orientation >= 5 ? 2 : 3));
   }
   dips::ImageInfo info;
   CHECK_THAT(dips::probe_image(jpeg.data(), jpeg.size(), 959, &info).message(), Contains("over the limit of 959"));

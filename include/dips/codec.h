@@ -54,8 +54,10 @@ Status load_opencv_codecs();
 
 // What a scheduler needs to split the decoding of one file.
 struct ImageInfo {
-  int width = 0;   // of the decoded image: for PNG and JPEG after EXIF orientation, for other formats
-  int height = 0;  // the header's size (OpenCV 4.6 rotates only JPEG and PNG)
+  // The decoded image's size: the header's, turned by the orientation OpenCV 4.6 applies (EXIF in JPEG
+  // and PNG, the Orientation tag of a TIFF; it turns no other format).
+  int width = 0;
+  int height = 0;
   // True when decode_rows costs about what its rows cost (a JPEG that needs no rotation): bands of it
   // decode in parallel. False when a band costs the decoding of every row above it (PNG) or of the whole
   // image (rotated JPEGs, other formats).
