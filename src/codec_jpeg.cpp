@@ -201,7 +201,6 @@ bool compress(Compressor* c, const cv::Mat& image, bool restart_rows, std::vecto
   c->cinfo.input_components = image.channels();
   c->cinfo.in_color_space = image.channels() == 1 ? JCS_GRAYSCALE : JCS_EXT_BGR;  // OpenCV: BGR->RGB, JCS_RGB
   jpeg_set_defaults(&c->cinfo);
-  c->cinfo.restart_interval = 0;
   if (restart_rows) c->cinfo.restart_in_rows = 1;
   jpeg_set_quality(&c->cinfo, 95, TRUE);
   jpeg_start_compress(&c->cinfo, TRUE);
