@@ -1,36 +1,67 @@
-// libFuzzer target: decode_work and decode_result on arbitrary bytes (docs/fuzzing.md).
-// Invariants: no crash, hang or sanitizer report; whatever decodes is within the documented limits and
-// re-encodes to exactly the same bytes. No image operation is run on a decoded message.
+// libFuzzer target: the wire decoders (decode_work, decode_result, decode_hello, decode_hello_reply,
+// readable_piece_ids) on arbitrary bytes (docs/fuzzing.md).
+// Invariants: no crash, hang or sanitizer report; whatever decodes meets the rules of tests/wire_checks.h
+// (the limits and consistency checks of wire.h) and re-encodes to exactly the same bytes, also after the
+// received buffer is dropped (decoded pixels and bytes keep it alive); readable_piece_ids gives the ids of
+// every work message that decodes. No image operation is run on a decoded message.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <string>
 #include <vector>
 
-#include "dips/operation.h"
-#include "dips/tiling.h"
+#include "../wire_checks.h"
 #include "dips/wire.h"
 
 namespace {
 
-void check(bool condition) {
-  if (!condition) std::abort();
+void check(bool condition, const char* what) {
+  if (condition) return;
+  std::fprintf(stderr, "fuzz_wire: %s\n", what);
+  std::abort();
 }
 
-void check_work(const dips::WorkMessage& m) {
-  check(!m.steps.empty() && m.steps.size() <= 64);
-  const auto& ops = dips::operations();
-  for (const dips::Step& step : m.steps) {
-    check(step.op >= ops.data() && step.op < ops.data() + ops.size());
-    int param = 0;
-    check(step.param == step.op->param.default_value ||
-          dips::parse_param(*step.op, std::to_string(step.param), true, &param).ok());
+void check_sane(const std::string& problem) {
+  if (problem.empty()) return;
+  std::fprintf(stderr, "fuzz_wire: decoded but not sane: %s\n", problem.c_str());
+  std::abort();
+}
+
+void fuzz_work(const std::vector<uint8_t>& input) {
+  auto buffer = std::make_shared<const std::vector<uint8_t>>(input);
+  std::vector<dips::WorkItem> items;
+  const bool decoded = dips::decode_work(buffer, &items).ok();
+  const std::vector<uint64_t> ids = dips::readable_piece_ids(input);
+  check(ids.size() <= input.size() / 8, "more ids than the message can hold");
+  if (!decoded) return;
+  buffer.reset();  // the items alone keep the bytes they point into alive
+  for (size_t i = 0; i < items.size(); ++i) {
+    check_sane(dips::testing::work_problem(items[i]));
+    check(i < ids.size() && ids[i] == items[i].piece_id, "readable_piece_ids differs from the decoded ids");
   }
-  check(m.image.empty() || m.image.type() == CV_8UC1 || m.image.type() == CV_8UC3);
-  check(m.kind == dips::WorkKind::kFile || m.kind == dips::WorkKind::kBand || m.kind == dips::WorkKind::kEncode);
-  if (m.kind == dips::WorkKind::kBand) {
-    const dips::PieceRows& r = m.rows;
-    check(r.in_row0 >= 0 && r.in_row0 <= r.row0 && r.row0 < r.row1 && r.row1 <= r.in_row1);
-    check(r.in_row1 - r.in_row0 == m.image.rows);
-    check(dips::plan_stages(m.steps).size() == 1);
+  check(ids.size() == items.size(), "readable_piece_ids differs from the decoded ids");
+  check(dips::encode_work(items).flatten() == input, "a decoded work message re-encodes differently");
+}
+
+void fuzz_result(const std::vector<uint8_t>& input) {
+  auto buffer = std::make_shared<const std::vector<uint8_t>>(input);
+  std::vector<dips::ResultItem> items;
+  if (!dips::decode_result(buffer, &items).ok()) return;
+  buffer.reset();
+  for (const dips::ResultItem& item : items) check_sane(dips::testing::result_problem(item));
+  check(dips::encode_result(items).flatten() == input, "a decoded result message re-encodes differently");
+}
+
+void fuzz_hello(const std::vector<uint8_t>& input) {
+  dips::Hello hello;
+  if (dips::decode_hello(input, &hello).ok()) {
+    check(dips::encode_hello(hello) == input, "a decoded hello re-encodes differently");
+  }
+  dips::HelloReply reply;
+  if (dips::decode_hello_reply(input, &reply).ok()) {
+    check_sane(dips::testing::hello_reply_problem(reply));
+    check(dips::encode_hello_reply(reply) == input, "a decoded hello reply re-encodes differently");
   }
 }
 
@@ -38,19 +69,8 @@ void check_work(const dips::WorkMessage& m) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> input(data, data + size);
-
-  dips::WorkMessage work;
-  if (dips::decode_work(data, size, &work).ok()) {
-    check_work(work);
-    check(dips::encode_work(work) == input);
-  }
-
-  dips::ResultMessage result;
-  if (dips::decode_result(data, size, &result).ok()) {
-    check(result.histogram.empty() || result.histogram.size() == 256);
-    check(result.decoded.size() <= (1u << 16));
-    check(result.image.empty() || result.image.type() == CV_8UC1 || result.image.type() == CV_8UC3);
-    check(dips::encode_result(result) == input);
-  }
+  fuzz_work(input);
+  fuzz_result(input);
+  fuzz_hello(input);
   return 0;
 }
