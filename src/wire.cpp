@@ -134,19 +134,23 @@ class Reader {
 
   template <typename T>
   bool get(T* value) {
-    if (head_end_ - pos_ < sizeof(T)) return fail("truncated message");
+    if (remaining() < sizeof(T)) return fail("truncated message");
     std::memcpy(value, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return true;
   }
-  bool get_length(size_t limit, uint64_t* length) {
-    if (!get(length)) return false;
-    if (*length > limit) return fail("field length beyond the message");
+  // Only 0 and 1, so that every flag has one encoding.
+  bool get_flag(bool* flag) {
+    uint8_t byte = 0;
+    if (!get(&byte)) return false;
+    if (byte > 1) return fail("flag is not 0 or 1");
+    *flag = byte == 1;
     return true;
   }
   bool get_string(std::string* s) {
     uint64_t length = 0;
-    if (!get_length(head_end_ - pos_, &length)) return false;
+    if (!get(&length)) return false;
+    if (length > remaining()) return fail("field length beyond the message");  // what is left after the length
     s->assign(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
     return true;
@@ -155,6 +159,7 @@ class Reader {
     uint32_t count = 0;
     if (!get(&count)) return false;
     if (count > kMaxStrings) return fail("too many strings");
+    if (count > remaining() / sizeof(uint64_t)) return fail("more strings than the message holds");  // before allocating
     strings->resize(count);
     for (auto& s : *strings) {
       if (!get_string(&s)) return false;
@@ -229,12 +234,19 @@ class Reader {
     if (payload_pos_ != size_) return fail("trailing bytes after message");
     return true;
   }
+  // For messages without payloads (hello, hello reply): the fields end where the message ends.
+  bool at_end_of_fields() {
+    if (pos_ != size_) return fail("trailing bytes after message");
+    return true;
+  }
   bool zeros(size_t from, size_t to) const {
     for (size_t i = from; i < to; ++i) {
       if (data_[i] != 0) return false;
     }
     return true;
   }
+  // Bytes left to read in the head: every count is checked against them before anything is allocated.
+  size_t remaining() const { return head_end_ - pos_; }
   Status status() const { return error_.empty() ? Status() : Status::Error(error_); }
   bool fail(std::string what) {
     if (error_.empty()) error_ = fmt::format("malformed message at byte {}: {}", pos_, what);
@@ -268,6 +280,7 @@ bool get_prologue(Reader& r, uint32_t magic, std::vector<uint64_t>* ids) {
   if (found != magic) return r.fail("wrong message kind");
   if (!r.get(&count)) return false;
   if (count > kMaxItems) return r.fail("too many items");
+  if (count > r.remaining() / sizeof(uint64_t)) return r.fail("more items than the message holds");  // before allocating
   ids->resize(count);
   for (uint64_t& id : *ids) {
     if (!r.get(&id)) return false;
@@ -349,19 +362,17 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
   for (size_t i = 0; i < ids.size(); ++i) {
     WorkItem& m = (*items)[i];
     m.piece_id = ids[i];
-    uint8_t source = 0, band = 0, sink = 0, sync = 0;
+    uint8_t source = 0, sink = 0;
     Pipeline finish;
-    const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get(&band) &&
+    const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get_flag(&m.band) &&
                     r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) && r.get(&sink) &&
-                    r.get_string(&m.output_ext) && r.get_string(&m.output_path) && r.get(&sync) && r.get(&m.max_pixels) &&
+                    r.get_string(&m.output_ext) && r.get_string(&m.output_path) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
                     r.get(&m.max_file_bytes);
     if (!ok) return r.status();
     if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
     if (sink < 1 || sink > 3) return Status::Error("malformed message: unknown sink");
     m.source = static_cast<Source>(source);
     m.sink = static_cast<Sink>(sink);
-    m.band = band != 0;
-    m.sync = sync != 0;
     if (finish.size() > 1) return Status::Error("malformed message: more than one finish");
     if (!finish.empty()) m.finish = finish.front();
     Status status = check_work(m);
@@ -438,7 +449,7 @@ Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello) {
   uint32_t magic = 0;
   if (!r.get(&magic) || magic != kHelloMagic) return Status::Error("malformed message: not a hello");
   const bool ok = r.get_string(&hello->probe_path) && r.get_string(&hello->probe_token) && r.get_string(&hello->input_path) &&
-                  r.get(&hello->input_size);
+                  r.get(&hello->input_size) && r.at_end_of_fields();
   return ok ? Status() : r.status();
 }
 
@@ -446,13 +457,12 @@ Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply)
   Reader r(borrowed(buffer));
   uint32_t magic = 0;
   int32_t threads = 0;
-  uint8_t sees = 0;
   if (!r.get(&magic) || magic != kHelloMagic + 1) return Status::Error("malformed message: not a hello reply");
-  const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get(&sees);
+  const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get_flag(&reply->sees_files) &&
+                  r.at_end_of_fields();
   if (!ok) return r.status();
   if (threads < 1 || threads > 4096) return Status::Error("malformed message: thread count out of range");
   reply->threads = threads;
-  reply->sees_files = sees != 0;
   return Status();
 }
 
