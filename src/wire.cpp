@@ -300,6 +300,12 @@ Status check_work(const WorkItem& m) {
   if (m.source == Source::kPixels && m.pixels.empty()) return bad("a pixel source without pixels");
   if (m.sink == Sink::kWriteFile && m.output_path.empty()) return bad("a file sink without a path");
   if (m.sink != Sink::kPixels && m.output_ext.empty()) return bad("an encoding sink without a format");
+  if (m.sink == Sink::kBand && (!m.band || m.image_width <= 0 || m.image_height <= 0 || m.rows.row1 > m.image_height)) {
+    return bad("a band sink without a band of a sized image");
+  }
+  if (m.probe && (m.source == Source::kPixels || m.band || !m.steps.empty() || m.sink != Sink::kPixels)) {
+    return bad("a probe that is not a plain file decode");
+  }
   if (m.finish.op != nullptr && m.finish.op->finish == nullptr) return bad("a finish of an operation that has none");
   if (!m.band) return Status();
   const PieceRows& rows = m.rows;
@@ -344,9 +350,12 @@ OutMessage encode_work(const std::vector<WorkItem>& items) {
     w.put_steps(m.finish.op ? Pipeline{m.finish} : Pipeline{});
     w.put_doubles(m.histogram);
     w.put_steps(m.steps);
+    w.put<uint8_t>(m.probe);
     w.put(static_cast<uint8_t>(m.sink));
     w.put_string(m.output_ext);
     w.put_string(m.output_path);
+    w.put<int32_t>(m.image_width);
+    w.put<int32_t>(m.image_height);
     w.put<uint8_t>(m.sync);
     w.put(m.max_pixels);
     w.put(m.max_file_bytes);
@@ -365,12 +374,13 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
     uint8_t source = 0, sink = 0;
     Pipeline finish;
     const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get_flag(&m.band) &&
-                    r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) && r.get(&sink) &&
-                    r.get_string(&m.output_ext) && r.get_string(&m.output_path) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
+                    r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) &&
+                    r.get_flag(&m.probe) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
+                    r.get(&m.image_width) && r.get(&m.image_height) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
                     r.get(&m.max_file_bytes);
     if (!ok) return r.status();
     if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
-    if (sink < 1 || sink > 3) return Status::Error("malformed message: unknown sink");
+    if (sink < 1 || sink > 4) return Status::Error("malformed message: unknown sink");
     m.source = static_cast<Source>(source);
     m.sink = static_cast<Sink>(sink);
     if (finish.size() > 1) return Status::Error("malformed message: more than one finish");
@@ -392,7 +402,16 @@ OutMessage encode_result(const std::vector<ResultItem>& items) {
     w.put_strings(m.decoded);
     w.put_doubles(m.histogram);
     w.put_mat(m.pixels);
+    w.put<uint8_t>(m.cheap_rows);
     w.put_payload(m.encoded);
+    w.put<int32_t>(m.band.width);
+    w.put<int32_t>(m.band.height);
+    w.put<int32_t>(m.band.channels);
+    w.put<int32_t>(m.band.row0);
+    w.put<int32_t>(m.band.rows);
+    w.put<uint8_t>(m.band.png);
+    w.put(m.band.adler32);
+    w.put(m.band.raw_size);
     w.put(m.written);
     w.put(m.compute_ms);
     w.put(m.queue_ms);
@@ -409,9 +428,15 @@ Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, 
     ResultItem& m = (*items)[i];
     m.piece_id = ids[i];
     const bool ok = r.get_string(&m.error) && r.get(&m.width) && r.get(&m.height) && r.get_strings(&m.decoded) &&
-                    r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_payload(&m.encoded) && r.get(&m.written) &&
-                    r.get(&m.compute_ms) && r.get(&m.queue_ms);
+                    r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_flag(&m.cheap_rows) && r.get_payload(&m.encoded) &&
+                    r.get(&m.band.width) && r.get(&m.band.height) && r.get(&m.band.channels) && r.get(&m.band.row0) &&
+                    r.get(&m.band.rows) && r.get_flag(&m.band.png) && r.get(&m.band.adler32) && r.get(&m.band.raw_size) &&
+                    r.get(&m.written) && r.get(&m.compute_ms) && r.get(&m.queue_ms);
     if (!ok) return r.status();
+    const EncodedBand& band = m.band;  // described when it has rows (a kBand result)
+    const bool sane_band = band.width > 0 && band.height > 0 && (band.channels == 1 || band.channels == 3 || band.channels == 4) &&
+                           band.row0 >= 0 && band.rows <= band.height - band.row0;
+    if (band.rows != 0 && (band.rows < 0 || !sane_band)) return Status::Error("malformed message: band description out of range");
   }
   if (!r.at_end()) return r.status();
   return Status();

@@ -111,7 +111,8 @@ constexpr size_t head_size_at(size_t n) { return 8 + 8 * n; }
 // length-prefixed, a finish written as a list of 0 or 1 steps). The layout test pins them for band_work.
 struct WorkLayout {
   size_t source = head_size_at(1) + 8, path_len = source + 1, file_len, mat_rows, mat_cols, mat_type, mat_len, band, rows,
-         finish_count, histogram_count, steps_count, sink, ext_len, output_path_len, sync, max_pixels, max_file_bytes, end;
+         finish_count, histogram_count, steps_count, probe, sink, ext_len, output_path_len, image_width, image_height, sync, max_pixels,
+         max_file_bytes, end;
   explicit WorkLayout(const dips::WorkItem& m) {
     file_len = path_len + 8 + m.path.size();
     mat_rows = file_len + 8;
@@ -123,10 +124,13 @@ struct WorkLayout {
     finish_count = rows + 16;
     histogram_count = finish_count + 4 + (m.finish.op ? 8 : 0);
     steps_count = histogram_count + 4 + 8 * m.histogram.size();
-    sink = steps_count + 4 + 8 * m.steps.size();
+    probe = steps_count + 4 + 8 * m.steps.size();
+    sink = probe + 1;
     ext_len = sink + 1;
     output_path_len = ext_len + 8 + m.output_ext.size();
-    sync = output_path_len + 8 + m.output_path.size();
+    image_width = output_path_len + 8 + m.output_path.size();
+    image_height = image_width + 4;
+    sync = image_height + 4;
     max_pixels = sync + 1;
     max_file_bytes = max_pixels + 8;
     end = max_file_bytes + 8;
@@ -138,7 +142,7 @@ struct WorkLayout {
 // The same for a one-item result message.
 struct ResultLayout {
   size_t error_len = head_size_at(1) + 8, width, height, strings_count, histogram_count, mat_rows, mat_cols, mat_type, mat_len,
-         encoded_len, written, compute_ms, queue_ms, end;
+         cheap_rows, encoded_len, band, written, compute_ms, queue_ms, end;
   explicit ResultLayout(const dips::ResultItem& m) {
     width = error_len + 8 + m.error.size();
     height = width + 4;
@@ -149,8 +153,10 @@ struct ResultLayout {
     mat_cols = mat_rows + 4;
     mat_type = mat_rows + 8;
     mat_len = mat_rows + 12;
-    encoded_len = mat_len + 8;
-    written = encoded_len + 8;
+    cheap_rows = mat_len + 8;
+    encoded_len = cheap_rows + 1;
+    band = encoded_len + 8;  // width, height, channels, row0, rows (int32), png (u8), adler32 (u32), raw size (u64)
+    written = band + 20 + 1 + 4 + 8;
     compute_ms = written + 8;
     queue_ms = compute_ms + 8;
     end = queue_ms + 8;
@@ -394,7 +400,7 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(bytes[at.sync] == 0);
   CHECK(peek<int64_t>(bytes, at.max_pixels) == 1000);
   CHECK(peek<uint64_t>(bytes, at.max_file_bytes) == 0);
-  CHECK(at.end == 132);
+  CHECK(at.end == 141);
   for (size_t i = at.end; i < 192; ++i) CHECK(bytes[i] == 0);  // the head's padding
   CHECK(std::equal(bytes.begin() + 192, bytes.begin() + 212, work.pixels.data));
   for (size_t i = 212; i < 256; ++i) CHECK(bytes[i] == 0);  // the payload's padding
@@ -406,8 +412,8 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   const std::vector<uint8_t> two = work_bytes({work, second});
   CHECK(peek<uint32_t>(two, kCountAt) == 2);
   CHECK(peek<uint64_t>(two, id_at(1)) == 43);
-  CHECK(peek<uint64_t>(two, head_size_at(2)) == 256);  // 32 + 2 x 108 bytes of fields, padded
-  CHECK(two.size() == 256 + 2 * 64);
+  CHECK(peek<uint64_t>(two, head_size_at(2)) == 320);  // 32 + 2 x 117 bytes of fields, padded
+  CHECK(two.size() == 320 + 2 * 64);
 
   const dips::ResultItem result = small_result();
   const std::vector<uint8_t> encoded_result = result_bytes({result});
@@ -421,10 +427,10 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(peek<uint64_t>(encoded_result, r.mat_len) == 18);
   CHECK(peek<uint64_t>(encoded_result, r.encoded_len) == 3);
   CHECK(peek<double>(encoded_result, r.queue_ms) == 0.25);
-  CHECK(r.end == 2169);
-  CHECK(peek<uint64_t>(encoded_result, head_size_at(1)) == 2176);
-  CHECK(encoded_result[2240] == 9);  // the encoded bytes, after the 18 pixel bytes padded to 64
-  CHECK(encoded_result.size() == 2304);
+  CHECK(r.end == 2203);
+  CHECK(peek<uint64_t>(encoded_result, head_size_at(1)) == 2240);
+  CHECK(encoded_result[2304] == 9);  // the encoded bytes, after the 18 pixel bytes padded to 64
+  CHECK(encoded_result.size() == 2368);
 
   const std::vector<uint8_t> hello = dips::encode_hello(a_hello());
   CHECK(peek<uint32_t>(hello, 0) == 0x44495048u);  // "DIPH"
@@ -553,7 +559,7 @@ TEST_CASE("only the canonical bytes of a message decode", "[bad_input][wire]") {
       expect_work_error(bytes, "padding is not zero");
     }
     std::vector<uint8_t> results = result_bytes({small_result()});
-    results[2176 + 18] = 1;  // after the result's pixels
+    results[2240 + 18] = 1;  // after the result's pixels
     expect_result_error(results, "padding is not zero");
   }
   SECTION("head size") {
@@ -718,10 +724,31 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
       std::vector<uint8_t> bytes = valid;
       bytes[at.source] = value;
       expect_work_error(bytes, "unknown source");
-      bytes = valid;
+    }
+    for (uint8_t value : {0, 5, 255}) {
+      std::vector<uint8_t> bytes = valid;
       bytes[at.sink] = value;
       expect_work_error(bytes, "unknown sink");
     }
+  }
+  SECTION("a band sink without a band of a sized image, a probe that is not a plain decode") {
+    dips::WorkItem item = band_work();
+    item.sink = dips::Sink::kBand;
+    item.output_ext = ".png";
+    expect_work_error(work_bytes({item}), "a band sink without a band of a sized image");  // no image size
+    item.image_width = 5;
+    item.image_height = 2;  // rows 1..3 do not fit
+    expect_work_error(work_bytes({item}), "a band sink without a band of a sized image");
+    item.image_height = 4;
+    CHECK(decode_work(work_bytes({item})).ok());
+    item.band = false;
+    expect_work_error(work_bytes({item}), "a band sink without a band of a sized image");
+    dips::WorkItem probe = file_work(encode(cv::Mat(2, 2, CV_8UC3, cv::Scalar::all(5)), ".png"));
+    probe.probe = true;
+    expect_work_error(work_bytes({probe}), "a probe that is not a plain file decode");  // it has steps and an encoding sink
+    probe.steps.clear();
+    probe.sink = dips::Sink::kPixels;
+    CHECK(decode_work(work_bytes({probe})).ok());
   }
   SECTION("a source or sink without its data") {
     dips::WorkItem item = band_work();
@@ -822,7 +849,7 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
   const ResultLayout at(result);
   std::vector<uint8_t> bytes = valid;
   expect_result_error(work_bytes({band_work()}), "wrong message kind");
-  for (uint64_t length : {~uint64_t{0}, uint64_t{1} << 63, uint64_t{2176 - at.error_len - 8 + 1}}) {
+  for (uint64_t length : {~uint64_t{0}, uint64_t{1} << 63, uint64_t{2240 - at.error_len - 8 + 1}}) {
     bytes = valid;
     poke(bytes, at.error_len, length);
     expect_result_error(bytes, "field length beyond the message");
@@ -832,7 +859,7 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
   expect_result_error(bytes, "too many strings");
   poke(bytes, at.strings_count, uint32_t{65536});  // allowed count, strings missing: refused before allocating
   expect_result_error(bytes, "more strings than the message holds");
-  poke(bytes, at.strings_count, static_cast<uint32_t>((2176 - at.strings_count - 4) / 8 + 1));
+  poke(bytes, at.strings_count, static_cast<uint32_t>((2240 - at.strings_count - 4) / 8 + 1));
   expect_result_error(bytes, "more strings than the message holds");
   bytes = valid;
   poke(bytes, at.strings_count + 4, ~uint64_t{0});  // the first string's length
@@ -856,8 +883,21 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
     }
   }
   bytes = valid;
-  bytes[2176 + 64 + 3] = 7;  // the padding after the encoded bytes
+  bytes[2240 + 64 + 3] = 7;  // the padding after the encoded bytes
   expect_result_error(bytes, "padding is not zero");
+  // An encoded band's description: rows of an image of no size, more rows than the image has, 2 channels.
+  bytes = valid;
+  poke(bytes, at.band + 16, int32_t{3});
+  expect_result_error(bytes, "band description out of range");
+  for (const std::array<int32_t, 5> band : {std::array<int32_t, 5>{8, 10, 3, 8, 3}, std::array<int32_t, 5>{8, 10, 2, 0, 3},
+                                            std::array<int32_t, 5>{8, 10, 3, 0, -1}}) {
+    bytes = valid;
+    for (int k = 0; k < 5; ++k) poke(bytes, at.band + 4 * k, band[k]);
+    expect_result_error(bytes, "band description out of range");
+  }
+  bytes = valid;
+  for (int k = 0; k < 5; ++k) poke(bytes, at.band + 4 * k, std::array<int32_t, 5>{8, 10, 3, 7, 3}[k]);
+  CHECK(decode_result(bytes).ok());
 }
 
 TEST_CASE("hostile hello and hello reply messages are errors", "[bad_input][wire]") {
