@@ -1,6 +1,8 @@
 #include "dips/app.h"
 
 #include <cstdio>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <future>
 #include <string>
@@ -22,6 +24,34 @@ int launcher_rank() {
     if (const char* value = std::getenv(name)) return std::atoi(value);
   }
   return -1;
+}
+
+// How rank 0 starts more workers: this very executable with this command line.
+SpawnCommand spawn_command(int argc, char** argv) {
+  SpawnCommand command;
+  std::vector<char> path(4096);
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  command.program = n > 0 ? std::string(path.data(), static_cast<size_t>(n)) : std::string(argv[0]);
+  command.args.assign(argv + 1, argv + argc);
+  return command;
+}
+
+// A process rank 0 started (--worker-id): it works for its parent until told to stop, then exits
+// without MPI_Finalize (which would wait for the parent to disconnect).
+int run_spawned_worker(int argc, char** argv, const Options& options) {
+  const MpiWorld world = mpi_start(&argc, &argv);
+  if (!world.spawned) {
+    std::fprintf(stderr, "dips: error: --worker-id is set by rank 0 on the workers it starts; not for the command line\n");
+    mpi_end(false, static_cast<int>(ExitCode::kUsage));
+  }
+  std::unique_ptr<CoordinatorLink> link = make_mpi_coordinator_link(world);
+  WorkerConfig config;
+  config.id = options.worker_id;
+  config.threads = options.threads > 0 ? options.threads : 1;
+  config.orphan_timeout = options.orphan_timeout;
+  run_worker(*link, config);
+  mpi_end(false, 0);
+  return 0;
 }
 
 std::string join_arguments(int argc, char** argv) {
@@ -49,7 +79,8 @@ ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& tr
     return ExitCode::kUsage;
   }
   if (options.dry_run) {
-    print_plan(options, tasks, world.size == 1 ? default_threads(1) : world.size - 1);
+    const int spawned = options.spawn_workers;
+    print_plan(options, tasks, world.size == 1 && spawned == 0 ? default_threads(1) : world.size - 1 + spawned);
     return ExitCode::kOk;
   }
   return run_coordinator(options, transport, std::move(tasks), command_line);
@@ -58,10 +89,11 @@ ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& tr
 }  // namespace
 
 int dips_main(int argc, char** argv) {
-  const bool launched = launcher_rank() >= 0;
-  const bool speaker = launcher_rank() <= 0;  // only one rank prints help, errors and tables
   Options options;
   Status status = parse_options(argc, argv, &options);
+  if (status.ok() && options.worker_id > 0) return run_spawned_worker(argc, argv, options);
+  const bool launched = launcher_rank() >= 0;
+  const bool speaker = launcher_rank() <= 0;  // only one rank prints help, errors and tables
   if (!status.ok()) {
     if (speaker) {
       std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
@@ -73,6 +105,12 @@ int dips_main(int argc, char** argv) {
     if (speaker) std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
     return 0;
   }
+  if (!launched && options.spawn_workers > 0) {
+    std::fprintf(stderr, "dips: error: --workers starts worker processes through MPI: run it under mpirun -np 1 (scripts/dips-run does)\n");
+    write_status_file(options.status_file, ExitCode::kUsage);
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  const SpawnCommand command = spawn_command(argc, argv);
   // Rank 0 lists the job's files while MPI starts (MPI_Init takes a good part of a second with a few ranks).
   std::future<BuiltJob> job;
   if (speaker) {
@@ -86,7 +124,7 @@ int dips_main(int argc, char** argv) {
   const MpiWorld world = launched ? mpi_start(&argc, &argv) : MpiWorld{};
   const int threads = options.threads > 0 ? options.threads : default_threads(world.size);
   if (world.rank != 0) {
-    std::unique_ptr<CoordinatorLink> link = make_mpi_coordinator_link();
+    std::unique_ptr<CoordinatorLink> link = make_mpi_coordinator_link(world);
     WorkerConfig config;
     config.id = world.rank;
     config.threads = threads;
@@ -95,7 +133,9 @@ int dips_main(int argc, char** argv) {
     mpi_end(clean, 0);
     return 0;
   }
-  std::unique_ptr<Transport> transport = world.size == 1 ? make_local_transport(threads) : make_mpi_transport(world);
+  // Under mpirun, rank 0 alone still has MPI: it may start workers (--workers, --respawn, --grow-from).
+  const bool alone = world.size == 1 && (!launched || (options.spawn_workers == 0 && options.grow_from.empty()));
+  std::unique_ptr<Transport> transport = alone ? make_local_transport(threads) : make_mpi_transport(world, command);
   const ExitCode code = coordinate(options, world, *transport, job.get(), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown();

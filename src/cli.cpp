@@ -45,12 +45,17 @@ Described describe(Options* o) {
       ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
+      ("workers", po::value(&o->spawn_workers), "rank 0 starts this many workers itself, each its own MPI job (launch: mpirun -np 1; needs tcp in the BTL list; scripts/dips-run does this with a hostfile)")
+      ("respawn", po::value(&o->respawn), "start a new worker for each lost one, at most this many times per job (default 0: off; needs tcp in the BTL list)")
+      ("hosts", po::value(&o->hosts_file), "hostfile (mpirun format, 'host slots=N') of where started workers may go; default: rank 0's machine")
+      ("grow-from", po::value(&o->grow_from), "hostfile re-read every 2 s: a host added gets slots workers, a host removed is drained (needs --workers or --respawn launch flags; see README)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
       ("version", po::bool_switch(&o->version), "print the version and exit")
       ("help,h", po::bool_switch(&o->help), "print this help and exit");
-  d.all.add(d.visible).add_options()("input", po::value(&o->job.inputs)->multitoken(), "");
+  d.all.add(d.visible).add_options()("input", po::value(&o->job.inputs)->multitoken(), "")(
+      "worker-id", po::value(&o->worker_id), "");  // set by rank 0 on the workers it spawns
   d.positional.add("input", -1);
   return d;
 }
@@ -92,6 +97,8 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   }
   if (o->scheduler.queue_depth < 1) return Status::Error("--queue-depth must be at least 1");
   if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
+  if (o->spawn_workers < 0 || o->spawn_workers > 4096) return Status::Error("--workers must be 0..4096");
+  if (o->respawn < 0) return Status::Error("--respawn must be 0 or more");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;

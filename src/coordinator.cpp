@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <thread>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -17,6 +19,7 @@
 #include "dips/fault.h"
 #include "dips/granularity.h"
 #include "dips/image_io.h"
+#include "dips/placement.h"
 #include "dips/progress.h"
 #include "dips/report.h"
 #include "dips/scheduler.h"
@@ -37,6 +40,8 @@ constexpr uint64_t kMaxLoadedBytes = 512ull << 20;
 constexpr size_t kHeaderBytes = 64 * 1024;
 constexpr double kReportFlushInterval = 0.05;
 constexpr double kDeadlineInterval = 0.01;
+// How often rank 0 reads the --grow-from hostfile again.
+constexpr double kGrowInterval = 2.0;
 
 // CPU time of this process (user + system): rank 0's cost, reported so benchmarks can check it.
 double process_cpu_seconds() {
@@ -77,7 +82,14 @@ bool has_band_stage(const Pipeline& pipeline) {
 struct WorkerInfo {
   bool replied = false;
   bool used = false;  // in the scheduler
+  double greeted = 0;
   HelloReply hello;
+};
+
+// A worker rank 0 means to start: at the beginning (--workers), to replace a lost one, or on a new host.
+struct SpawnWish {
+  int replaces = -1;                  // the lost worker, or -1
+  std::optional<std::string> prefer;  // the host to start it on if it has a free slot
 };
 
 // A task being worked on.
@@ -112,6 +124,9 @@ class Coordinator {
       : options_(options), transport_(transport), tasks_(std::move(tasks)), scheduler_(options.scheduler),
         progress_(options.quiet, options.progress_interval), background_(2) {
     for (const FaultPlan& plan : fault_plans()) (plan.rank == 0 ? own_faults_ : worker_faults_).push_back(plan);
+    initial_workers_ = transport_.workers().size() + static_cast<size_t>(options.spawn_workers);
+    for (int i = 0; i < options.spawn_workers; ++i) wishes_.push_back(SpawnWish{});
+    initial_spawns_left_ = options.spawn_workers;
   }
 
   ExitCode run(const std::string& command_line);
@@ -119,9 +134,16 @@ class Coordinator {
  private:
   double now() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
   Status open_report(const std::string& command_line);
+  Status plan_hosts();
   void greet_workers();
+  void greet(int worker);
   void on_hello(int worker, const Incoming& message);
   void decide_io();
+  void use_worker(int worker, WorkerInfo& info);
+  void spawn_one();
+  void regrow();
+  void retire_drained();
+  bool awaiting_workers() const;
   bool step();
   void handle(const Incoming& message);
   void apply_deadlines();
@@ -150,6 +172,16 @@ class Coordinator {
   ReportWriter report_;
   CostModel costs_;
   std::map<int, WorkerInfo> workers_;
+  std::vector<uint8_t> hello_bytes_;
+  std::unique_ptr<Placement> placement_;
+  std::deque<SpawnWish> wishes_;
+  int initial_spawns_left_ = 0, replacements_ = 0;
+  size_t initial_workers_ = 0;
+  std::vector<int> spawned_workers_;  // started during the job (replacements, added hosts)
+  std::set<int> draining_;
+  std::vector<HostSlots> grow_hosts_;
+  double last_grow_ = 0;
+  std::string spawn_refused_;
   bool io_decided_ = false, shared_io_ = true;
   fs::path probe_path_;
   std::string probe_token_;
@@ -179,7 +211,7 @@ Status Coordinator::open_report(const std::string& command_line) {
     if (!status.ok()) return status;
   }
   nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line},
-                                     {"workers", transport_.workers().size()}, {"resume", options_.resume}};
+                                     {"workers", initial_workers_}, {"resume", options_.resume}};
   return report_.open(options_.report, run_line);
 }
 
@@ -199,14 +231,16 @@ void Coordinator::greet_workers() {
       hello.input_size = static_cast<uint64_t>(info.st_size);
     }
   }
-  const std::vector<uint8_t> bytes = encode_hello(hello);
+  hello_bytes_ = encode_hello(hello);
+  for (int worker : transport_.workers()) greet(worker);
+}
+
+void Coordinator::greet(int worker) {
   hello_sent_ = now();
-  for (int worker : transport_.workers()) {
-    workers_[worker];
-    OutMessage message;
-    message.head = bytes;
-    transport_.send(worker, Tag::kHello, std::move(message));
-  }
+  workers_[worker].greeted = hello_sent_;
+  OutMessage message;
+  message.head = hello_bytes_;
+  transport_.send(worker, Tag::kHello, std::move(message));
 }
 
 void Coordinator::on_hello(int worker, const Incoming& message) {
@@ -221,36 +255,143 @@ void Coordinator::on_hello(int worker, const Incoming& message) {
   }
   it->second.replied = true;
   it->second.hello = reply;
+  if (io_decided_) use_worker(worker, it->second);  // a worker started during the job
 }
 
 // Workers that see the files read and write them; if one does not (auto), rank 0 moves every file's bytes.
 void Coordinator::decide_io() {
+  if (initial_spawns_left_ > 0) return;  // the io mode is decided with every worker of the start
   const bool all_replied = std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w.second.replied; });
   if (!all_replied && now() - hello_sent_ < options_.scheduler.ping_timeout) return;
   bool all_see = true;
   for (auto& [id, info] : workers_) {
-    if (!info.replied) {
-      progress_.message(fmt::format("dips: worker rank {} lost (no answer to the greeting within {:.1f} s)", id, options_.scheduler.ping_timeout));
-      transport_.abandon(id);
-      lost_workers_.push_back(id);
-      continue;
-    }
+    if (!info.replied) continue;
     all_see &= info.hello.sees_files;
   }
   shared_io_ = options_.io == IoMode::kShared || (options_.io == IoMode::kAuto && all_see);
+  io_decided_ = true;
   for (auto& [id, info] : workers_) {
-    if (!info.replied || info.hello.threads < 1) continue;
-    if (shared_io_ && !info.hello.sees_files) {
-      progress_.message(fmt::format("dips: warning: worker rank {} on {} cannot see the job's files; not used (--io shared)", id, info.hello.host));
+    if (info.replied) use_worker(id, info);
+  }
+  arm_worker_faults();  // after:0
+}
+
+// A worker that answered the greeting takes pieces, unless it cannot see the files workers read.
+void Coordinator::use_worker(int worker, WorkerInfo& info) {
+  if (info.used || info.hello.threads < 1) return;
+  if (shared_io_ && !info.hello.sees_files) {
+    progress_.message(fmt::format("dips: warning: worker rank {} on {} cannot see the job's files; not used ({})", worker, info.hello.host,
+                                  options_.io == IoMode::kShared ? "--io shared" : "workers read and write the files themselves in this job"));
+    return;
+  }
+  info.used = true;
+  scheduler_.add_worker(worker, info.hello.threads);
+}
+
+// Where started workers may go: --grow-from's hosts, else --hosts, else this machine (its cores, or more
+// when more workers run on it already).
+Status Coordinator::plan_hosts() {
+  std::vector<HostSlots> hosts;
+  const std::string& file = !options_.grow_from.empty() ? options_.grow_from : options_.hosts_file;
+  if (!file.empty()) {
+    Status status = read_hostfile(file, &hosts);
+    if (!status.ok()) return status;
+    if (hosts.empty()) return Status::Error(fmt::format("hostfile '{}' lists no host", file));
+  }
+  grow_hosts_ = hosts;
+  const int world_workers = static_cast<int>(transport_.workers().size());
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  placement_ = std::make_unique<Placement>(hosts, std::max(cores, world_workers + options_.spawn_workers));
+  // Without a hostfile every world rank is on this machine and holds one of its slots.
+  if (hosts.empty()) {
+    for (int worker : transport_.workers()) placement_->started(worker, Place{});
+  }
+  return Status();
+}
+
+// Starts one wished-for worker (one per turn of the loop: each spawn blocks rank 0 for 0.3 s or more).
+void Coordinator::spawn_one() {
+  if (wishes_.empty() || (io_decided_ && finished())) return;
+  const SpawnWish wish = wishes_.front();
+  wishes_.pop_front();
+  const bool initial = initial_spawns_left_ > 0;
+  const std::optional<Place> place = placement_->place(wish.prefer);
+  if (!place) {
+    progress_.message(fmt::format("dips: warning: no free slot to start a worker on{}", wish.replaces >= 0 ? fmt::format(" (to replace worker rank {})", wish.replaces) : ""));
+    if (initial) --initial_spawns_left_;
+    return;
+  }
+  const std::string refusal = transport_.spawn_refusal(*place);
+  if (!refusal.empty()) {
+    if (spawn_refused_ != refusal) progress_.message(fmt::format("dips: warning: cannot start workers: {}", refusal));
+    spawn_refused_ = refusal;
+    if (initial) --initial_spawns_left_;
+    return;
+  }
+  const double t0 = now();
+  int worker = -1;
+  Status status = transport_.spawn(*place, &worker);
+  const double took = now() - t0;
+  scheduler_.pause(took);
+  if (initial) --initial_spawns_left_;
+  const std::string where = place->host.empty() ? std::string("this machine") : place->host;
+  if (!status.ok()) {
+    progress_.message(fmt::format("dips: warning: {}", status.message()));
+    return;
+  }
+  placement_->started(worker, *place);
+  if (!initial) spawned_workers_.push_back(worker);
+  greet(worker);
+  nlohmann::ordered_json event = {{"event", "worker_spawned"}, {"worker", worker}, {"host", where}, {"t", std::round(t0 * 1e4) / 1e4},
+                                  {"spawn_s", std::round(took * 1e4) / 1e4}};
+  if (wish.replaces >= 0) event["replaces"] = wish.replaces;
+  report_.write_event(event);
+  if (!initial) {
+    progress_.message(fmt::format("dips: worker rank {} started on {} in {:.2f} s{}", worker, where, took,
+                                  wish.replaces >= 0 ? fmt::format(" (replaces rank {})", wish.replaces) : std::string()));
+  }
+}
+
+// Reads --grow-from again: new hosts and slots get workers, workers on hosts gone (or beyond a host's
+// slots) finish their pieces and stop.
+void Coordinator::regrow() {
+  if (options_.grow_from.empty() || now() - last_grow_ < kGrowInterval) return;
+  last_grow_ = now();
+  std::vector<HostSlots> hosts;
+  Status status = read_hostfile(options_.grow_from, &hosts);
+  if (!status.ok()) return;  // a file being rewritten: read it next time
+  for (const HostSlots& host : hosts) {
+    auto before = std::find_if(grow_hosts_.begin(), grow_hosts_.end(), [&](const HostSlots& h) { return h.name == host.name; });
+    for (int i = before == grow_hosts_.end() ? 0 : before->slots; i < host.slots; ++i) wishes_.push_back(SpawnWish{-1, host.name});
+  }
+  grow_hosts_ = hosts;
+  for (int worker : placement_->update(hosts)) {
+    if (!draining_.insert(worker).second) continue;
+    scheduler_.drain(worker);
+    progress_.message(fmt::format("dips: worker rank {} drains (its host left {})", worker, options_.grow_from));
+    report_.write_event({{"event", "worker_draining"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}});
+  }
+}
+
+void Coordinator::retire_drained() {
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    const int worker = *it;
+    if (!scheduler_.drained(worker)) {
+      ++it;
       continue;
     }
-    info.used = true;
-    scheduler_.add_worker(id, info.hello.threads);
+    transport_.retire(worker);
+    scheduler_.remove_worker(worker);
+    placement_->stopped(worker);
+    report_.write_event({{"event", "worker_retired"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}});
+    it = draining_.erase(it);
   }
-  std::error_code ec;
-  if (!probe_path_.empty()) fs::remove(probe_path_, ec);
-  io_decided_ = true;
-  arm_worker_faults();  // after:0
+}
+
+// Workers started or greeted that have not answered yet, or workers still to start.
+bool Coordinator::awaiting_workers() const {
+  if (!wishes_.empty()) return true;
+  return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w.second.replied; });
 }
 
 void Coordinator::handle(const Incoming& message) {
@@ -290,6 +431,11 @@ void Coordinator::apply_deadlines() {
     // Several may die in one sweep: each message counts the workers left after that one.
     const int left = scheduler_.live_workers() + static_cast<int>(dead.size() - 1 - i);
     on_worker_lost(dead[i].first, dead[i].second, fmt::format("no answer within {:.1f} s", options_.scheduler.ping_timeout), left);
+  }
+  for (auto& [id, info] : workers_) {
+    if (!io_decided_ || info.replied || t - info.greeted < options_.scheduler.ping_timeout) continue;
+    info.replied = true;  // settled: lost
+    on_worker_lost(id, {}, fmt::format("no answer to the greeting within {:.1f} s", options_.scheduler.ping_timeout), scheduler_.live_workers());
   }
   for (int worker : scheduler_.pings_due(t)) {
     OutMessage ping;
@@ -522,6 +668,13 @@ void Coordinator::finish_task(size_t index, const Status& status) {
 void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left) {
   transport_.abandon(worker);
   lost_workers_.push_back(worker);
+  draining_.erase(worker);
+  const std::optional<std::string> host = placement_->host_of(worker);
+  placement_->lost(worker);
+  if (replacements_ < options_.respawn && spawn_refused_.empty()) {
+    ++replacements_;
+    wishes_.push_back(SpawnWish{worker, host});
+  }
   progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why, pieces.size(),
                                 pieces.size() == 1 ? "" : "s", left, left == 1 ? "" : "s"));
   report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
@@ -588,8 +741,10 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"wall_s", std::round(wall * 1000) / 1000},
           {"megapixels", std::round(megapixels_ * 1000) / 1000},
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
-          {"workers", transport_.workers().size()},
+          {"workers", initial_workers_},
           {"workers_lost", lost_workers_},
+          {"workers_spawned", spawned_workers_},
+          {"launch", options_.spawn_workers > 0 ? "spawned" : "world"},
           {"io", shared_io_ ? "shared" : "mpi"},
           {"rank0_cpu_s", std::round((process_cpu_seconds() - start_cpu_s_) * 1000) / 1000},
           {"rank0_peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
@@ -606,6 +761,9 @@ bool Coordinator::step() {
   }
   busy |= background_.run_completions();
   apply_deadlines();
+  spawn_one();
+  regrow();
+  retire_drained();
   if (!io_decided_) {
     decide_io();
     if (!io_decided_) return busy;
@@ -632,11 +790,16 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message("dips: error: " + status.message());
     return ExitCode::kUsage;
   }
+  status = plan_hosts();
+  if (!status.ok()) {
+    progress_.message("dips: error: " + status.message());
+    return ExitCode::kUsage;
+  }
   greet_workers();
   auto backoff = std::chrono::microseconds(50);
   while (!finished()) {
     const bool busy = step();
-    if (io_decided_ && scheduler_.live_workers() == 0) break;
+    if (io_decided_ && scheduler_.live_workers() == 0 && !awaiting_workers()) break;
     // Waits for a background completion, polling the workers more and more lazily while nothing happens.
     backoff = busy ? std::chrono::microseconds(50) : std::min(backoff * 2, std::chrono::microseconds(2000));
     if (!busy) background_.wait(backoff);

@@ -26,7 +26,7 @@ uint64_t Scheduler::add_piece(double cost) {
 }
 
 bool Scheduler::has_room(const Worker& worker, double cost) const {
-  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect) return false;
+  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining) return false;
   const size_t count = worker.pieces.size();
   const size_t threads = static_cast<size_t>(worker.threads);
   if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
@@ -153,6 +153,30 @@ std::vector<uint64_t> Scheduler::requeue_pieces_of(Worker& worker) {
 void Scheduler::refresh_state(Worker& worker) {
   if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect) return;
   worker.state = worker.pieces.empty() ? WorkerState::kIdle : WorkerState::kBusy;
+}
+
+void Scheduler::drain(int rank) {
+  auto it = workers_.find(rank);
+  if (it != workers_.end()) it->second.draining = true;
+}
+
+bool Scheduler::drained(int rank) const {
+  auto it = workers_.find(rank);
+  return it != workers_.end() && it->second.draining && it->second.pieces.empty() && it->second.state != WorkerState::kDead;
+}
+
+std::vector<uint64_t> Scheduler::remove_worker(int rank) {
+  auto it = workers_.find(rank);
+  if (it == workers_.end()) return {};
+  std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
+  workers_.erase(it);
+  return requeued;
+}
+
+void Scheduler::pause(double seconds) {
+  for (auto& [rank, worker] : workers_) {
+    if (worker.ping_outstanding_since >= 0) worker.ping_outstanding_since += seconds;
+  }
 }
 
 WorkerState Scheduler::worker_state(int rank) const {

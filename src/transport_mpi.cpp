@@ -6,7 +6,11 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <deque>
+#include <map>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -72,9 +76,9 @@ bool complete(MPI_Request* request) {
 
 // Starts sending head and parts as one message, without copying the parts: an hindexed datatype over
 // their addresses.
-PendingSend start_send(int peer, Tag tag, OutMessage message) {
+PendingSend start_send(MPI_Comm comm, int peer, int id, Tag tag, OutMessage message) {
   PendingSend send;
-  send.peer = peer;
+  send.peer = id;
   send.message = std::move(message);
   const OutMessage& m = send.message;
   if (m.size() > static_cast<size_t>(INT_MAX)) {
@@ -82,7 +86,7 @@ PendingSend start_send(int peer, Tag tag, OutMessage message) {
     return send;
   }
   if (m.parts.empty()) {
-    MPI_Isend(m.head.data(), static_cast<int>(m.head.size()), MPI_BYTE, peer, static_cast<int>(tag), MPI_COMM_WORLD, &send.request);
+    MPI_Isend(m.head.data(), static_cast<int>(m.head.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
     return send;
   }
   std::vector<int> lengths;
@@ -99,27 +103,39 @@ PendingSend start_send(int peer, Tag tag, OutMessage message) {
   MPI_Datatype type;
   MPI_Type_create_hindexed(static_cast<int>(lengths.size()), lengths.data(), addresses.data(), MPI_BYTE, &type);
   MPI_Type_commit(&type);
-  MPI_Isend(MPI_BOTTOM, 1, type, peer, static_cast<int>(tag), MPI_COMM_WORLD, &send.request);
+  MPI_Isend(MPI_BOTTOM, 1, type, peer, static_cast<int>(tag), comm, &send.request);
   MPI_Type_free(&type);  // freed once the send no longer needs it
   return send;
 }
 
 // Starts receiving a probed message into a fresh buffer.
-std::unique_ptr<PendingRecv> start_receive(MPI_Message* probed, const MPI_Status& status) {
+std::unique_ptr<PendingRecv> start_receive(MPI_Message* probed, const MPI_Status& status, int source) {
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
   auto recv = std::make_unique<PendingRecv>();
-  recv->message.source = status.MPI_SOURCE;
+  recv->message.source = source;
   recv->message.tag = static_cast<Tag>(status.MPI_TAG);
   recv->message.data->resize(static_cast<size_t>(count));
   MPI_Imrecv(recv->message.data->data(), count, MPI_BYTE, probed, &recv->request);
   return recv;
 }
 
-// Receives from `source` (MPI_ANY_SOURCE for all): completed messages in the order they completed.
+// Where messages come from: a communicator and the rank to probe there (MPI_ANY_SOURCE for all); `id`
+// names the sender (-1: its rank in `comm` is its id).
+struct Channel {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int source = MPI_ANY_SOURCE;
+  int id = -1;
+};
+
+// Receives from a set of channels: completed messages in the order they completed.
 class Receiver {
  public:
-  explicit Receiver(int source) : source_(source) {}
+  void listen(Channel channel) { channels_.push_back(channel); }
+  // Stops probing the channel of this sender (a worker spawned alone: nothing else arrives there).
+  void forget(int id) {
+    channels_.erase(std::remove_if(channels_.begin(), channels_.end(), [id](const Channel& c) { return c.id == id; }), channels_.end());
+  }
   // The next complete message; `ignore(source)` true drains and drops what comes from that source.
   template <typename Ignore>
   bool poll(Incoming* message, Ignore ignore) {
@@ -129,23 +145,27 @@ class Receiver {
       pending_.erase(it);
       return true;
     }
-    while (true) {
-      int found = 0;
-      MPI_Message probed;
-      MPI_Status status;
-      MPI_Improbe(source_, MPI_ANY_TAG, MPI_COMM_WORLD, &found, &probed, &status);
-      if (!found) return false;
-      std::unique_ptr<PendingRecv> recv = start_receive(&probed, status);
-      if (ignore(status.MPI_SOURCE)) {  // a late word from a rank declared dead: drained, ignored
-        graveyard_.push_back(std::move(recv));
-        continue;
+    for (const Channel& channel : channels_) {
+      while (true) {
+        int found = 0;
+        MPI_Message probed;
+        MPI_Status status;
+        MPI_Improbe(channel.source, MPI_ANY_TAG, channel.comm, &found, &probed, &status);
+        if (!found) break;
+        const int source = channel.id >= 0 ? channel.id : status.MPI_SOURCE;
+        std::unique_ptr<PendingRecv> recv = start_receive(&probed, status, source);
+        if (ignore(source)) {  // a late word from a worker declared dead: drained, ignored
+          graveyard_.push_back(std::move(recv));
+          continue;
+        }
+        if (complete(&recv->request)) {
+          *message = std::move(recv->message);
+          return true;
+        }
+        pending_.push_back(std::move(recv));
       }
-      if (complete(&recv->request)) {
-        *message = std::move(recv->message);
-        return true;
-      }
-      pending_.push_back(std::move(recv));
     }
+    return false;
   }
   // Requests from a dead rank may never complete and still write their buffers: kept forever.
   void bury(int source) {
@@ -160,20 +180,43 @@ class Receiver {
   }
 
  private:
-  int source_;
+  std::vector<Channel> channels_;
   std::vector<std::unique_ptr<PendingRecv>> pending_, graveyard_;
 };
 
+// An Open MPI setting as mpirun passes it to its processes (--mca NAME VALUE), or "".
+std::string mca_setting(const char* name) {
+  const char* value = std::getenv((std::string("OMPI_MCA_") + name).c_str());
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// Processes started by MPI_Comm_spawn reach rank 0 over TCP only: with a BTL list without tcp they
+// abort ("Unreachable"), measured with Open MPI 4.1.4.
+bool btl_allows_tcp() {
+  const std::string btl = mca_setting("btl");
+  if (btl.empty()) return true;
+  const bool excluding = btl[0] == '^';
+  std::stringstream list(excluding ? btl.substr(1) : btl);
+  bool named = false;
+  for (std::string item; std::getline(list, item, ',');) named |= item == "tcp";
+  return excluding ? !named : named;
+}
+
 class MpiTransport : public Transport {
  public:
-  explicit MpiTransport(const MpiWorld& world) {
-    for (int rank = 1; rank < world.size; ++rank) workers_.push_back(rank);
+  MpiTransport(const MpiWorld& world, SpawnCommand command) : command_(std::move(command)), next_id_(world.size) {
+    for (int rank = 1; rank < world.size; ++rank) {
+      workers_.push_back(rank);
+      peers_[rank] = Peer{MPI_COMM_WORLD, rank};
+    }
+    if (world.size > 1) receiver_.listen(Channel{MPI_COMM_WORLD, MPI_ANY_SOURCE, -1});
   }
   std::vector<int> workers() const override { return workers_; }
 
   void send(int worker, Tag tag, OutMessage message) override {
-    if (abandoned_.count(worker)) return;
-    sends_.push_back(start_send(worker, tag, std::move(message)));
+    auto peer = peers_.find(worker);
+    if (peer == peers_.end() || abandoned_.count(worker) || retired_.count(worker)) return;
+    sends_.push_back(start_send(peer->second.comm, peer->second.rank, worker, tag, std::move(message)));
   }
 
   bool poll(Incoming* message) override {
@@ -182,23 +225,67 @@ class MpiTransport : public Transport {
   }
 
   void abandon(int worker) override {
-    abandoned_.insert(worker);
-    // Requests to a dead rank never complete and may still touch their buffers: keep both forever.
-    for (auto it = sends_.begin(); it != sends_.end();) {
-      if (it->peer == worker) {
-        graveyard_.push_back(std::move(*it));
-        it = sends_.erase(it);
-      } else {
-        ++it;
-      }
+    drop(worker);
+    // A spawned worker is rank 0 of its own job, which this PMIx handle does not name; only world ranks
+    // can be killed through the runtime.
+    if (peers_.count(worker) && peers_[worker].comm == MPI_COMM_WORLD) runtime_kill(worker);
+  }
+
+  void retire(int worker) override {
+    OutMessage stop;
+    stop.head = {0};
+    send(worker, Tag::kStop, std::move(stop));
+    retired_.insert(worker);
+    receiver_.forget(worker);
+  }
+
+  std::string spawn_refusal(const Place& place) const override {
+    if (!btl_allows_tcp()) return "the BTL list (--mca btl " + mca_setting("btl") + ") lacks tcp, which started workers need to reach rank 0";
+    const std::string tree = mca_setting("plm_rsh_no_tree_spawn");
+    if (place.add_host && tree != "1" && tree != "true") {
+      return "adding host " + place.host + " needs mpirun --mca plm_rsh_no_tree_spawn 1 (else a second added host never connects)";
     }
-    receiver_.bury(worker);
-    runtime_kill(worker);
+    return "";
+  }
+
+  Status spawn(const Place& place, int* worker) override {
+    const std::string refusal = spawn_refusal(place);
+    if (!refusal.empty()) return Status::Error(refusal);
+    const int id = next_id_;
+    std::vector<std::string> args = command_.args;
+    args.push_back("--worker-id");
+    args.push_back(std::to_string(id));
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    // dips counts slots itself (placement.h): mpirun must not refuse a process for lack of them, since
+    // a failed spawn leaves it unable to exit.
+    MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE");
+    if (!place.host.empty()) MPI_Info_set(info, "host", place.host.c_str());
+    if (place.add_host) MPI_Info_set(info, "add-host", (place.host + ":" + std::to_string(place.host_slots)).c_str());
+    MPI_Comm inter = MPI_COMM_NULL;
+    int error = MPI_SUCCESS;
+    const int code = MPI_Comm_spawn(command_.program.c_str(), argv.data(), 1, info, 0, MPI_COMM_SELF, &inter, &error);
+    MPI_Info_free(&info);
+    if (code != MPI_SUCCESS || error != MPI_SUCCESS || inter == MPI_COMM_NULL) {
+      return Status::Error("MPI_Comm_spawn failed on " + (place.host.empty() ? std::string("this machine") : place.host));
+    }
+    MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
+    ++next_id_;
+    ++spawned_;
+    peers_[id] = Peer{inter, 0};
+    workers_.push_back(id);
+    receiver_.listen(Channel{inter, 0, id});
+    *worker = id;
+    return Status();
   }
 
   bool shutdown() override {
-    const bool clean = abandoned_.empty();
+    const bool clean = abandoned_.empty() && spawned_ == 0;
     for (int worker : workers_) {
+      if (retired_.count(worker)) continue;
       OutMessage stop;
       stop.head = {static_cast<uint8_t>(clean ? 1 : 0)};
       send(worker, Tag::kStop, std::move(stop));
@@ -218,19 +305,45 @@ class MpiTransport : public Transport {
   }
 
  private:
+  struct Peer {
+    MPI_Comm comm = MPI_COMM_NULL;
+    int rank = 0;
+  };
+
+  // Nothing more to or from this worker. Requests to a dead process never complete and may still touch
+  // their buffers: both are kept forever.
+  void drop(int worker) {
+    abandoned_.insert(worker);
+    for (auto it = sends_.begin(); it != sends_.end();) {
+      if (it->peer == worker) {
+        graveyard_.push_back(std::move(*it));
+        it = sends_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    receiver_.bury(worker);
+    receiver_.forget(worker);
+  }
+
+  SpawnCommand command_;
+  int next_id_;
+  int spawned_ = 0;
   std::vector<int> workers_;
-  std::set<int> abandoned_;
+  std::map<int, Peer> peers_;
+  std::set<int> abandoned_, retired_;
   std::vector<PendingSend> sends_, graveyard_;
-  Receiver receiver_{MPI_ANY_SOURCE};
+  Receiver receiver_;
 };
 
 class MpiCoordinatorLink : public CoordinatorLink {
  public:
+  explicit MpiCoordinatorLink(MPI_Comm comm) : comm_(comm) { receiver_.listen(Channel{comm, 0, 0}); }
   bool poll(Incoming* message) override {
     for (auto it = sends_.begin(); it != sends_.end();) it = complete(&it->request) ? sends_.erase(it) : it + 1;
     return receiver_.poll(message, [](int) { return false; });
   }
-  void send(Tag tag, OutMessage message) override { sends_.push_back(start_send(0, tag, std::move(message))); }
+  void send(Tag tag, OutMessage message) override { sends_.push_back(start_send(comm_, 0, 0, tag, std::move(message))); }
   bool flush(double timeout_s) override {
     const auto start = Clock::now();
     while (seconds_since(start) < timeout_s) {
@@ -243,8 +356,9 @@ class MpiCoordinatorLink : public CoordinatorLink {
   }
 
  private:
+  MPI_Comm comm_;
   std::deque<PendingSend> sends_;
-  Receiver receiver_{0};
+  Receiver receiver_;
 };
 
 }  // namespace
@@ -254,15 +368,26 @@ MpiWorld mpi_start(int* argc, char*** argv) {
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);  // spawns: a failure must come back, not abort
   MpiWorld world;
   MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+  MPI_Comm parent = MPI_COMM_NULL;
+  MPI_Comm_get_parent(&parent);
+  world.spawned = parent != MPI_COMM_NULL;
+  if (world.spawned) MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
   return world;
 }
 
-std::unique_ptr<Transport> make_mpi_transport(const MpiWorld& world) { return std::make_unique<MpiTransport>(world); }
+std::unique_ptr<Transport> make_mpi_transport(const MpiWorld& world, SpawnCommand command) {
+  return std::make_unique<MpiTransport>(world, std::move(command));
+}
 
-std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link() { return std::make_unique<MpiCoordinatorLink>(); }
+std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link(const MpiWorld& world) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  if (world.spawned) MPI_Comm_get_parent(&comm);
+  return std::make_unique<MpiCoordinatorLink>(comm);
+}
 
 void mpi_end(bool clean, int code) {
   std::fflush(stdout);

@@ -32,6 +32,12 @@ struct Options {
   SchedulerOptions scheduler;
   double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
   double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
+  // Elastic workers (placement.h): processes rank 0 starts itself with MPI_Comm_spawn, each its own job.
+  int spawn_workers = 0;         // workers rank 0 starts at the beginning (the spawned launch shape)
+  int respawn = 0;               // replacements of lost workers per job, at most (0: none)
+  std::string hosts_file;        // where spawned workers may go (mpirun's hostfile format); empty: this machine
+  std::string grow_from;         // a hostfile re-read during the job: hosts added get workers, hosts removed drain
+  int worker_id = 0;             // > 0: this process was spawned by rank 0 as that worker (internal)
 };
 
 // The command-line name of an I/O mode ("auto", "shared", "mpi").

@@ -67,6 +67,16 @@ class Scheduler {
   // Declares a worker dead at once (it sent garbage, or it was lost); returns its pieces, pending again.
   std::vector<uint64_t> declare_dead(int worker);
 
+  // The worker gets no new pieces; it finishes those it holds and is still pinged (it is being retired).
+  void drain(int worker);
+  // Draining and holding no piece: ready to be told to stop.
+  bool drained(int worker) const;
+  // Forgets a worker that stopped (after draining); returns its pieces, pending again (none if drained).
+  std::vector<uint64_t> remove_worker(int worker);
+  // Rank 0 could not read messages for `seconds` (it was starting a worker): the answers to pings that
+  // were outstanding could not be read either, so their deadlines move on by that much.
+  void pause(double seconds);
+
   WorkerState worker_state(int worker) const;
   PieceState piece_state(uint64_t piece) const;
   // The worker a piece is in flight on, or -1.
@@ -92,6 +102,7 @@ class Scheduler {
     double ping_outstanding_since = -1;  // < 0: no unanswered ping
     double last_result = 0;
     double cost_in_flight = 0;
+    bool draining = false;
     std::vector<uint64_t> pieces;
   };
   struct Piece {

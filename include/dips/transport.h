@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "dips/placement.h"
+#include "dips/status.h"
 #include "dips/wire.h"
 
 namespace dips {
@@ -30,9 +32,25 @@ class Transport {
   virtual bool poll(Incoming* message) = 0;
   // The worker is dead or hung: ignore it from now on and ask the runtime to kill it.
   virtual void abandon(int worker) = 0;
-  // Tells the live workers to stop. Returns true when no worker was abandoned, so that MPI_Finalize is
-  // safe everywhere (after a death it can hang: every rank then exits without it).
+  // Tells the live workers to stop. Returns true when no worker was abandoned or started, so that
+  // MPI_Finalize is safe everywhere (after a death, or with started workers, it can hang: every rank then
+  // exits without it).
   virtual bool shutdown() = 0;
+  // Why this transport cannot start workers at `place`, or "" when it can (then spawn must not fail).
+  virtual std::string spawn_refusal(const Place& place) const {
+    (void)place;
+    return "workers are started only under mpirun";
+  }
+  // Starts one more worker process at `place`, as an MPI job of its own, so that its death touches no
+  // other worker's job. Blocks until the process runs (0.3 s or more: the caller's deadlines must allow
+  // for it). Sets *worker to its id, larger than every id before. Call only when spawn_refusal is "".
+  virtual Status spawn(const Place& place, int* worker) {
+    (void)place;
+    (void)worker;
+    return Status::Error(spawn_refusal(place));
+  }
+  // Tells a worker that has finished its pieces to stop (it exits); nothing more goes to it.
+  virtual void retire(int worker) { abandon(worker); }
 };
 
 // How a worker talks to rank 0. Nothing here blocks on rank 0, which may be gone.
@@ -51,20 +69,29 @@ class CoordinatorLink {
 struct MpiWorld {
   int rank = 0;
   int size = 1;
+  bool spawned = false;  // started by a rank 0 with MPI_Comm_spawn: its rank 0 is the parent's
+};
+
+// How rank 0 starts a worker: this program and these arguments (the worker's id is appended).
+struct SpawnCommand {
+  std::string program;
+  std::vector<std::string> args;
 };
 
 // Initialises MPI (thread support: funneled; SIGPIPE ignored, since writing to a dead TCP peer raises it).
 MpiWorld mpi_start(int* argc, char*** argv);
 
-// The coordinator's transport over MPI_COMM_WORLD (rank 0; workers are ranks 1..size-1). A worker it
-// abandons is also killed through PMIx where available, so that mpirun can exit despite a hung rank.
-std::unique_ptr<Transport> make_mpi_transport(const MpiWorld& world);
+// The coordinator's transport over MPI (rank 0). Workers are ranks 1..size-1 of MPI_COMM_WORLD, then the
+// processes it spawns with `command` (ids size, size+1, ...: each talks over its own intercommunicator).
+// A world rank it abandons is also killed through PMIx where available, so that mpirun can exit despite
+// a hung rank.
+std::unique_ptr<Transport> make_mpi_transport(const MpiWorld& world, SpawnCommand command);
 
-// A worker rank's link to rank 0 over MPI_COMM_WORLD.
-std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link();
+// A worker's link to rank 0: over MPI_COMM_WORLD, or to its parent when it was spawned.
+std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link(const MpiWorld& world);
 
 // Ends this rank: MPI_Finalize and return when clean, else flush and _exit(code) (MPI_Finalize can hang
-// once a rank has died).
+// once a rank has died, or when spawned processes are connected).
 void mpi_end(bool clean, int code);
 
 // A transport whose single worker (id 0) runs in this process, on `threads` compute threads.
