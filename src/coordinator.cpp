@@ -179,6 +179,8 @@ class Coordinator {
   size_t initial_workers_ = 0;
   std::vector<int> spawned_workers_;  // started during the job (replacements, added hosts)
   std::set<int> draining_;
+  std::set<int> productive_;  // workers that finished a piece
+  std::vector<bool> worker_fault_armed_;
   std::vector<HostSlots> grow_hosts_;
   double last_grow_ = 0;
   std::string spawn_refused_;
@@ -201,7 +203,8 @@ class Coordinator {
   std::vector<FaultPlan> own_faults_, worker_faults_;
   size_t pieces_completed_ = 0, tasks_completed_ = 0, work_messages_ = 0;
   double hold_until_ = 0;
-  size_t lost_at_hold_ = 0;
+  size_t changes_at_hold_ = 0;
+  size_t worker_changes_ = 0;  // workers lost, joined during the job, or retired
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -286,6 +289,8 @@ void Coordinator::use_worker(int worker, WorkerInfo& info) {
   }
   info.used = true;
   scheduler_.add_worker(worker, info.hello.threads);
+  if (std::count(spawned_workers_.begin(), spawned_workers_.end(), worker)) ++worker_changes_;  // joined during the job
+  arm_worker_faults();  // a plan for a worker started during the job
 }
 
 // Where started workers may go: --grow-from's hosts, else --hosts, else this machine (its cores, or more
@@ -317,7 +322,7 @@ void Coordinator::spawn_one() {
   const bool initial = initial_spawns_left_ > 0;
   const std::optional<Place> place = placement_->place(wish.prefer);
   if (!place) {
-    progress_.message(fmt::format("dips: warning: no free slot to start a worker on{}", wish.replaces >= 0 ? fmt::format(" (to replace worker rank {})", wish.replaces) : ""));
+    progress_.message(fmt::format("dips: warning: no usable host with a free slot to start a worker{}", wish.replaces >= 0 ? fmt::format(" (to replace worker rank {})", wish.replaces) : ""));
     if (initial) --initial_spawns_left_;
     return;
   }
@@ -383,6 +388,7 @@ void Coordinator::retire_drained() {
     transport_.retire(worker);
     scheduler_.remove_worker(worker);
     placement_->stopped(worker);
+    ++worker_changes_;
     report_.write_event({{"event", "worker_retired"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}});
     it = draining_.erase(it);
   }
@@ -560,7 +566,7 @@ void Coordinator::enqueue_ready(size_t index) {
 void Coordinator::dispatch() {
   std::map<int, std::vector<WorkItem>> batches;
   const double t = now();
-  if (hold_until_ > t && lost_workers_.size() == lost_at_hold_) return;  // DIPS_FAULT hold
+  if (hold_until_ > t && (worker_changes_ == changes_at_hold_ || awaiting_workers())) return;  // DIPS_FAULT hold
   while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
     auto it = pieces_.find(assignment->piece);
     auto task = it == pieces_.end() ? active_.end() : active_.find(it->second.task);
@@ -599,6 +605,7 @@ void Coordinator::on_result(int worker, ResultItem result) {
   PieceEntry entry = std::move(it->second);
   pieces_.erase(it);
   ++pieces_completed_;
+  productive_.insert(worker);
   arm_worker_faults();
   if (result.error.empty()) costs_.observe(entry.cost_key, entry.cost_units, result.compute_ms / 1000);
   auto task = active_.find(entry.task);
@@ -668,9 +675,10 @@ void Coordinator::finish_task(size_t index, const Status& status) {
 void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left) {
   transport_.abandon(worker);
   lost_workers_.push_back(worker);
+  ++worker_changes_;
   draining_.erase(worker);
   const std::optional<std::string> host = placement_->host_of(worker);
-  placement_->lost(worker);
+  placement_->lost(worker, productive_.count(worker) > 0);
   if (replacements_ < options_.respawn && spawn_refused_.empty()) {
     ++replacements_;
     wishes_.push_back(SpawnWish{worker, host});
@@ -681,12 +689,18 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
 }
 
 // Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
-// any work goes out); the worker carries them out on its next work message (fault.h).
+// any work goes out), or when their worker joins later; the worker carries them out on its next work
+// message (fault.h).
 void Coordinator::arm_worker_faults() {
-  for (const FaultPlan& plan : worker_faults_) {
-    if (!plan.piece.empty() || plan.after != static_cast<int>(pieces_completed_) || scheduler_.worker_state(plan.rank) == WorkerState::kDead) {
+  if (!io_decided_) return;
+  worker_fault_armed_.resize(worker_faults_.size(), false);
+  for (size_t i = 0; i < worker_faults_.size(); ++i) {
+    const FaultPlan& plan = worker_faults_[i];
+    if (worker_fault_armed_[i] || !plan.piece.empty() || static_cast<size_t>(plan.after) > pieces_completed_ ||
+        scheduler_.worker_state(plan.rank) == WorkerState::kDead) {
       continue;
     }
+    worker_fault_armed_[i] = true;
     OutMessage message;
     message.head.assign(plan.kind.begin(), plan.kind.end());
     transport_.send(plan.rank, Tag::kFault, std::move(message));
@@ -710,9 +724,9 @@ void Coordinator::fire_own_fault(int count) {
     if (plan.after != count || plan.kind == "garble") continue;
     report_.flush();
     if (plan.kind == "hold") {
-      progress_.message("dips: DIPS_FAULT: rank 0 holds: no more work until a worker is lost");
+      progress_.message("dips: DIPS_FAULT: rank 0 holds: no more work until a worker is lost, joins or leaves");
       hold_until_ = now() + 60;
-      lost_at_hold_ = lost_workers_.size();
+      changes_at_hold_ = worker_changes_;
       continue;
     }
     inject_fault(0, plan.kind);

@@ -82,12 +82,14 @@ void Placement::started(int worker, const Place& place) {
   if (it != hosts_.end()) it->second.in_job = true;
 }
 
-void Placement::lost(int worker) {
+void Placement::lost(int worker, bool did_work) {
   auto it = workers_.find(worker);
   if (it == workers_.end()) return;
   auto host = hosts_.find(it->second);
-  if (host != hosts_.end()) ++host->second.losses;
   workers_.erase(it);
+  if (host == hosts_.end()) return;
+  host->second.fruitless = did_work ? 0 : host->second.fruitless + 1;
+  if (host->first != order_.front() && used(host->first) == 0) host->second.suspect = true;
 }
 
 void Placement::stopped(int worker) { workers_.erase(worker); }
@@ -130,7 +132,7 @@ std::optional<std::string> Placement::host_of(int worker) const {
 std::vector<std::string> Placement::bad_hosts() const {
   std::vector<std::string> bad;
   for (const auto& [name, host] : hosts_) {
-    if (host.losses >= kMaxLossesPerHost) bad.push_back(name);
+    if (host.fruitless >= kMaxFruitlessLosses || host.suspect) bad.push_back(name);
   }
   return bad;
 }

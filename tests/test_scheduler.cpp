@@ -178,3 +178,31 @@ TEST_CASE("scheduler: with every worker dead nothing is assigned", "[scheduler]"
   CHECK(s.live_workers() == 0);
   CHECK_FALSE(s.assign(0));
 }
+
+TEST_CASE("scheduler: a draining worker gets no new pieces, finishes its own, then leaves without losing any", "[scheduler][elastic]") {
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 1));
+  const uint64_t a = s.add_piece(), b = s.add_piece(), c = s.add_piece();
+  REQUIRE(s.assign(0));
+  REQUIRE(s.assign(0));
+  const int holder = s.piece_worker(a), other = holder == 1 ? 2 : 1;
+  s.drain(holder);
+  CHECK(!s.drained(holder));  // still holds a piece
+  REQUIRE(s.complete(b, other, false));
+  auto next = s.assign(0.1);
+  REQUIRE(next);
+  CHECK(next->worker == other);  // c goes to the other one, although the draining worker is as idle
+  CHECK(next->piece == c);
+  REQUIRE(s.complete(a, holder, false));
+  CHECK(s.drained(holder));
+  CHECK(s.remove_worker(holder).empty());
+  CHECK(s.live_workers() == 1);
+  CHECK(s.piece_state(a) == PieceState::kDone);
+}
+
+TEST_CASE("scheduler: a pause of rank 0 moves outstanding ping deadlines on", "[scheduler][elastic]") {
+  Scheduler s({1}, options(0.2, 1.0, 0, 1));
+  CHECK(s.pings_due(0) == std::vector<int>{1});
+  s.pause(0.8);  // rank 0 started a worker: it could not read the answer meanwhile
+  CHECK(s.expire(1.5).empty());
+  CHECK(s.expire(1.81).size() == 1);
+}

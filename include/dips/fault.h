@@ -6,7 +6,8 @@ namespace dips {
 
 // Fault injection, a test aid: DIPS_FAULT="rank:R,after:N,kind:K[;rank:R2,...]". A worker R fails on the
 // first work message it receives after the job has completed N pieces (on any worker; N = 0: its very
-// first): rank 0 counts them and arms the fault then, and the worker dies holding the pieces of that
+// first; a worker started during the job, on its first work message once it has joined, if N pieces are done
+// by then): rank 0 counts them and arms the fault then, and the worker dies holding the pieces of that
 // message, so that the coordinator has to notice. With --lookahead 0 (one piece per worker at a time) a
 // fault lands in any job that has more than N + workers pieces, whichever worker got which. Rank 0 itself
 // fails on finishing its N-th task. Instead of after:N, a worker plan may name a kind of piece
@@ -17,8 +18,10 @@ namespace dips {
 //   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy)
 //   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;
 //           rank 0 sends its N-th work message cut short (counted in work messages, not tasks)
-//   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost (at most 60 s),
-//         so that a test can cut a link or kill a process while the job is certain to be running
+//   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost, joins (started
+//         during the job) or leaves (drained), and no started worker is still to answer (at most 60 s),
+//         so that a test can cut a link, kill a process or edit a --grow-from file while the job is
+//         certain to be running
 // Read once at start-up by rank 0; an unset variable injects nothing, a malformed plan warns and is skipped.
 struct FaultPlan {
   static constexpr int kAnyWorker = -2;

@@ -1,0 +1,198 @@
+// Elastic workers on one machine (no namespaces, any user; the multi-host cases are in netns_test.sh):
+// lost workers replaced through MPI_Comm_spawn in both launch shapes, several replacements in a row, the
+// bad-node rule, and --grow-from adding and draining workers. Faults land by construction: one worker
+// (so the replacement must finish the job), --lookahead 0, faults armed on global progress, rank 0's hold.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "dips/pipeline.h"
+#include "harness.h"
+#include "test_images.h"
+
+namespace fs = std::filesystem;
+using namespace dips;
+using namespace dips::testing;
+
+namespace {
+
+constexpr const char* kPipeline = "blur=3,edge_detection";
+
+struct ElasticJob {
+  TempDir dir;
+  std::vector<std::string> names;
+  explicit ElasticJob(int images = 6) {
+    fs::create_directories(dir / "in");
+    for (int i = 0; i < images; ++i) {
+      names.push_back("img" + std::to_string(i) + ".png");
+      REQUIRE(cv::imwrite((dir / "in" / names.back()).string(), photo_like(64 + 8 * i, 80, 200 + i)));
+    }
+  }
+  // One piece per worker at a time, 8-row bands: about a hundred pieces.
+  std::string args(const fs::path& outdir, const std::string& extra = "") const {
+    return "--quiet --tile-rows 8 --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
+  }
+  void check_exact(const fs::path& outdir) const {
+    Pipeline pipeline;
+    REQUIRE(parse_pipeline(kPipeline, &pipeline).ok());
+    const auto tasks = report_tasks(outdir / "report.jsonl");
+    CHECK(tasks.size() == names.size());
+    for (const auto& name : names) {
+      INFO(name);
+      OpResult expected;
+      REQUIRE(run_pipeline_whole(cv::imread((dir / "in" / name).string()), pipeline, &expected).ok());
+      CHECK(identical(read_output(outdir / name), expected.image));
+      REQUIRE(tasks.count((outdir / name).string()));
+      CHECK(tasks.at((outdir / name).string())["status"] == "ok");
+    }
+  }
+};
+
+nlohmann::json summary_of(const fs::path& outdir) {
+  const auto lines = read_report(outdir / "report.jsonl");
+  REQUIRE(!lines.empty());
+  REQUIRE(lines.back().contains("summary"));
+  return lines.back()["summary"];
+}
+
+std::vector<nlohmann::json> events(const fs::path& outdir, const std::string& kind) {
+  std::vector<nlohmann::json> found;
+  for (const auto& line : read_report(outdir / "report.jsonl")) {
+    if (line.value("event", "") == kind) found.push_back(line);
+  }
+  return found;
+}
+
+// Pieces each worker's result counted for, over the whole report.
+std::map<int, int> pieces_by_worker(const fs::path& outdir) {
+  std::map<int, int> count;
+  for (const auto& [output, task] : report_tasks(outdir / "report.jsonl")) {
+    for (const auto& piece : task["pieces"]) ++count[piece["worker"].get<int>()];
+  }
+  return count;
+}
+
+// Replaces a file at once (a reader sees the old or the new contents, never half).
+void replace_file(const fs::path& path, const std::string& text) {
+  write_text(path.string() + ".new", text);
+  fs::rename(path.string() + ".new", path);
+}
+
+// Waits (up to 120 s on a busy machine) until the report records `tasks` finished tasks.
+bool wait_for_tasks(const fs::path& report, size_t tasks) {
+  for (int i = 0; i < 2400; ++i) {
+    std::ifstream in(report);
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find("\"input\"") != std::string::npos;
+    if (n >= tasks) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a killed worker is replaced and the job completes exact, in both launch shapes", "[elastic][respawn]") {
+  ElasticJob job;
+  for (const std::string launch : {"world", "spawned"}) {
+    DYNAMIC_SECTION("--launch " << launch) {
+      const fs::path outdir = job.dir / ("out_" + launch);
+      // One worker: once it is dead only its replacement can finish the job.
+      const RunResult run = run_dips_run(2, job.args(outdir), "DIPS_FAULT='rank:1,after:3,kind:kill'", "--launch " + launch);
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      CHECK(run.seconds < 90);
+      job.check_exact(outdir);
+      const auto summary = summary_of(outdir);
+      CHECK(summary["launch"] == launch);
+      CHECK(summary["workers_lost"] == std::vector<int>{1});
+      CHECK(summary["workers_spawned"] == std::vector<int>{2});
+      const auto spawned = events(outdir, "worker_spawned");
+      REQUIRE(!spawned.empty());
+      CHECK(spawned.back()["worker"] == 2);
+      CHECK(spawned.back()["replaces"] == 1);
+      const auto by_worker = pieces_by_worker(outdir);
+      CHECK(by_worker.count(1));
+      CHECK(by_worker.count(2));  // the replacement did pieces
+    }
+  }
+}
+
+TEST_CASE("three workers killed one after another: three replacements, exact", "[elastic][respawn]") {
+  ElasticJob job;
+  const fs::path outdir = job.dir / "out";
+  // Each replacement is killed once the job has done a few more pieces: by then it is the only worker.
+  const RunResult run = run_dips_run(2, job.args(outdir, "--respawn 3"),
+                                     "DIPS_FAULT='rank:1,after:3,kind:kill;rank:2,after:8,kind:kill;rank:3,after:13,kind:kill'");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_exact(outdir);
+  const auto summary = summary_of(outdir);
+  CHECK(summary["workers_lost"] == std::vector<int>{1, 2, 3});
+  CHECK(summary["workers_spawned"] == std::vector<int>{2, 3, 4});
+  CHECK(pieces_by_worker(outdir).count(4));
+}
+
+TEST_CASE("no replacement where workers die before doing any work (a bad node), nor with --respawn 0", "[elastic][respawn]") {
+  ElasticJob job;
+  SECTION("two fruitless deaths in a row on the machine: no third worker, exit 3") {
+    const fs::path outdir = job.dir / "bad";
+    const RunResult run = run_dips_run(2, job.args(outdir, "--respawn 5"), "DIPS_FAULT='rank:1,after:0,kind:kill;rank:2,after:0,kind:kill'");
+    INFO(run.output);
+    REQUIRE(run.code == 3);
+    const auto summary = summary_of(outdir);
+    CHECK(summary["workers_lost"] == std::vector<int>{1, 2});
+    CHECK(summary["workers_spawned"] == std::vector<int>{2});
+    CHECK(run.output.find("no usable host with a free slot") != std::string::npos);
+  }
+  SECTION("--respawn 0") {
+    const fs::path outdir = job.dir / "off";
+    const RunResult run = run_dips_run(2, job.args(outdir, "--respawn 0"), "DIPS_FAULT='rank:1,after:3,kind:kill'", "--launch spawned");
+    INFO(run.output);
+    REQUIRE(run.code == 3);
+    CHECK(summary_of(outdir)["workers_spawned"].empty());
+  }
+}
+
+TEST_CASE("--grow-from on one machine: more slots start a worker that takes pieces; fewer drain one, nothing lost", "[elastic][grow]") {
+  ElasticJob job;
+  for (const auto& [before, after] : std::vector<std::pair<int, int>>{{1, 2}, {2, 1}}) {
+    DYNAMIC_SECTION(before << " slot(s), then " << after) {
+      const fs::path outdir = job.dir / ("out" + std::to_string(before));
+      const fs::path hosts = job.dir / ("hosts" + std::to_string(before));
+      write_text(hosts, "localhost slots=" + std::to_string(before) + "\n");
+      // Rank 0 holds the work after its first task until a worker joins or leaves: the change of the
+      // file is certain to land mid-job.
+      auto run = std::async(std::launch::async, [&] {
+        return run_dips_run(before + 1, job.args(outdir), "DIPS_FAULT='rank:0,after:1,kind:hold'", "--grow-from " + quoted(hosts));
+      });
+      const bool held = wait_for_tasks(outdir / "report.jsonl", 1);
+      replace_file(hosts, "localhost slots=" + std::to_string(after) + "\n");
+      const RunResult result = run.get();
+      INFO(result.output);
+      REQUIRE(held);
+      REQUIRE(result.code == 0);
+      job.check_exact(outdir);
+      const auto summary = summary_of(outdir);
+      CHECK(summary["workers_lost"].empty());
+      const auto by_worker = pieces_by_worker(outdir);
+      if (after > before) {
+        CHECK(summary["workers_spawned"] == std::vector<int>{2});
+        CHECK(by_worker.count(2));  // the new worker took pieces
+      } else {
+        const auto retired = events(outdir, "worker_retired");
+        REQUIRE(retired.size() == 1);
+        CHECK(retired[0]["worker"] == 2);  // the newest worker drained and stopped
+        // After it left, every piece went to worker 1.
+        for (const auto& [output, task] : report_tasks(outdir / "report.jsonl")) {
+          for (const auto& piece : task["pieces"]) {
+            if (piece["sent"].get<double>() > retired[0]["t"].get<double>()) CHECK(piece["worker"] == 1);
+          }
+        }
+      }
+    }
+  }
+}
