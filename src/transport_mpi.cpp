@@ -263,6 +263,9 @@ class MpiTransport : public Transport {
     // dips counts slots itself (placement.h): mpirun must not refuse a process for lack of them, since
     // a failed spawn leaves it unable to exit.
     MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE");
+    // mpirun's --bind-to none does not reach spawned jobs: a 1-process job is bound to core 0 otherwise
+    // (measured), so every worker started on a machine would share one core.
+    MPI_Info_set(info, "bind_to", "none");
     if (!place.host.empty()) MPI_Info_set(info, "host", place.host.c_str());
     if (place.add_host) MPI_Info_set(info, "add-host", (place.host + ":" + std::to_string(place.host_slots)).c_str());
     MPI_Comm inter = MPI_COMM_NULL;
