@@ -182,7 +182,7 @@ class Coordinator {
   std::set<int> productive_;  // workers that finished a piece
   std::vector<bool> worker_fault_armed_;
   std::vector<HostSlots> grow_hosts_;
-  double last_grow_ = 0;
+  double last_grow_ = 0, next_spawn_ = 0;
   std::string spawn_refused_;
   bool io_decided_ = false, shared_io_ = true;
   fs::path probe_path_;
@@ -314,9 +314,11 @@ Status Coordinator::plan_hosts() {
   return Status();
 }
 
-// Starts one wished-for worker (one per turn of the loop: each spawn blocks rank 0 for 0.3 s or more).
+// Starts one wished-for worker. Each spawn blocks rank 0 (0.3 s, several seconds on a loaded machine), so
+// the next one waits as long again: rank 0 spends at most half its time in spawns and keeps pinging, and
+// workers do not take its silence for its death (--orphan-timeout).
 void Coordinator::spawn_one() {
-  if (wishes_.empty() || (io_decided_ && finished())) return;
+  if (wishes_.empty() || (io_decided_ && finished()) || now() < next_spawn_) return;
   const SpawnWish wish = wishes_.front();
   wishes_.pop_front();
   const bool initial = initial_spawns_left_ > 0;
@@ -338,6 +340,7 @@ void Coordinator::spawn_one() {
   Status status = transport_.spawn(*place, &worker);
   const double took = now() - t0;
   scheduler_.pause(took);
+  next_spawn_ = now() + took;
   if (initial) --initial_spawns_left_;
   const std::string where = place->host.empty() ? std::string("this machine") : place->host;
   if (!status.ok()) {
