@@ -152,7 +152,9 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
   // Whole images (no bands), one per worker at a time. The faults are armed as the 4th task's result comes
   // in: its worker is idle and dies on its next task; the other finishes the one it holds (the 5th) and
   // dies on its next. So 5 tasks are done and 3 are not, however fast each worker is.
-  const std::string args = std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  // --respawn 0: dips-run would otherwise replace them.
+  const std::string args = std::string(kOneAtATime) + "--respawn 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
+                           quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:1,after:4,kind:kill;rank:2,after:4,kind:kill'");
   INFO(run.output);
   REQUIRE(run.code == 3);
