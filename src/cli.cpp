@@ -48,7 +48,7 @@ Described describe(Options* o) {
       ("workers", po::value(&o->spawn_workers), "rank 0 starts this many workers itself, each its own MPI job (launch: mpirun -np 1; needs tcp in the BTL list; scripts/dips-run does this with a hostfile)")
       ("respawn", po::value(&o->respawn), "start a new worker for each lost one, at most this many times per job (default 0: off; needs tcp in the BTL list)")
       ("hosts", po::value(&o->hosts_file), "hostfile (mpirun format, 'host slots=N') of where started workers may go; default: rank 0's machine")
-      ("grow-from", po::value(&o->grow_from), "hostfile re-read every 2 s: a host added gets slots workers, a host removed is drained (needs --workers or --respawn launch flags; see README)")
+      ("grow-from", po::value(&o->grow_from), "hostfile re-read every 2 s: a host added gets its slots in workers, a host removed is drained (with --workers: mpirun -np 1; see README)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
