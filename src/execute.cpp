@@ -10,6 +10,20 @@
 namespace dips {
 namespace {
 
+// Per compute thread, the buffers a task's file bytes pass through (the input read, the encoded output
+// written by the worker). They keep their capacity from task to task: fresh memory costs a page fault
+// per page on first touch, which for a file of megabytes cost more than its decoding's share here, and a
+// growing encode buffer copied itself at every doubling. resize() within the capacity touches warm pages.
+std::vector<uint8_t>& input_buffer() {
+  thread_local std::vector<uint8_t> buffer;
+  return buffer;
+}
+
+std::vector<uint8_t>& output_buffer() {
+  thread_local std::vector<uint8_t> buffer;
+  return buffer;
+}
+
 // The source image: all of it, or for a band the rows in_row0..in_row1. A probe whose rows decode cheaply
 // stops at the header (*done).
 Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done) {
@@ -17,7 +31,7 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
     *image = item.pixels;
     return Status();
   }
-  std::vector<uint8_t> read;
+  std::vector<uint8_t>& read = input_buffer();
   const uint8_t* data = item.file.data;
   size_t size = item.file.size;
   if (item.source == Source::kPath) {
@@ -88,13 +102,15 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));
     return status;
   }
-  std::vector<uint8_t> bytes;
+  if (item.sink == Sink::kEncoded) {  // the bytes travel with the result: a buffer of their own
+    std::vector<uint8_t> bytes;
+    Status status = encode_image(image, item.output_ext, &bytes);
+    if (status.ok()) result->encoded = Bytes::of(std::move(bytes));
+    return status;
+  }
+  std::vector<uint8_t>& bytes = output_buffer();
   Status status = encode_image(image, item.output_ext, &bytes);
   if (!status.ok()) return status;
-  if (item.sink == Sink::kEncoded) {
-    result->encoded = Bytes::of(std::move(bytes));
-    return Status();
-  }
   status = write_file_atomic(item.output_path, bytes, item.sync);
   if (status.ok()) result->written = bytes.size();
   return status;
