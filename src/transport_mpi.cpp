@@ -56,6 +56,7 @@ void runtime_kill(int) {}
 struct PendingSend {
   MPI_Request request = MPI_REQUEST_NULL;
   OutMessage message;  // its parts must outlive the request
+  std::vector<uint8_t> packed;  // or the message in one buffer
   int peer = -1;
 };
 
@@ -70,8 +71,10 @@ bool complete(MPI_Request* request) {
   return done != 0;
 }
 
-// Starts sending head and parts as one message, without copying the parts: an hindexed datatype over
-// their addresses.
+constexpr size_t kPackFromBytes = size_t(1) << 20;
+
+// Starts sending head and parts as one message: below kPackFromBytes without copying the parts (an
+// hindexed datatype over their addresses), above it packed into one buffer.
 PendingSend start_send(int peer, Tag tag, OutMessage message) {
   PendingSend send;
   send.peer = peer;
@@ -83,6 +86,14 @@ PendingSend start_send(int peer, Tag tag, OutMessage message) {
   }
   if (m.parts.empty()) {
     MPI_Isend(m.head.data(), static_cast<int>(m.head.size()), MPI_BYTE, peer, static_cast<int>(tag), MPI_COMM_WORLD, &send.request);
+    return send;
+  }
+  // A large message goes out as one contiguous buffer: Open MPI's shared-memory transport copies a
+  // contiguous message in one go (CMA), but pipes a derived datatype through 32 KB fragments, each
+  // waiting for the receiver's next poll: a 44 MB decoded image took 1.05 s that way, 0.1 s packed.
+  if (m.size() >= kPackFromBytes) {
+    send.packed = m.flatten();
+    MPI_Isend(send.packed.data(), static_cast<int>(send.packed.size()), MPI_BYTE, peer, static_cast<int>(tag), MPI_COMM_WORLD, &send.request);
     return send;
   }
   std::vector<int> lengths;
