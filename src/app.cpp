@@ -1,5 +1,7 @@
 #include "dips/app.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -9,6 +11,7 @@
 #include "dips/cli.h"
 #include "dips/coordinator.h"
 #include "dips/dry_run.h"
+#include "dips/fault.h"
 #include "dips/transport.h"
 #include "dips/version.h"
 #include "dips/worker.h"
@@ -55,6 +58,27 @@ ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& tr
   return run_coordinator(options, transport, std::move(tasks), command_line);
 }
 
+// Waits for the job rank 0 lists while MPI starts. A manifest of 100,000 tasks takes seconds, and a
+// worker takes rank 0's silence for its death after --orphan-timeout: pings tell them it is alive.
+BuiltJob wait_for_job(std::future<BuiltJob>& job, Transport& transport, bool keep_workers, double orphan_timeout) {
+  using namespace std::chrono;
+  const auto interval = duration<double>(std::min(1.0, orphan_timeout / 4));
+  auto last_ping = steady_clock::now();
+  while (job.wait_for(milliseconds(20)) != std::future_status::ready) {
+    if (!keep_workers || steady_clock::now() - last_ping < interval) continue;
+    last_ping = steady_clock::now();
+    for (int worker : transport.workers()) {
+      OutMessage ping;
+      ping.head.assign(8, 0);
+      transport.send(worker, Tag::kPing, std::move(ping));
+    }
+    Incoming pong;  // the answers; the coordinator's own pings come later
+    while (transport.poll(&pong)) {
+    }
+  }
+  return job.get();
+}
+
 }  // namespace
 
 int dips_main(int argc, char** argv) {
@@ -79,6 +103,7 @@ int dips_main(int argc, char** argv) {
     job = std::async(std::launch::async, [&options] {
       BuiltJob built;
       built.status = build_job(options.job, &built.tasks);
+      std::this_thread::sleep_for(std::chrono::duration<double>(listing_delay_seconds()));
       return built;
     });
   }
@@ -96,7 +121,8 @@ int dips_main(int argc, char** argv) {
     return 0;
   }
   std::unique_ptr<Transport> transport = world.size == 1 ? make_local_transport(threads) : make_mpi_transport(world);
-  const ExitCode code = coordinate(options, world, *transport, job.get(), join_arguments(argc, argv));
+  BuiltJob built = wait_for_job(job, *transport, world.size > 1, options.orphan_timeout);
+  const ExitCode code = coordinate(options, world, *transport, std::move(built), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown();
   transport.reset();

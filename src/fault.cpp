@@ -32,7 +32,7 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     return FaultPlan();
   }
   const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
-  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker ? 0 : 1) &&
+  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker || plan.kind == "slow" ? 0 : 1) &&
                      (plan.kind != "hold" || plan.rank == 0) && (plan.piece.empty() || worker) &&
                      (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
   if (!valid) {
@@ -55,6 +55,18 @@ std::vector<FaultPlan> fault_plans() {
     if (plan.active()) plans.push_back(plan);
   }
   return plans;
+}
+
+double listing_delay_seconds() {
+  const char* text = std::getenv("DIPS_FAULT");
+  if (text == nullptr) return 0;
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ';');) {
+    std::string error;  // fault_plans() reports malformed plans
+    const FaultPlan plan = parse_fault_plan(item, &error);
+    if (plan.rank == 0 && plan.kind == "slow") return kSlowFaultSeconds;
+  }
+  return 0;
 }
 
 void inject_fault(int rank, const std::string& kind) {

@@ -303,3 +303,15 @@ TEST_CASE("a worker killed while rank 0 moves the files' bytes (--io mpi): the j
   CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{2});
   CHECK(read_report(outdir / "report.jsonl").back()["summary"]["io"] == "mpi");
 }
+
+TEST_CASE("workers wait for a rank 0 that takes longer than --orphan-timeout to list the job", "[faults][orphan]") {
+  // rank 0's slow fault delays the listing by 4 s, four times the workers' patience: without pings
+  // during the listing they would exit as orphans and the job would end with no worker (exit 3).
+  FaultJob job(2);
+  const fs::path outdir = job.dir / "out";
+  const RunResult run = run_dips(3, job.args(outdir, "--orphan-timeout 1 --quiet"), "DIPS_FAULT=rank:0,after:0,kind:slow");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  CHECK(workers_lost(outdir / "report.jsonl").empty());
+}
