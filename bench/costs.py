@@ -110,7 +110,7 @@ def measure(args):
 
         def counted(shape, io, ranks=3, label=""):
             rec = runner.run(shape, io, ranks, env, slack, grace=300, label=(label or shape.name) + " [callgrind]")
-            rec["ir"] = scalejobs.callgrind_total(cg_dir)
+            rec["ir"], rec["ir_build"] = scalejobs.callgrind_total(cg_dir)
             return rec
 
         for io in ios:
@@ -251,11 +251,17 @@ def derive(result):
             cg = [r for r in result["callgrind"] if "error" not in r and r.get("ir") is not None and r["io"] == io]
             cg_base = [r["ir"] for r in cg if r["kind"] == "baseline"]
             cg_job = [r for r in cg if r["kind"] == "job" and r["shape"] == shape]
+            cg_base_build = [r.get("ir_build") or 0 for r in cg if r["kind"] == "baseline"]
             if cg_base and cg_job:
-                c["rank0_ir_per_task"] = (cg_job[0]["ir"] - cg_base[0]) / cg_job[0]["tasks"]
-                c["rank0_ir_per_piece"] = (cg_job[0]["ir"] - cg_base[0]) / max(1, cg_job[0]["pieces"])
+                job = cg_job[0]
+                build = max(0, (job.get("ir_build") or 0) - cg_base_build[0])
+                c["rank0_ir_per_task"] = (job["ir"] - cg_base[0]) / job["tasks"]
+                c["rank0_ir_build_per_task"] = build / job["tasks"]
+                c["rank0_ir_run_per_task"] = c["rank0_ir_per_task"] - c["rank0_ir_build_per_task"]
+                c["rank0_ir_per_piece"] = c["rank0_ir_run_per_task"] * job["tasks"] / max(1, job["pieces"])
                 if s_per_ir:
-                    c["rank0_cpu_s_per_task_ir"] = c["rank0_ir_per_task"] * s_per_ir
+                    c["rank0_cpu_s_per_task_ir"] = c["rank0_ir_run_per_task"] * s_per_ir
+                    c["rank0_build_s_per_task"] = c["rank0_ir_build_per_task"] * s_per_ir
             c["rank0_cpu_s_per_task"] = max(c["rank0_cpu_s_per_task_rusage"], c.get("rank0_cpu_s_per_task_ir", 0.0))
             c["rank0_cpu_s_per_piece"] = c["rank0_cpu_s_per_task"] / c["pieces_per_task"] if pieces else None
             costs.append(c)
@@ -295,7 +301,7 @@ def table(result):
              f"rank 0 + 2 workers, btl {m['btl']}; {m['rounds']} round(s), medians",
              "NOISE: a shared machine; 'other' is the CPU other processes used during a shape's runs (cores, max).",
              "",
-             "| shape | io | op | tasks | pieces/task | MP/task | rank 0 CPU us/task: gross / net of polling / from Ir | rank 0 us/task (c0) | rank 0 us/piece | rank 0 Ir/task "
+             "| shape | io | op | tasks | pieces/task | MP/task | rank 0 CPU us/task: gross / net of polling / from Ir | rank 0 us/task (c0) | rank 0 us/piece | rank 0 Ir/task: running + building the job "
              "| bytes out/task | bytes in/task | worker CPU ms/task | worker compute ms/task | files read+written/task | other |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in result.get("costs", []):
@@ -303,7 +309,8 @@ def table(result):
                      f"{fmt(c['megapixels_per_task'])} | {fmt(c['rank0_cpu_s_per_task_gross'], 'us')} / "
                      f"{fmt(c['rank0_cpu_s_per_task_rusage'], 'us')} / {fmt(c.get('rank0_cpu_s_per_task_ir'), 'us')} | "
                      f"{fmt(c['rank0_cpu_s_per_task'], 'us')} | "
-                     f"{fmt(c['rank0_cpu_s_per_piece'], 'us')} | {fmt(c.get('rank0_ir_per_task'), 'M')} | "
+                     f"{fmt(c['rank0_cpu_s_per_piece'], 'us')} | {fmt(c.get('rank0_ir_run_per_task'), 'M')} + "
+                     f"{fmt(c.get('rank0_ir_build_per_task'), 'M')} | "
                      f"{fmt(c['bytes_out_per_task'], 'B')} | {fmt(c['bytes_in_per_task'], 'B')} | "
                      f"{fmt(c['worker_cpu_s_per_task'], 'ms')} | {fmt(c['worker_compute_s_per_task'], 'ms')} | "
                      f"{fmt(c['input_bytes_per_task'] + c['output_bytes_per_task'], 'B')} | {c['other_cores_max']:.2f} |")
@@ -311,8 +318,9 @@ def table(result):
               "rank 0 CPU: gross = the report's rank0_cpu_s net of the baseline, per task (its file threads with --io mpi",
               "  and its kernel time for sends and receives included); net of polling = minus what it spends polling while",
               "  it waits (the idle rate below times the extra wall time); from Ir = rank 0's instructions under callgrind,",
-              "  net of the baseline (user space only), times the calibrated seconds per instruction; c0 = the larger of",
-              "  the last two: the model's cost per task. bytes: payload to and from the workers (the report's bytes_out/bytes_in; names and",
+              "  net of the baseline (user space only) and of building the job (dips::build_job, before the coordinator",
+              "  starts: the model adds it apart), times the calibrated seconds per instruction; c0 = the larger of",
+              "  the last two: the model's cost per task while the job runs. bytes: payload to and from the workers (the report's bytes_out/bytes_in; names and",
               "  headers not counted). worker CPU: CPU time of the worker processes, net of the baseline (the model uses it);",
               "  worker compute: the pieces' compute_ms, wall time on the worker threads (inflated on a busy machine)."]
     banded = [c for c in result.get("costs", []) if c["pieces_per_task"] > 1]

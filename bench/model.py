@@ -22,6 +22,8 @@ The model, per job shape and data path (a "worker" is one rank with one compute 
   cycle: a piece's time on a worker thread (w per piece); the scheduler keeps max(1, floor(lookahead / that))
   pieces on a thread, and with only one the thread also waits while its result goes back and the next piece
   comes (transfers on its own link, a round trip, rank 0's turnaround).
+  Over a whole job rank 0 first builds it (cb per task: the manifest, every output path checked), so the job's
+  throughput is 1 / (cb + 1 / X).
   rank 0 load = X * (c0 + N k) + N u + its polling while not busy (share of one core); NIC load =
   X * bytes / (R0 * goodput).
 On one machine (the rehearsal) every rank shares its free cores C: host CPU  (C - N * polling worker) / (c0 + w).
@@ -79,6 +81,8 @@ class Costs:
     def __init__(self, c, result):
         self.shape, self.io, self.op = c["shape"], c["io"], c["op"]
         self.c0 = c["rank0_cpu_s_per_task"]
+        # Building the job (manifest, output path checks): rank 0 does it for every task before the run starts.
+        self.cb = c.get("rank0_build_s_per_task") or 0.0
         self.pieces = c["pieces_per_task"]
         self.b_out, self.b_in = c["bytes_out_per_task"], c["bytes_in_per_task"]
         self.w = c.get("worker_cpu_s_per_task") or c["worker_compute_s_per_task"]
@@ -143,6 +147,11 @@ def predict(costs, n, link_gbps, p, worker_link_gbps=None, host_cores=None, piec
         del limits["file system"]  # the namespaces share this machine's page cache
     bottleneck = min(limits, key=limits.get)
     x = limits[bottleneck]
+    # Over a whole job, rank 0 first builds it (cb per task), then runs it at x: what the user sees.
+    if costs.cb > 0 and x != math.inf:
+        if costs.cb > 1 / x:
+            bottleneck = "rank 0 CPU"
+        x = 1 / (costs.cb + 1 / x)
     return {"workers": n, "link_gbps": link_gbps, "throughput": x, "bottleneck": bottleneck,
             "limits": {k: (v if v != math.inf else None) for k, v in limits.items()},
             "rank0_cpu_load": min(1.0, x * c0 + idle + costs.idle0 * max(0.0, 1 - x * c0)),
@@ -245,12 +254,14 @@ def costs_table(costs, result):
     m = result.get("meta", {})
     lines = [f"costs measured {m.get('date')} {m.get('revision', '')}, {m.get('nproc')} cores, load average "
              f"{m.get('loadavg')} (a shared machine: noisy){'; QUICK MODE stand-ins' if m.get('quick') else ''}",
-             "| shape | data path | MP/task | pieces/task | rank 0 CPU us/task (c0) | + per worker (k) | bytes out/task | "
-             "bytes in/task | worker CPU ms/task (w) | files MB/task |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| shape | data path | MP/task | pieces/task | rank 0 CPU us/task (c0) | + building the job (cb) | + per worker (k) "
+             "| bytes out/task | bytes in/task | worker CPU ms/task (w) | files MB/task |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (shape, io), c in sorted(costs.items()):
-        lines.append(f"| {shape} | {io} | {c.mp:.3g} | {c.pieces:.3g} | {c.c0 * 1e6:,.0f} | {c.k * 1e9:,.0f} ns | "
+        lines.append(f"| {shape} | {io} | {c.mp:.3g} | {c.pieces:.3g} | {c.c0 * 1e6:,.0f} | {c.cb * 1e6:,.0f} | {c.k * 1e9:,.0f} ns | "
                      f"{c.b_out / 1e6:,.3f} MB | {c.b_in / 1e6:,.3f} MB | {c.w * 1e3:,.1f} | {c.fs_bytes / 1e6:,.2f} |")
-    lines.append(f"rank 0 idle CPU per worker u = {costs and next(iter(costs.values())).u * 1e6:.1f} us/s")
+    any_c = next(iter(costs.values()))
+    lines.append(f"rank 0 while waiting: {any_c.idle0 * 100:.2f}% of a core, + u = {any_c.u * 1e6:.1f} us/s per worker; "
+                 f"a waiting worker: {any_c.worker_idle * 100:.2f}% of a core")
     return "\n".join(lines)
 
 
@@ -269,6 +280,10 @@ def plot_shapes(costs, p, out):
             ax, load_ax = axes[0][col], axes[1][col]
             ideal = [n * p.threads / c.w * p.worker_speed for n in WORKERS]
             ax.plot(WORKERS, ideal, color="#bbbbbb", lw=1, ls="--", label="workers alone (no other limit)")
+            # Rank 0's own ceiling (the same on every link): what is left when the file system scales.
+            ceiling = [1 / (c.cb + 1 / (predict(c, n, LINKS_GBPS[-1], p)["limits"]["rank 0 CPU"] or math.inf))
+                       for n in WORKERS]
+            ax.plot(WORKERS, ceiling, color=BOTTLENECK_COLOURS["rank 0 CPU"], lw=0.9, ls="-.")
             for li, link in enumerate(LINKS_GBPS):
                 rs = [predict(c, n, link, p) for n in WORKERS]
                 style = ["-", "--", ":"][li]
@@ -312,6 +327,7 @@ def add_legends(ax, plt):
                for name in ("workers", "worker links", "rank 0 CPU", "rank 0 NIC", "file system")]
     handles += [Line2D([], [], color="black", ls=s, label=f"{l} Gbit/s") for s, l in zip(["-", "--", ":"], LINKS_GBPS)]
     handles.append(Line2D([], [], color="#bbbbbb", ls="--", label="workers alone"))
+    handles.append(Line2D([], [], color=BOTTLENECK_COLOURS["rank 0 CPU"], lw=0.9, ls="-.", label="rank 0 CPU ceiling"))
     ax.legend(handles=handles, fontsize=7, loc="upper left")
 
 
@@ -439,18 +455,31 @@ def plot_rehearsal(rows, rehearsal, costs, p, out):
                 ys = [r["throughput"] for r in rs]
                 ax.set_ylabel("tasks per second")
             draw_segments(ax, ns, ys, [r["bottleneck"] for r in rs], "-")
+            if not c.single:  # the ceilings, thin: which limit is near
+                for name in ("rank 0 NIC", "worker links", "host CPU", "rank 0 CPU"):
+                    ceiling = [r["limits"].get(name) for r in rs]
+                    if all(v is not None for v in ceiling) and min(ceiling) < 3 * max(ys):
+                        ax.plot(ns, ceiling, lw=0.8, ls="--", color=BOTTLENECK_COLOURS[name])
+            ax.scatter([r["workers"] for r in mine], [r["predicted"] for r in mine], facecolors="none",
+                       edgecolors="black", zorder=4, label="model for that run's free cores")
             ax.scatter([r["workers"] for r in mine], [r["measured"] for r in mine], color="black", zorder=5,
                        label="measured (rehearsal)")
             for r in mine:
                 if r["ratio"] is not None and abs(r["ratio"] - 1) > 0.25:
                     ax.annotate(f"{r['ratio']:.2f}x", (r["workers"], r["measured"]), fontsize=7,
                                 textcoords="offset points", xytext=(4, 4))
+            from matplotlib.lines import Line2D
+            names = sorted({r["bottleneck"] for r in rs})
+            handles = ax.get_legend_handles_labels()[0] + [
+                Line2D([], [], color=BOTTLENECK_COLOURS.get(n, "black"), lw=2.2, label=f"model: {n}") for n in names]
+            if not c.single:
+                handles.append(Line2D([], [], color="grey", lw=0.8, ls="--", label="other limits (colour: which)"))
+            ax.legend(handles=handles, fontsize=7)
             ax.set_ylim(bottom=0)
             ax.set_xlabel("workers (namespace hosts)")
             ax.set_title(f"{SHAPE_TITLES.get(shape, shape)}: {io_name(io)}\nrank 0 link {rate0}, workers' {ratew}; "
                          f"model for {cores:.1f} free cores", fontsize=9)
             ax.grid(True, alpha=0.25)
-            ax.legend(fontsize=7)
         fig.tight_layout()
         path = Path(out) / f"rehearsal-{shape}-{rate0}-{ratew}.png"
         fig.savefig(path, dpi=90)

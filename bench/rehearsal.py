@@ -179,11 +179,18 @@ def run(args):
                 for io in ios:
                     c = costs.get((job, io))
                     for n in workers:
-                        # Size the job to last about --seconds at the predicted rate (at least 4 tasks).
+                        # Size the job to last about --seconds at the predicted rate (at least 4 tasks); leave out
+                        # a single image predicted to take more than 6 times that (slow links).
                         tasks = len(shapes[job].tasks)
                         if c is not None and not c.single:
                             predicted = model.predict(c, n, gbps(rate0), p, gbps(rate), host_cores=os.cpu_count())
                             tasks = max(4, min(tasks, int(predicted["throughput"] * args.seconds)))
+                        if c is not None and c.single:
+                            predicted = model.predict_one_image(c, n, gbps(rate0), p, os.cpu_count(), gbps(rate))
+                            if predicted["seconds"] > 6 * args.seconds:
+                                print(f"rehearsal: {scenario} {job} --io {io} {n} workers left out: the model predicts "
+                                      f"{predicted['seconds']:.0f} s", file=sys.stderr)
+                                continue
                         shape = shapes[job].first(tasks).with_guards(n)
                         count += 1
                         out = work / f"out{count}"

@@ -287,19 +287,27 @@ def take_worker_cpu(cpu_dir):
 
 
 def callgrind_total(out_dir):
-    """Instructions (Ir) of the one callgrind output in out_dir (all of rank 0's threads), then removes it."""
+    """(all instructions, those of building the job) of the one callgrind output in out_dir (every thread of
+    rank 0), then removes it. Building the job (dips::build_job: reading the manifest, checking every output
+    path) happens once, before the coordinator starts: the model keeps it apart."""
     files = list(Path(out_dir).glob("callgrind.*"))
     if len(files) != 1:
         for f in files:
             f.unlink()
-        return None
-    total = None
+        return None, None
+    total = build = None
     for line in files[0].read_text(errors="replace").splitlines():
         if line.startswith(("summary:", "totals:")):
             total = int(line.split()[1])
             break
+    annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(files[0])], capture_output=True,
+                               text=True).stdout
+    for line in annotated.splitlines():
+        if "dips::build_job(" in line and line.strip()[:1].isdigit():
+            build = int(line.split()[0].replace(",", ""))
+            break
     files[0].unlink()
-    return total
+    return total, build
 
 
 def wait_for_quiet(max_wait, threshold=0.3):
