@@ -81,7 +81,7 @@ code=0
 DIPS_BIN="$work/bin/dips" "$py" "$here/costs.py" "${args[@]}" | tee "$results/$run_id.txt" || code=$?
 if [ -s "$results/$run_id.json" ]; then
   echo
-  "$py" "$here/model.py" --costs "$results/$run_id.json" --out "$results/$run_id-model" || code=$?
+  "$py" "$here/model.py" --costs "$results/$run_id.json" --out "$results/$run_id-model" --json || code=$?
   echo "costs: results $results/$run_id.json; model plots in $results/$run_id-model/" >&2
 fi
 if [ "$keep" = 1 ]; then echo "costs: work folder kept: $work" >&2; else rm -rf "$work"; fi

@@ -8,7 +8,8 @@ points on them and the disagreements beyond 25%.
 
 Writes DIR/scaling-SHAPE.png (throughput and rank 0's load against workers, 1/10/100 Gbit/s, both data paths),
 DIR/scaling-xlarge.png (one 50 MP image), DIR/table.md (what N workers give, and what limits them), with
---rehearsal DIR/rehearsal-*.png and DIR/rehearsal-check.md; DIR/model.json holds every number plotted.
+--rehearsal DIR/rehearsal-*.png and the measured/model table in table.md; with --json, DIR/model.json holds
+every number plotted.
 Needs python3-matplotlib (Debian) for the plots; without it, the tables only.
 
 The model, per job shape and data path (a "worker" is one rank with one compute thread, i.e. one core):
@@ -24,7 +25,7 @@ The model, per job shape and data path (a "worker" is one rank with one compute 
   comes (transfers on its own link, a round trip, rank 0's turnaround).
   Over a whole job rank 0 first builds it (cb per task: the manifest, every output path checked), so the job's
   throughput is 1 / (cb + 1 / X).
-  rank 0 load = X * (c0 + N k) + N u + its polling while not busy (share of one core); NIC load =
+  rank 0 load = X * (cb + c0 + N k) + N u + its polling while not busy (share of one core); NIC load =
   X * bytes / (R0 * goodput).
 On one machine (the rehearsal) every rank shares its free cores C: host CPU  (C - N * polling worker) / (c0 + w).
 One image cut into bands (xlarge) is a latency: T(N) = decode on one worker + its pixels to rank 0, the bands
@@ -52,6 +53,7 @@ def parameters(argv=None):
     p.add_argument("--costs", required=True, help="bench/costs.sh's results (JSON)")
     p.add_argument("--out", required=True, help="folder for the plots and tables")
     p.add_argument("--rehearsal", help="bench/rehearsal.sh's results (JSON): plots its points on the model")
+    p.add_argument("--json", action="store_true", help="also write DIR/model.json: every number plotted")
     p.add_argument("--goodput", type=float, default=0.94,
                    help="payload share of a link's rate: TCP/IP and Ethernet framing at MTU 1500 (0.94)")
     p.add_argument("--piece-header-bytes", type=float, default=400,
@@ -154,7 +156,7 @@ def predict(costs, n, link_gbps, p, worker_link_gbps=None, host_cores=None, piec
         x = 1 / (costs.cb + 1 / x)
     return {"workers": n, "link_gbps": link_gbps, "throughput": x, "bottleneck": bottleneck,
             "limits": {k: (v if v != math.inf else None) for k, v in limits.items()},
-            "rank0_cpu_load": min(1.0, x * c0 + idle + costs.idle0 * max(0.0, 1 - x * c0)),
+            "rank0_cpu_load": min(1.0, x * (c0 + costs.cb) + idle + costs.idle0 * max(0.0, 1 - x * (c0 + costs.cb))),
             "rank0_nic_load": x * max(out_b, in_b) / r0,
             "mp_per_s": x * costs.mp}
 
@@ -514,7 +516,8 @@ def main(argv=None):
         text += ["", "## Rehearsal: measured against the model for its conditions", "", check_table(rows)]
         model["rehearsal"] = rows
     (out / "table.md").write_text("\n".join(text) + "\n")
-    (out / "model.json").write_text(json.dumps(model, indent=1, default=str) + "\n")
+    if p.json:
+        (out / "model.json").write_text(json.dumps(model, indent=1, default=str) + "\n")
     print("\n".join(text))
     try:
         import matplotlib  # noqa: F401

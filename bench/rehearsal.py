@@ -15,6 +15,7 @@ rank0_cpu_s), the workers' CPU, and the bytes rank 0's host sent and received (i
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -165,6 +166,7 @@ def run(args):
         Path(args.results).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
 
     count = 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the namespaces go away on a kill too (finally)
     try:
         cluster.up()
         for scenario in args.scenarios.split(","):

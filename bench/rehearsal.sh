@@ -95,7 +95,7 @@ DIPS_BIN="$work/bin/dips" "$py" "$here/rehearsal.py" run --bin "$work/bin" --wor
   --jobs "$jobs" --io "$io" --seconds "$seconds" --delay "$delay" --command "$command_line" \
   --revision "$revision" "${source_args[@]}" || code=$?
 if [ -s "$results/$run_id.json" ]; then
-  "$py" "$here/model.py" --costs "$costs" --rehearsal "$results/$run_id.json" --out "$results/$run_id-model" |
+  "$py" "$here/model.py" --costs "$costs" --rehearsal "$results/$run_id.json" --out "$results/$run_id-model" --json |
     sed -n '/^## Rehearsal/,$p' || code=$?
   echo "rehearsal: results $results/$run_id.json; plots and tables in $results/$run_id-model/" >&2
 fi
