@@ -28,9 +28,10 @@ The model, per job shape and data path (a "worker" is one rank with one compute 
   rank 0 load = X * (cb + c0 + N k) + N u + its polling while not busy (share of one core); NIC load =
   X * bytes / (R0 * goodput).
 On one machine (the rehearsal) every rank shares its free cores C: host CPU  (C - N * polling worker) / (c0 + w).
-One image cut into bands (xlarge) is a latency: T(N) = decode on one worker + its pixels to rank 0, the bands
-(their CPU over min(N, bands) workers, or their pixels through rank 0's link, whichever is longer), then the
-encode on one worker; rank 0's own CPU (stitching copies) adds.
+One image cut into bands (xlarge) is a latency: T(N) = the pieces that run alone (a decode, a whole-image
+stage, a finish, an encode of the whole image) with their bytes through rank 0, plus the bands (their CPU over
+min(N, bands) workers, or their bytes through rank 0's link, whichever is longer; since the band codecs, bands
+may read their rows from the file and encode their part of the output), plus rank 0's own CPU.
 """
 import argparse
 import json
@@ -89,6 +90,7 @@ class Costs:
         self.b_out, self.b_in = c["bytes_out_per_task"], c["bytes_in_per_task"]
         self.w = c.get("worker_cpu_s_per_task") or c["worker_compute_s_per_task"]
         self.fs_bytes = c["input_bytes_per_task"] + c["output_bytes_per_task"]
+        self.input_bytes = c["input_bytes_per_task"]
         self.mp = c["megapixels_per_task"]
         self.kinds = c.get("kinds", {})
         self.compute_s = c["worker_compute_s_per_task"]
@@ -167,23 +169,41 @@ def bands_for(n, megapixels, threads=1):
 
 
 def predict_one_image(costs, n, link_gbps, p, host_cores=None, worker_link_gbps=None):
-    """Seconds for one large image cut into bands (costs: a 1-task shape with decode/band/encode pieces). The
-    decode and encode pieces run on one worker each: their pixels cross that worker's link and rank 0's; the
-    bands spread over min(n, bands) workers."""
+    """Seconds for one large image cut into bands (costs: a 1-task shape with decode/band/encode pieces, measured
+    with costs.pieces pieces). Pieces that run alone (a decode returning pixels, a whole-image stage, a finish, an
+    encode of the whole image) run on one worker each, their bytes crossing that worker's link and rank 0's; the
+    bands spread over min(n, bands) workers.
+    Since the band codecs a JPEG's bands may decode their own rows from the file (the decode piece is then a probe
+    returning no pixels): every band then skips the rows above its own, so a band costs about the same whatever
+    the number of bands (the measured average: an approximation, the last band skips most), and with --io mpi
+    every band carries the whole file from rank 0."""
     r0 = link_gbps * 1e9 / 8 * p.goodput
     rw = (worker_link_gbps or link_gbps) * 1e9 / 8 * p.goodput
     # The pieces' CPU: their compute_ms scaled to the measured worker CPU (a busy machine inflates wall time).
     scale = costs.w / costs.compute_s if costs.compute_s > 0 else 1.0
     kind = lambda k, key: costs.kinds.get(k, {}).get(key, 0.0)
     cpu = lambda k: kind(k, "compute_ms") / 1000 * scale / p.worker_speed
-    serial = ("decode", "whole", "finish", "encode")
+    # "encode" pieces are either one piece encoding the whole image (serial) or the bands of the final image
+    # encoded by the workers after a finish (parallel, like bands).
+    parallel = ("band",) + (("encode",) if kind("encode", "n") > 1 else ())
+    serial = tuple(k for k in ("decode", "whole", "finish", "encode") if k not in parallel)
     serial_cpu = sum(cpu(k) for k in serial)
     serial_net = sum(kind(k, "bytes_out") + kind(k, "bytes_in") for k in serial) / min(r0, rw)
     bands = bands_for(n, costs.mp, p.threads)
     busy = min(n * p.threads, bands) if host_cores is None else min(n * p.threads, bands, host_cores)
-    band_cpu = cpu("band") / busy
+    measured_bands = sum(kind(k, "n") for k in parallel) or 1
+    from_file = "decode" in costs.kinds and kind("decode", "bytes_in") < 0.01 * costs.mp * 1e6
+    band_out = sum(kind(k, "bytes_out") for k in parallel)
+    band_in = sum(kind(k, "bytes_in") for k in parallel)
+    if from_file:
+        per_band = sum(cpu(k) for k in parallel) / measured_bands
+        band_cpu = math.ceil(bands / busy) * per_band if busy >= 1 else bands * per_band / max(busy, 1e-9)
+        if band_out >= 0.9 * costs.input_bytes * measured_bands:  # --io mpi: the file to every band
+            band_out = band_out / measured_bands * bands
+    else:
+        band_cpu = sum(cpu(k) for k in parallel) / busy
     band_link = min(r0, min(n, bands) * rw)
-    band_net = max(kind("band", "bytes_out"), kind("band", "bytes_in")) / band_link
+    band_net = max(band_out, band_in) / band_link
     band_net += bands / max(1, n) * p.rtt_ms / 1000
     seconds = serial_cpu + serial_net + max(band_cpu, band_net) + costs.c0
     shown = {"one worker (decode, encode)": serial_cpu, "rank 0 CPU": costs.c0,

@@ -181,12 +181,13 @@ def run(args):
                 for io in ios:
                     c = costs.get((job, io))
                     for n in workers:
-                        # Size the job to last about --seconds at the predicted rate (at least 4 tasks); leave out
-                        # a single image predicted to take more than 6 times that (slow links).
+                        # Size the job to last about --seconds at the predicted rate (at least 3 tasks per worker,
+                        # so that every worker stays busy); leave out a single image predicted to take more than 6
+                        # times that (slow links).
                         tasks = len(shapes[job].tasks)
                         if c is not None and not c.single:
                             predicted = model.predict(c, n, gbps(rate0), p, gbps(rate), host_cores=os.cpu_count())
-                            tasks = max(4, min(tasks, int(predicted["throughput"] * args.seconds)))
+                            tasks = min(tasks, max(3 * n, int(predicted["throughput"] * args.seconds)))
                         if c is not None and c.single:
                             predicted = model.predict_one_image(c, n, gbps(rate0), p, os.cpu_count(), gbps(rate))
                             if predicted["seconds"] > 6 * args.seconds:
@@ -200,7 +201,7 @@ def run(args):
                         before = cluster.counters(0)
                         prefix = [args.cluster, "run", "-n", str(n + 1), "--"]
                         rec = scalejobs.run_job(prefix, shape, io, out, work, dict(env, **cluster.vars), log=log,
-                                                cpu_dir=cpu_dir, extra_args=["--ping-timeout", "5"])
+                                                cpu_dir=cpu_dir, extra_args=["--ping-timeout", "10"])
                         rx, tx = cluster.counters(0)
                         rec.update({"workers": n, "tasks": len(shape.tasks), "guards": len(shape.guards),
                                     "rank0_rate": rate0, "worker_rate": rate, "rank0_gbps": gbps(rate0),
