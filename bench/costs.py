@@ -57,8 +57,8 @@ class Runner:
     def run(self, shape, io, ranks=3, env=None, extra=(), grace=None, label=""):
         self.count += 1
         if "--ping-timeout" not in extra:
-            # A worker starved for a few seconds on a busy machine is not lost; pings are not what is measured.
-            extra = list(extra) + ["--ping-timeout", "10"]
+            # A worker (or rank 0) starved for seconds on a busy machine is not lost; pings are not measured here.
+            extra = list(extra) + ["--ping-timeout", "10", "--orphan-timeout", "60"]
         out = self.work / f"out{self.count}"
         log = self.work / f"run{self.count}.log"
         waited, load = scalejobs.wait_for_quiet(self.args.quiet_wait)

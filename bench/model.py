@@ -288,6 +288,13 @@ def costs_table(costs, result):
 
 
 # ============================================================================= plots
+def rank0_ceiling(c, prediction):
+    """Tasks/s rank 0 alone allows over a whole job (building it, then running it); inf when it costs nothing
+    measurable."""
+    per_task = c.cb + 1 / (prediction["limits"]["rank 0 CPU"] or math.inf)
+    return 1 / per_task if per_task > 0 else math.inf
+
+
 def plot_shapes(costs, p, out):
     import matplotlib
     matplotlib.use("Agg")
@@ -303,8 +310,7 @@ def plot_shapes(costs, p, out):
             ideal = [n * p.threads / c.w * p.worker_speed for n in WORKERS]
             ax.plot(WORKERS, ideal, color="#bbbbbb", lw=1, ls="--", label="workers alone (no other limit)")
             # Rank 0's own ceiling (the same on every link): what is left when the file system scales.
-            ceiling = [1 / (c.cb + 1 / (predict(c, n, LINKS_GBPS[-1], p)["limits"]["rank 0 CPU"] or math.inf))
-                       for n in WORKERS]
+            ceiling = [rank0_ceiling(c, predict(c, n, LINKS_GBPS[-1], p)) for n in WORKERS]
             ax.plot(WORKERS, ceiling, color=BOTTLENECK_COLOURS["rank 0 CPU"], lw=0.9, ls="-.")
             for li, link in enumerate(LINKS_GBPS):
                 rs = [predict(c, n, link, p) for n in WORKERS]
@@ -531,7 +537,9 @@ def main(argv=None):
     rows = []
     if p.rehearsal:
         rehearsal = json.loads(Path(p.rehearsal).read_text())
-        _, rcosts = load_costs(p.rehearsal) if rehearsal.get("costs") else (None, costs)
+        # The costs given with --costs win; those the rehearsal was sized with fill in the jobs they lack.
+        rcosts = dict(load_costs(p.rehearsal)[1]) if rehearsal.get("costs") else {}
+        rcosts.update(costs)
         rows = rehearsal_points(rehearsal, rcosts, p)
         text += ["", "## Rehearsal: measured against the model for its conditions", "", check_table(rows)]
         model["rehearsal"] = rows

@@ -201,7 +201,7 @@ def run(args):
                         before = cluster.counters(0)
                         prefix = [args.cluster, "run", "-n", str(n + 1), "--"]
                         rec = scalejobs.run_job(prefix, shape, io, out, work, dict(env, **cluster.vars), log=log,
-                                                cpu_dir=cpu_dir, extra_args=["--ping-timeout", "10"])
+                                                cpu_dir=cpu_dir, extra_args=["--ping-timeout", "10", "--orphan-timeout", "60"])
                         rx, tx = cluster.counters(0)
                         rec.update({"workers": n, "tasks": len(shape.tasks), "guards": len(shape.guards),
                                     "rank0_rate": rate0, "worker_rate": rate, "rank0_gbps": gbps(rate0),
