@@ -10,14 +10,16 @@ set -uo pipefail
 build=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
 cluster="$here/scripts/netns-cluster.sh"
-export DIPS_NETNS_PREFIX=dipsh DIPS_NETNS_STATE=/tmp/dips-netns-shaping-test DIPS_BIN="$build/dips"
+# Names of this run alone: another checkout may run the same test at the same time.
+ns=dipsh$$
+export DIPS_NETNS_PREFIX=$ns DIPS_NETNS_STATE=/tmp/dips-netns-shaping-test.$$ DIPS_BIN="$build/dips"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: not root: network namespaces need root"; exit 77; fi
-if ! probe=$(ip netns add dipsh-probe 2>&1 && ip netns exec dipsh-probe true 2>&1 &&
-             tc -n dipsh-probe qdisc add dev lo root tbf rate 1mbit burst 128k latency 50ms 2>&1); then
-  ip netns del dipsh-probe 2>/dev/null
+if ! probe=$(ip netns add "$ns-probe" 2>&1 && ip netns exec "$ns-probe" true 2>&1 &&
+             tc -n "$ns-probe" qdisc add dev lo root tbf rate 1mbit burst 128k latency 50ms 2>&1); then
+  ip netns del "$ns-probe" 2>/dev/null
   echo "SKIP: cannot make namespaces or tc token buckets here: $probe"; exit 77
 fi
-ip netns del dipsh-probe
+ip netns del "$ns-probe"
 work=$(mktemp -d)
 trap '"$cluster" down >/dev/null 2>&1; rm -rf "$work"' EXIT
 if ! setup=$("$cluster" up 3 --rate 32mbit --rate0 16mbit 2>&1); then
@@ -28,9 +30,9 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 qdisc() { tc -n "$1" qdisc show dev "$2"; }
 echo "== token buckets on both ends of every link"
-for spec in dipsh0:eth0:16Mbit dipshsw:p0:16Mbit dipsh1:eth0:32Mbit dipshsw:p1:32Mbit dipsh2:eth0:32Mbit dipshsw:p2:32Mbit; do
-  IFS=: read -r ns dev rate <<< "$spec"
-  qdisc "$ns" "$dev" | grep -q "tbf .*rate $rate" || fail "$ns $dev: no tbf at $rate: $(qdisc "$ns" "$dev")"
+for spec in 0:eth0:16Mbit sw:p0:16Mbit 1:eth0:32Mbit sw:p1:32Mbit 2:eth0:32Mbit sw:p2:32Mbit; do
+  IFS=: read -r host dev rate <<< "$spec"
+  qdisc "$ns$host" "$dev" | grep -q "tbf .*rate $rate" || fail "$ns$host $dev: no tbf at $rate: $(qdisc "$ns$host" "$dev")"
 done
 
 echo "== a job's bytes through rank 0's shaped link (--io mpi, rank 0 + 1 worker)"
@@ -57,18 +59,18 @@ awk -v e="$elapsed" -v f="$floor" 'BEGIN { exit !(e >= f) }' || fail "the job to
 
 echo "== shape none removes the shaping"
 "$cluster" shape none 2>/dev/null || fail "shape none failed"
-for spec in dipsh0:eth0 dipshsw:p0 dipsh1:eth0; do
-  IFS=: read -r ns dev <<< "$spec"
-  if qdisc "$ns" "$dev" | grep -q tbf; then fail "$ns $dev still shaped: $(qdisc "$ns" "$dev")"; fi
+for spec in 0:eth0 sw:p0 1:eth0; do
+  IFS=: read -r host dev <<< "$spec"
+  if qdisc "$ns$host" "$dev" | grep -q tbf; then fail "$ns$host $dev still shaped: $(qdisc "$ns$host" "$dev")"; fi
 done
 
 echo "== --delay: netem when the kernel has it, a clear refusal otherwise"
-if ip netns add dipsh-netem 2>/dev/null && tc -n dipsh-netem qdisc add dev lo root netem delay 1ms 2>/dev/null; then
-  ip netns del dipsh-netem
+if ip netns add "$ns-netem" 2>/dev/null && tc -n "$ns-netem" qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+  ip netns del "$ns-netem"
   "$cluster" shape 32mbit --delay 1ms 2>/dev/null || fail "shape --delay failed with netem available"
-  qdisc dipsh1 eth0 | grep -q "netem .*delay 1ms" || fail "no netem delay on dipsh1: $(qdisc dipsh1 eth0)"
+  qdisc "${ns}1" eth0 | grep -q "netem .*delay 1ms" || fail "no netem delay on ${ns}1: $(qdisc "${ns}1" eth0)"
 else
-  ip netns del dipsh-netem 2>/dev/null
+  ip netns del "$ns-netem" 2>/dev/null
   message=$("$cluster" shape 32mbit --delay 1ms 2>&1)
   code=$?
   [ $code = 2 ] || fail "shape --delay without netem exited $code, expected 2"
