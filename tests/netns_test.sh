@@ -28,7 +28,7 @@ check_outputs() {  # $1: output dir
   for f in "$work"/in/*; do
     name=$(basename "${f%.*}").png
     "$build/dips-reference" "$ops" "$f" "$work/ref.png" >/dev/null
-    if ! cmp -s "$work/ref.png" "$1/$name"; then echo "FAIL: $1/$name differs from the whole-image reference"; failures=$((failures + 1)); fi
+    if ! "$build/dips-reference" --same "$work/ref.png" "$1/$name" 2>/dev/null; then echo "FAIL: $1/$name differs from the whole-image reference"; failures=$((failures + 1)); fi
   done
   lost=$(tail -1 "$1/report.jsonl" | grep -o '"workers_lost":\[[0-9,]*\]')
   [ "$lost" = "\"workers_lost\":[$2]" ] || { echo "FAIL: expected workers_lost [$2], report says $lost"; failures=$((failures + 1)); }

@@ -4,6 +4,8 @@
 //        dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...]
 //        (imread, pipeline, imwrite for each input, one after another; OUTDIR/<input's file name>, or for a
 //        LIST line "INPUT<TAB>OUTPUT" OUTDIR/OUTPUT: LIST holds jobs too long for a command line)
+//        dips-reference --same A B   (exit 0 when both images decode to the same pixels: dips and OpenCV
+//        may encode the same pixels into different PNG bytes, so scripts compare pixels, not files)
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -57,10 +59,25 @@ bool read_list(const std::string& list, Job* job) {
   return true;
 }
 
+// Exit status of --same: 0 same pixels, 1 different (or unreadable), said on stderr.
+int same_pixels(const std::string& a, const std::string& b) {
+  const cv::Mat first = cv::imread(a, cv::IMREAD_UNCHANGED);
+  const cv::Mat second = cv::imread(b, cv::IMREAD_UNCHANGED);
+  if (first.empty() || second.empty()) {
+    std::fprintf(stderr, "dips-reference: cannot read %s\n", (first.empty() ? a : b).c_str());
+    return 1;
+  }
+  const bool same = first.size() == second.size() && first.type() == second.type() &&
+                    cv::norm(first, second, cv::NORM_INF) == 0;
+  if (!same) std::fprintf(stderr, "dips-reference: %s and %s differ\n", a.c_str(), b.c_str());
+  return same ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cv::setNumThreads(1);
+  if (argc == 4 && std::string(argv[1]) == "--same") return same_pixels(argv[2], argv[3]);
   const bool loop = argc >= 2 && std::string(argv[1]) == "--loop";
   if ((!loop && argc != 4) || (loop && argc < 5)) {
     std::fprintf(stderr, "usage: dips-reference PIPELINE INPUT OUTPUT | "
