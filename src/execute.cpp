@@ -5,13 +5,14 @@
 #include <chrono>
 
 #include "dips/image_io.h"
+#include "dips/thumbnail.h"
 
 namespace dips {
 namespace {
 
 // The source image: all of it, or for a band the rows in_row0..in_row1 (with `full_width/height` the
 // size of the whole image it was taken from).
-Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result) {
+Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, cv::Mat* decoded) {
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
@@ -29,6 +30,7 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result) {
   if (!status.ok()) return status;
   result->width = image->cols;
   result->height = image->rows;
+  if (item.thumbnails != Thumbnails::kNone) *decoded = *image;
   if (!item.band) return Status();
   if (item.rows.in_row1 > image->rows) return Status::Error("band rows beyond the image");
   *image = image->rowRange(item.rows.in_row0, item.rows.in_row1);
@@ -86,12 +88,20 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
   return status;
 }
 
-Status execute(const WorkItem& item, ResultItem* result) {
+// `decoded` keeps the decoded input (no copy) while the piece runs, for a thumbnail made only if it fails.
+Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
   cv::Mat image;
-  Status status = load_source(item, &image, result);
+  Status status = load_source(item, &image, result, decoded);
+  if (status.ok() && item.thumbnails == Thumbnails::kAlways) {
+    result->thumbnail_input = make_thumbnail(*decoded, item.thumbnail_px);
+    decoded->release();
+  }
   if (status.ok()) status = apply_finish(item, &image);
   if (status.ok()) status = run_steps(item, &image, result);
   if (status.ok()) status = deliver(item, image, result);
+  if (status.ok() && item.thumbnails == Thumbnails::kAlways && item.sink != Sink::kPixels) {
+    result->thumbnail_output = make_thumbnail(image, item.thumbnail_px);
+  }
   return status;
 }
 
@@ -102,18 +112,22 @@ ResultItem execute_item(const WorkItem& item) {
   ResultItem result;
   result.piece_id = item.piece_id;
   Status status;
+  cv::Mat decoded;
   try {
-    status = execute(item, &result);
+    status = execute(item, &result, &decoded);
   } catch (const std::exception& e) {  // e.g. std::bad_alloc: a task error, not a dead rank
     status = Status::Error(fmt::format("worker failed: {}", e.what()));
   }
   if (!status.ok()) {
     const int width = result.width, height = result.height;
+    Bytes thumbnail = result.thumbnail_input;
+    if (thumbnail.empty() && item.thumbnails != Thumbnails::kNone) thumbnail = make_thumbnail(decoded, item.thumbnail_px);
     result = ResultItem();
     result.piece_id = item.piece_id;
     result.error = status.message();
     result.width = width;
     result.height = height;
+    result.thumbnail_input = thumbnail;
   }
   result.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;
