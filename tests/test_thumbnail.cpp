@@ -1,0 +1,126 @@
+// thumbnail: the report's gallery thumbnails, and the pieces that make them (execute_item with
+// WorkItem::thumbnails): scaled down by area averaging to the long side asked, never up, gray or colour as
+// the image is; base64 as RFC 4648 says.
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "dips/execute.h"
+#include "dips/thumbnail.h"
+#include "harness.h"
+#include "hostile_bytes.h"
+#include "test_images.h"
+
+using namespace dips;
+using namespace dips::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+cv::Mat decoded(const Bytes& jpeg) {
+  REQUIRE_FALSE(jpeg.empty());
+  return cv::imdecode(std::vector<uint8_t>(jpeg.data, jpeg.data + jpeg.size), cv::IMREAD_UNCHANGED);
+}
+
+// Mean absolute difference per channel value. JPEG at quality 75 keeps a thumbnail within a few levels
+// of its image (up to about 15 on these noisy test photos at 60 pixels), far from any other image.
+double mean_difference(const cv::Mat& a, const cv::Mat& b) {
+  REQUIRE(a.size() == b.size());
+  REQUIRE(a.type() == b.type());
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  const cv::Scalar mean = cv::mean(diff);
+  return (mean[0] + mean[1] + mean[2]) / a.channels();
+}
+
+cv::Mat area_scaled(const cv::Mat& image, cv::Size size) {
+  cv::Mat small;
+  cv::resize(image, small, size, 0, 0, cv::INTER_AREA);
+  return small;
+}
+
+}  // namespace
+
+TEST_CASE("thumbnails: the long side as asked, the content of the image, gray stays gray", "[thumbnail]") {
+  const cv::Mat wide = photo_like(300, 600, 4);
+  const cv::Mat thumb = decoded(make_thumbnail(wide, 160));
+  CHECK(thumb.size() == cv::Size(160, 80));
+  CHECK(thumb.channels() == 3);
+  CHECK(mean_difference(thumb, area_scaled(wide, {160, 80})) < 20);
+
+  const cv::Mat tall = photo_like(500, 100, 5);
+  CHECK(decoded(make_thumbnail(tall, 160)).size() == cv::Size(32, 160));
+
+  cv::Mat gray;
+  cv::cvtColor(photo_like(200, 200, 6), gray, cv::COLOR_BGR2GRAY);
+  const cv::Mat gray_thumb = decoded(make_thumbnail(gray, 50));
+  CHECK(gray_thumb.channels() == 1);
+  CHECK(gray_thumb.size() == cv::Size(50, 50));
+
+  SECTION("never scaled up; nothing for nothing") {
+    CHECK(decoded(make_thumbnail(photo_like(20, 30, 7), 160)).size() == cv::Size(30, 20));
+    CHECK(make_thumbnail(cv::Mat(), 160).empty());
+    CHECK(make_thumbnail(wide, 0).empty());
+  }
+}
+
+TEST_CASE("base64 of the RFC 4648 test vectors", "[thumbnail]") {
+  const std::vector<std::pair<std::string, std::string>> vectors = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    CHECK(base64_encode(Bytes::of(std::vector<uint8_t>(plain.begin(), plain.end()))) == encoded);
+  }
+  CHECK(base64_encode(Bytes::of({0xff, 0xfe, 0x00})) == "//4A");
+}
+
+TEST_CASE("pieces make the thumbnails they are asked for", "[thumbnail][worker]") {
+  const cv::Mat input = photo_like(120, 240, 8);
+  WorkItem work = file_work(encode(input, ".png"), "color_inversion");
+  work.thumbnail_px = 60;
+  constexpr double kClose = 20;
+  REQUIRE(mean_difference(area_scaled(input, {60, 30}), area_scaled(photo_like(120, 240, 9), {60, 30})) > 2 * kClose);  // a different photo
+
+  SECTION("kAlways: the decoded input's and the output's") {
+    work.thumbnails = Thumbnails::kAlways;
+    const ResultItem result = execute_item(work);
+    REQUIRE(result.error.empty());
+    CHECK(mean_difference(decoded(result.thumbnail_input), area_scaled(input, {60, 30})) < kClose);
+    cv::Mat inverted;
+    cv::bitwise_not(input, inverted);
+    CHECK(mean_difference(decoded(result.thumbnail_output), area_scaled(inverted, {60, 30})) < kClose);
+  }
+  SECTION("kOnError: nothing when the piece succeeds") {
+    work.thumbnails = Thumbnails::kOnError;
+    const ResultItem result = execute_item(work);
+    REQUIRE(result.error.empty());
+    CHECK(result.thumbnail_input.empty());
+    CHECK(result.thumbnail_output.empty());
+  }
+  SECTION("kOnError and kAlways: the input's when the piece fails after decoding it") {
+    for (Thumbnails mode : {Thumbnails::kOnError, Thumbnails::kAlways}) {
+      TempDir dir;
+      WorkItem failing = work;
+      failing.thumbnails = mode;
+      failing.sink = Sink::kWriteFile;
+      failing.output_path = (dir / "missing-folder/out.png").string();  // the write fails
+      const ResultItem result = execute_item(failing);
+      CHECK_FALSE(result.error.empty());
+      CHECK(mean_difference(decoded(result.thumbnail_input), area_scaled(input, {60, 30})) < kClose);
+      CHECK(result.thumbnail_output.empty());
+    }
+  }
+  SECTION("kNone, or an input that does not decode: no thumbnails") {
+    work.thumbnails = Thumbnails::kNone;
+    work.thumbnail_px = 0;
+    ResultItem result = execute_item(work);
+    CHECK(result.thumbnail_input.empty());
+    CHECK(result.thumbnail_output.empty());
+    WorkItem broken = file_work(truncated(encode(input, ".png"), 40));
+    broken.thumbnails = Thumbnails::kAlways;
+    broken.thumbnail_px = 60;
+    result = execute_item(broken);
+    CHECK_FALSE(result.error.empty());
+    CHECK(result.thumbnail_input.empty());
+  }
+}
