@@ -76,6 +76,13 @@ std::string utc_now() {
 
 double rounded(double value) { return std::round(value * 1e4) / 1e4; }
 
+// A thumbnail from its bands' shares, in the order of their rows.
+Bytes stacked(const std::map<int, cv::Mat>& shares) {
+  std::vector<cv::Mat> ordered;
+  for (const auto& [row0, share] : shares) ordered.push_back(share);
+  return stack_thumbnail_rows(ordered);
+}
+
 const char* state_name(WorkerState state) {
   switch (state) {
     case WorkerState::kIdle: return "idle";
@@ -124,6 +131,7 @@ struct ActiveTask {
   uint64_t file_size = 0;     // of its input, as rank 0 saw it
   Thumbnails thumbnails = Thumbnails::kNone;
   Bytes thumbnail_input, thumbnail_output;
+  std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
   std::vector<Rank0Span> rank0;
 };
 
@@ -538,11 +546,14 @@ void Coordinator::on_result(int worker, ResultItem result) {
   record.outcome = result.error.empty() ? "ok" : "error";
   if (!result.thumbnail_input.empty()) active.thumbnail_input = result.thumbnail_input;
   if (!result.thumbnail_output.empty()) active.thumbnail_output = result.thumbnail_output;
+  // Copied out: the message they point into is big (a band's bytes) and goes once the result is used.
+  if (!result.thumbnail_input_rows.empty()) active.input_shares[record.row0] = result.thumbnail_input_rows.clone();
+  if (!result.thumbnail_output_rows.empty()) active.output_shares[record.row0] = result.thumbnail_output_rows.clone();
   if (dashboard_) remember_piece(entry, record, result.error.empty());
-  const bool band = record.kind == "band";
+  const bool stitched = record.kind == "band" && !result.pixels.empty();  // encoded bands are not stitched
   const double t0 = record.done;
   Status status = active.run->on_result(entry.index, std::move(result));
-  if (band) active.rank0.push_back(Rank0Span{"stitch", t0, now(), 0});  // rank 0 copies the band's rows in
+  if (stitched) active.rank0.push_back(Rank0Span{"stitch", t0, now(), 0});  // rank 0 copies the band's rows in
   if (!status.ok()) return finish_task(entry.task, status);
   task_progress(entry.task);
 }
@@ -551,14 +562,17 @@ void Coordinator::on_result(int worker, ResultItem result) {
 void Coordinator::task_progress(size_t index) {
   ActiveTask& active = active_.at(index);
   if (!active.run->done()) return enqueue_ready(index);
-  if (shared_io_) return finish_task(index, Status());
-  const Bytes output = active.run->output_bytes();
+  const std::vector<ByteRange>& parts = active.run->output();
+  if (parts.empty()) return finish_task(index, Status());  // a worker wrote it
+  // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
-  background_.submit([this, index, output, path, sync]() -> Background::Completion {
+  uint64_t bytes = 0;
+  for (const ByteRange& part : parts) bytes += part.size;
+  background_.submit([this, index, parts, path, sync, bytes]() -> Background::Completion {
     const double t0 = now();
-    Status status = write_file_atomic(path, std::vector<uint8_t>(output.data, output.data + output.size), sync);
-    const Rank0Span span{"write", t0, now(), output.size};
+    Status status = write_file_atomic(path, parts, sync);
+    const Rank0Span span{"write", t0, now(), bytes};
     return [this, index, status, span] {
       active_.at(index).rank0.push_back(span);
       finish_task(index, status);
@@ -590,7 +604,10 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   for (PieceRecord& piece : record.pieces) {
     if (piece.outcome.empty()) piece.outcome = "cancelled";  // its task ended before its result counted
   }
-  // Thumbnails: every one asked for with kAlways; a failure's input while there is room for them.
+  // Thumbnails: every one asked for with kAlways; a failure's input while there is room for them. An
+  // image done in bands gets them from its bands' shares (a few small rows each) stacked here.
+  if (status.ok() && task.thumbnail_input.empty()) task.thumbnail_input = stacked(task.input_shares);
+  if (status.ok() && task.thumbnail_output.empty()) task.thumbnail_output = stacked(task.output_shares);
   const bool keep_input = status.ok() ? task.thumbnails == Thumbnails::kAlways : failure_thumbnails_ < kThumbnailFailures;
   if (keep_input && !task.thumbnail_input.empty()) {
     record.thumbnail_input = base64_encode(task.thumbnail_input);

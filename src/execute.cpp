@@ -4,15 +4,24 @@
 
 #include <chrono>
 
+#include "dips/codec.h"
 #include "dips/image_io.h"
 #include "dips/thumbnail.h"
 
 namespace dips {
 namespace {
 
-// The source image: all of it, or for a band the rows in_row0..in_row1 (with `full_width/height` the
-// size of the whole image it was taken from).
-Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, cv::Mat* decoded) {
+// A band decoded from the file, asked for thumbnails: its rows of the input's thumbnail.
+void band_input_thumbnail(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
+  if (item.thumbnails != Thumbnails::kAlways) return;
+  const cv::Mat own = image.rowRange(item.rows.row0 - item.rows.in_row0, item.rows.row1 - item.rows.in_row0);
+  result->thumbnail_input_rows = thumbnail_rows(own, item.rows.row0, item.image_width, item.image_height, item.thumbnail_px);
+}
+
+// The source image: all of it, or for a band the rows in_row0..in_row1. A probe whose rows decode cheaply
+// stops at the header (*done). A whole decoded input is also kept in *decoded (no copy) when the piece is
+// asked for thumbnails: bands and probes that stop at the header never hold the whole input.
+Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done, cv::Mat* decoded) {
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
@@ -26,14 +35,26 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, cv:
     data = read.data();
     size = read.size();
   }
-  Status status = decode_image(std::vector<uint8_t>(data, data + size), item.max_pixels, image);
+  if (item.band) {
+    Status status = decode_rows(data, size, item.max_pixels, item.rows.in_row0, item.rows.in_row1, image);
+    if (status.ok()) band_input_thumbnail(item, *image, result);
+    return status;
+  }
+  if (item.probe) {
+    ImageInfo info;
+    Status status = probe_image(data, size, item.max_pixels, &info);
+    if (!status.ok()) return status;
+    result->width = info.width;
+    result->height = info.height;
+    result->cheap_rows = info.cheap_rows;
+    *done = info.cheap_rows;
+    if (*done) return Status();
+  }
+  Status status = decode_image(data, size, item.max_pixels, image);
   if (!status.ok()) return status;
   result->width = image->cols;
   result->height = image->rows;
   if (item.thumbnails != Thumbnails::kNone) *decoded = *image;
-  if (!item.band) return Status();
-  if (item.rows.in_row1 > image->rows) return Status::Error("band rows beyond the image");
-  *image = image->rowRange(item.rows.in_row0, item.rows.in_row1);
   return Status();
 }
 
@@ -76,6 +97,11 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     result->pixels = image;
     return Status();
   }
+  if (item.sink == Sink::kBand) {
+    Status status = encode_band(image, item.output_ext, item.image_width, item.image_height, item.rows.row0, &result->band);
+    if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));
+    return status;
+  }
   std::vector<uint8_t> bytes;
   Status status = encode_image(image, item.output_ext, &bytes);
   if (!status.ok()) return status;
@@ -91,16 +117,20 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
 // `decoded` keeps the decoded input (no copy) while the piece runs, for a thumbnail made only if it fails.
 Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
   cv::Mat image;
-  Status status = load_source(item, &image, result, decoded);
-  if (status.ok() && item.thumbnails == Thumbnails::kAlways) {
+  bool done = false;
+  Status status = load_source(item, &image, result, &done, decoded);
+  if (done) return status;
+  if (status.ok() && item.thumbnails == Thumbnails::kAlways && !decoded->empty()) {
     result->thumbnail_input = make_thumbnail(*decoded, item.thumbnail_px);
     decoded->release();
   }
   if (status.ok()) status = apply_finish(item, &image);
   if (status.ok()) status = run_steps(item, &image, result);
   if (status.ok()) status = deliver(item, image, result);
-  if (status.ok() && item.thumbnails == Thumbnails::kAlways && item.sink != Sink::kPixels) {
-    result->thumbnail_output = make_thumbnail(image, item.thumbnail_px);
+  if (!status.ok() || item.thumbnails != Thumbnails::kAlways) return status;
+  if (item.sink == Sink::kEncoded || item.sink == Sink::kWriteFile) result->thumbnail_output = make_thumbnail(image, item.thumbnail_px);
+  if (item.sink == Sink::kBand) {
+    result->thumbnail_output_rows = thumbnail_rows(image, item.rows.row0, item.image_width, item.image_height, item.thumbnail_px);
   }
   return status;
 }

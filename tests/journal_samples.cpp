@@ -37,4 +37,21 @@ std::string version1_journal(const std::vector<SampleTask>& tasks, bool interrup
   return text;
 }
 
+std::string version1_journal_without_pieces(const std::vector<SampleTask>& tasks) {
+  std::string text = R"({"dips_report":1,"dips_version":"0.1.0","command":"dips --op blur=3 --output out in","workers":2,"resume":false})" "\n";
+  size_t ok = 0;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const SampleTask& t = tasks[i];
+    ok += t.ok;
+    text += fmt::format(R"({{"input":{},"output":{},"ops":{},"status":"{}","error":{},"decoded":[],"width":64,"height":48,"ms":12.5,"ranks":[{}]}})" "\n",
+                        json_string(t.input), json_string(t.output), json_string(t.ops), t.ok ? "ok" : "error",
+                        t.ok ? "null" : "\"cannot decode image\"", 1 + static_cast<int>(i % 2));
+  }
+  text += fmt::format(
+      R"({{"summary":{{"tasks":{},"ok":{},"failed":{},"skipped":0,"unfinished":0,"wall_s":1.0,"megapixels":0.1,"mp_per_s":0.1,"workers":2,)"
+      R"("workers_lost":[],"rank0_cpu_s":0.05,"exit_code":{}}}}})" "\n",
+      tasks.size(), ok, tasks.size() - ok, ok == tasks.size() ? 0 : 1);
+  return text;
+}
+
 }  // namespace dips::testing

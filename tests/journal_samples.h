@@ -17,4 +17,8 @@ struct SampleTask {
 // unless `interrupted`.
 std::string version1_journal(const std::vector<SampleTask>& tasks, bool interrupted = false);
 
+// A journal of format version 1 as the first dips wrote it (dips 0.1.0, before pieces): its header, task
+// lines without "pieces", and a summary without "io" and "rank0_peak_rss_mb".
+std::string version1_journal_without_pieces(const std::vector<SampleTask>& tasks);
+
 }  // namespace dips::testing

@@ -61,6 +61,13 @@ TEST_CASE("report version 2: piece ids, outcomes, rank 0's spans and thumbnails;
     CHECK(lines.back()["dips_report"] == kReportVersion);
     CHECK(kReportVersion == 2);
   }
+  SECTION("a version 1 journal of the first dips (no pieces) resumes") {
+    const fs::path path = dir / "v1-first.jsonl";
+    std::ofstream(path) << version1_journal_without_pieces({{"in/a.png", "blur=3", "out/a.png"}, {"in/c.png", "blur=3", "out/c.png", false}});
+    std::set<std::string> finished;
+    REQUIRE(read_finished_tasks(path, &finished).ok());
+    CHECK(finished == std::set<std::string>{resume_key("in/a.png", "blur=3", "out/a.png")});
+  }
   SECTION("a run after a crash that cut a line short starts on a line of its own") {
     const fs::path path = dir / "torn.jsonl";
     std::ofstream(path) << version1_journal({{"in/a.png", "blur=3", "out/a.png"}}, true) << R"({"input":"in/b.png","sta)";

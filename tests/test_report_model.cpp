@@ -92,6 +92,29 @@ TEST_CASE("report model: a version 1 journal", "[report_model]") {
   CHECK(task_named(data, "in/b.png")["t"] == 0.15);
 }
 
+TEST_CASE("report model: a version 1 journal of the first dips, without pieces", "[report_model]") {
+  const std::string journal =
+      version1_journal_without_pieces({{"in/a.png", "blur=3", "out/a.png"}, {"in/<b>.png", "blur=3", "out/b.png", false}});
+  const ReportModel model = model_of(journal);
+  REQUIRE(model.is_report());
+  const Json data = model.page_data();
+  CHECK(data["runs"].size() == 1);
+  CHECK(data["runs"][0]["version"] == 1);
+  CHECK(data["status"]["state"] == "finished");
+  CHECK(data["status"]["exit_code"] == 1);
+  CHECK(data["tasks_total"] == 2);
+  CHECK(data["tasks_failed"] == 1);
+  CHECK(task_named(data, "in/a.png")["status"] == "ok");
+  CHECK(task_named(data, "in/<b>.png")["error"] == "cannot decode image");
+  CHECK(data["pieces"].empty());
+  TempDir dir;
+  write_text(dir / "old.jsonl", journal);
+  REQUIRE(write_report_page(dir / "old.jsonl", dir / "old.html").ok());
+  const std::string page = read_text(dir / "old.html");
+  CHECK(page.find("in/\\u003cb\\u003e.png") != std::string::npos);
+  CHECK(page.find("in/<b>.png") == std::string::npos);
+}
+
 TEST_CASE("report model: a version 2 journal", "[report_model]") {
   const Json data = model_of(kVersion2).page_data();
   CHECK(data["status"]["state"] == "finished");

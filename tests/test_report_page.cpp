@@ -354,7 +354,8 @@ TEST_CASE("journal: every piece once with its outcome, the lost worker's events,
       CHECK(span["t1"] >= span["t0"]);
     }
     CHECK(spans.count("header") == 1);  // rank 0 sniffed its size to cut it
-    if (ops != "read_qr_code" && in.rows > 8) CHECK(spans.count("stitch") == 1);
+    // Blur's bands come back to rank 0 as rows; the last stage's bands come back encoded (no stitching).
+    if (ops == "blur=3,edge_detection") CHECK(spans.count("stitch") == 1);
   }
   std::vector<std::string> decoded = report_tasks(job.report()).at((job.outdir / "in/qr.png").string())["decoded"];
   std::sort(decoded.begin(), decoded.end());  // in ZBar's order

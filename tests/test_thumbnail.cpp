@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "dips/codec.h"
 #include "dips/execute.h"
 #include "dips/thumbnail.h"
 #include "harness.h"
@@ -23,8 +24,8 @@ cv::Mat decoded(const Bytes& jpeg) {
   return cv::imdecode(std::vector<uint8_t>(jpeg.data, jpeg.data + jpeg.size), cv::IMREAD_UNCHANGED);
 }
 
-// Mean absolute difference per channel value. JPEG at quality 75 keeps a thumbnail within a few levels
-// of its image (up to about 15 on these noisy test photos at 60 pixels), far from any other image.
+// Mean absolute difference per channel value. JPEG (quality 95) keeps a thumbnail within a few levels of
+// its image (up to about 15 on these noisy test photos at 60 pixels), far from any other image.
 double mean_difference(const cv::Mat& a, const cv::Mat& b) {
   REQUIRE(a.size() == b.size());
   REQUIRE(a.type() == b.type());
@@ -122,5 +123,82 @@ TEST_CASE("pieces make the thumbnails they are asked for", "[thumbnail][worker]"
     result = execute_item(broken);
     CHECK_FALSE(result.error.empty());
     CHECK(result.thumbnail_input.empty());
+  }
+  SECTION("bands make their shares of the thumbnails, never a thumbnail of their own rows") {
+    const cv::Mat photo = photo_like(64, 48, 10);
+    const std::vector<uint8_t> jpeg = encode(photo, ".jpg");
+    WorkItem probe = file_work(encode(input, ".png"));  // a PNG's probe decodes the whole image
+    probe.probe = true;
+    probe.steps.clear();
+    probe.sink = Sink::kPixels;
+    probe.thumbnails = Thumbnails::kAlways;
+    probe.thumbnail_px = 60;
+    ResultItem result = execute_item(probe);
+    REQUIRE(result.error.empty());
+    CHECK(mean_difference(decoded(result.thumbnail_input), area_scaled(input, {60, 30})) < kClose);
+    probe.file = Bytes::of(jpeg);  // a JPEG's probe stops at the header: its bands decode their own rows
+    result = execute_item(probe);
+    REQUIRE(result.error.empty());
+    REQUIRE(result.cheap_rows);
+    CHECK(result.thumbnail_input.empty());
+
+    // Rows 16..32 of the 64x48 file, inverted and encoded as their part of the output: thumbnail rows
+    // 8..16 of 32 (32x24 at 32 px), of the input and of the output.
+    WorkItem band = file_work(jpeg, "color_inversion");
+    band.band = true;
+    band.rows = PieceRows{16, 32, 16, 32};
+    band.sink = Sink::kBand;
+    band.output_ext = ".jpg";
+    band.image_width = 48;
+    band.image_height = 64;
+    band.thumbnails = Thumbnails::kAlways;
+    band.thumbnail_px = 32;
+    result = execute_item(band);
+    REQUIRE(result.error.empty());
+    CHECK_FALSE(result.encoded.empty());
+    CHECK(result.thumbnail_input.empty());
+    CHECK(result.thumbnail_output.empty());
+    cv::Mat whole;
+    REQUIRE(decode_image(jpeg, int64_t{1} << 30, &whole).ok());
+    const cv::Mat expected_input = area_scaled(whole.rowRange(16, 32), {24, 8});
+    CHECK(identical(result.thumbnail_input_rows, expected_input));
+    cv::Mat inverted;
+    cv::bitwise_not(whole.rowRange(16, 32), inverted);
+    CHECK(identical(result.thumbnail_output_rows, area_scaled(inverted, {24, 8})));
+    band.thumbnails = Thumbnails::kOnError;
+    result = execute_item(band);
+    CHECK(result.thumbnail_input_rows.empty());
+    CHECK(result.thumbnail_output_rows.empty());
+  }
+}
+
+TEST_CASE("thumbnails of an image in bands: the bands' shares stack into the whole one", "[thumbnail]") {
+  const cv::Mat photo = photo_like(250, 180, 12);  // thumbnail 115x160 at 160 px
+  const std::vector<int> edges = {0, 7, 65, 66, 130, 250};  // bands of 7, 58, 1, 64 and 120 rows
+  std::vector<cv::Mat> shares;
+  int rows = 0;
+  for (size_t i = 0; i + 1 < edges.size(); ++i) {
+    const cv::Mat share = thumbnail_rows(photo.rowRange(edges[i], edges[i + 1]), edges[i], 180, 250, 160);
+    if (share.empty()) continue;  // a band thinner than a thumbnail row
+    CHECK(share.cols == 115);
+    rows += share.rows;
+    shares.push_back(share);
+  }
+  CHECK(rows == 160);
+  CHECK(shares.size() == 4);  // the 1-row band covers no thumbnail row
+  const cv::Mat stacked = decoded(stack_thumbnail_rows(shares));
+  const cv::Mat whole = decoded(make_thumbnail(photo, 160));
+  REQUIRE(stacked.size() == whole.size());
+  CHECK(mean_difference(stacked, area_scaled(photo, whole.size())) < 20);
+
+  SECTION("shares that do not fit their image, or do not stack, give nothing") {
+    CHECK(thumbnail_rows(photo.rowRange(200, 250), 220, 180, 250, 160).empty());  // past the last row
+    CHECK(thumbnail_rows(photo.rowRange(0, 10), 0, 100, 250, 160).empty());      // not the image's width
+    CHECK(thumbnail_rows(photo.rowRange(0, 10), 0, 180, 250, 0).empty());
+    CHECK(stack_thumbnail_rows({}).empty());
+    CHECK(stack_thumbnail_rows({shares[0], cv::Mat(3, 20, CV_8UC3)}).empty());
+    cv::Mat gray;
+    cv::cvtColor(shares[1], gray, cv::COLOR_BGR2GRAY);
+    CHECK(stack_thumbnail_rows({shares[0], gray}).empty());
   }
 }

@@ -11,6 +11,17 @@ namespace dips {
 // empty or cannot be encoded: a missing thumbnail never fails a task.
 Bytes make_thumbnail(const cv::Mat& image, int long_side);
 
+// A band's share of the thumbnail of a whole image of width x height that it belongs to: `rows`, the
+// image's rows row0 .. row0 + rows.rows, scaled to that thumbnail's rows (make_thumbnail's size, the
+// band's edges rounded to the nearest thumbnail row) by area averaging. The shares of bands that cover the
+// image stack into the thumbnail (stack_thumbnail_rows), so that an image cut in bands gets one without
+// any piece holding all of it. Empty when the band covers no row of the thumbnail.
+cv::Mat thumbnail_rows(const cv::Mat& rows, int row0, int width, int height, int long_side);
+
+// The JPEG of the shares of a thumbnail stacked in order; empty when there are none or they do not stack
+// (widths or types differ).
+Bytes stack_thumbnail_rows(const std::vector<cv::Mat>& shares);
+
 // Bytes as base64 (RFC 4648, padded): how the journal stores thumbnails.
 std::string base64_encode(const Bytes& bytes);
 
