@@ -23,7 +23,7 @@ int thumbnail_row(int row, int height, int thumbnail_height) {
 // dips's own JPEG encoder (OpenCV's defaults, quality 95): imgcodecs is not linked into dips.
 Bytes jpeg_of(const cv::Mat& image) {
   std::vector<uint8_t> jpeg;
-  if (!encode_image(image, ".jpg", &jpeg).ok()) return Bytes();
+  if (!encode_image(image, ".jpg", &jpeg).ok() || jpeg.size() > kMaxThumbnailBytes) return Bytes();
   return Bytes::of(std::move(jpeg));
 }
 

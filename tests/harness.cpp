@@ -137,7 +137,7 @@ std::vector<nlohmann::json> read_report(const fs::path& path) {
 std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
   std::map<std::string, nlohmann::json> tasks;
   for (auto& line : read_report(path)) {
-    if (line.contains("input")) tasks[line["output"].get<std::string>()] = line;
+    if (line.contains("input") && !line.contains("event")) tasks[line["output"].get<std::string>()] = line;  // not task_unfinished
   }
   return tasks;
 }

@@ -59,6 +59,11 @@ TEST_CASE("thumbnails: the long side as asked, the content of the image, gray st
   CHECK(gray_thumb.channels() == 1);
   CHECK(gray_thumb.size() == cv::Size(50, 50));
 
+  SECTION("a picture of noise is not worth its bytes") {
+    CHECK(make_thumbnail(noise(160, 160, 1), 160).empty());  // 160x160 of uniform noise
+    CHECK(make_thumbnail(noise(40, 40, 1), 160).size <= kMaxThumbnailBytes);
+    CHECK_FALSE(make_thumbnail(noise(40, 40, 1), 160).empty());
+  }
   SECTION("never scaled up; nothing for nothing") {
     CHECK(decoded(make_thumbnail(photo_like(20, 30, 7), 160)).size() == cv::Size(30, 20));
     CHECK(make_thumbnail(cv::Mat(), 160).empty());

@@ -6,9 +6,13 @@
 
 namespace dips {
 
+// The largest thumbnail kept: a picture of noise at 160 px is not worth its bytes in the journal (a
+// photo's is 2-13 KB), and the cap bounds what thumbnails add to a report.
+constexpr size_t kMaxThumbnailBytes = 24 * 1024;
+
 // A small JPEG of an image for the report's gallery: scaled down (area averaging) so that its long side is
 // at most long_side pixels (never scaled up), 8-bit gray or BGR as the image is. Empty when the image is
-// empty or cannot be encoded: a missing thumbnail never fails a task.
+// empty, cannot be encoded, or its JPEG is over kMaxThumbnailBytes: a missing thumbnail never fails a task.
 Bytes make_thumbnail(const cv::Mat& image, int long_side);
 
 // A band's share of the thumbnail of a whole image of width x height that it belongs to: `rows`, the
@@ -18,8 +22,8 @@ Bytes make_thumbnail(const cv::Mat& image, int long_side);
 // any piece holding all of it. Empty when the band covers no row of the thumbnail.
 cv::Mat thumbnail_rows(const cv::Mat& rows, int row0, int width, int height, int long_side);
 
-// The JPEG of the shares of a thumbnail stacked in order; empty when there are none or they do not stack
-// (widths or types differ).
+// The JPEG of the shares of a thumbnail stacked in order; empty when there are none, they do not stack
+// (widths or types differ), or it is over kMaxThumbnailBytes.
 Bytes stack_thumbnail_rows(const std::vector<cv::Mat>& shares);
 
 // Bytes as base64 (RFC 4648, padded): how the journal stores thumbnails.
