@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Installs everything dips needs to build, test and benchmark, from Debian 12's packages.
 # Quiet when everything is already there; uses sudo when not root.
+# --browser also installs Debian's Chromium (about 80 MB to download, 290 MB installed), which only the
+# tests of the report page and the dashboard in a real browser need; without it they are skipped.
 set -euo pipefail
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    *) echo "install-deps: unknown argument '$arg' (only --browser)" >&2; exit 2 ;;
+  esac
+done
 PACKAGES=(
   build-essential cmake pkg-config            # compiler and build
   openmpi-bin libopenmpi-dev libpmix-dev      # MPI, and PMIx to kill hung ranks
   libopencv-dev libzbar-dev                   # imaging, QR/barcodes
   libjpeg62-turbo-dev libpng-dev zlib1g-dev   # dips' own JPEG/PNG codecs (the libraries OpenCV uses)
   libboost-program-options-dev                # command line
+  libcpp-httplib-dev                          # the live dashboard (--dashboard)
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting
   catch2                                      # tests (v2)
   iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
 )
+[ "$browser" = 1 ] && PACKAGES+=(chromium)     # report page and dashboard tests in a real browser
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

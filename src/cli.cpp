@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "dips/dashboard.h"
 #include "dips/operation.h"
 #include "dips/version.h"
 
@@ -45,6 +46,7 @@ Described describe(Options* o) {
       ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
+      ("dashboard", po::value(&o->dashboard), "serve a live view of the job (the report page) on [HOST:]PORT while it runs; HOST defaults to 127.0.0.1, port 0 picks a free one (printed on stderr)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
@@ -99,6 +101,11 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   else if (io == "mpi") o->io = IoMode::kMpi;
   else return Status::Error(fmt::format("--io must be auto, shared or mpi (got '{}')", io));
   if (!o->job.format.empty() && o->job.format.front() == '.') o->job.format.erase(0, 1);
+  if (vm.count("dashboard")) {
+    DashboardAddress address;
+    Status status = parse_dashboard_address(o->dashboard, &address);
+    if (!status.ok()) return status;
+  }
   return Status();
 }
 

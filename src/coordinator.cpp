@@ -8,19 +8,24 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
+#include <deque>
 #include <random>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "dips/background.h"
+#include "dips/dashboard.h"
 #include "dips/fault.h"
 #include "dips/granularity.h"
+#include "dips/html_report.h"
 #include "dips/image_io.h"
 #include "dips/progress.h"
 #include "dips/report.h"
 #include "dips/scheduler.h"
 #include "dips/task_run.h"
+#include "dips/thumbnail.h"
 #include "dips/version.h"
 
 namespace dips {
@@ -37,6 +42,14 @@ constexpr uint64_t kMaxLoadedBytes = 512ull << 20;
 constexpr size_t kHeaderBytes = 64 * 1024;
 constexpr double kReportFlushInterval = 0.05;
 constexpr double kDeadlineInterval = 0.01;
+// The report's gallery (docs/report.md): thumbnails of the first tasks of a run, and of the inputs of up to
+// as many failures, so that the page of a 100,000-task job stays light.
+constexpr size_t kThumbnailTasks = 100;
+constexpr size_t kThumbnailFailures = 100;
+constexpr uint16_t kThumbnailPx = 160;
+// The dashboard's view of rank 0: refreshed this often, with this many of the latest pieces back.
+constexpr double kPublishInterval = 0.2;
+constexpr size_t kRecentPieces = 512;
 
 // CPU time of this process (user + system): rank 0's cost, reported so benchmarks can check it.
 double process_cpu_seconds() {
@@ -49,6 +62,35 @@ double peak_rss_mb() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;
+}
+
+// The wall-clock time now, for the journal's run line (all other times count from the job's start).
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+double rounded(double value) { return std::round(value * 1e4) / 1e4; }
+
+// A thumbnail from its bands' shares, in the order of their rows.
+Bytes stacked(const std::map<int, cv::Mat>& shares) {
+  std::vector<cv::Mat> ordered;
+  for (const auto& [row0, share] : shares) ordered.push_back(share);
+  return stack_thumbnail_rows(ordered);
+}
+
+const char* state_name(WorkerState state) {
+  switch (state) {
+    case WorkerState::kIdle: return "idle";
+    case WorkerState::kBusy: return "busy";
+    case WorkerState::kSuspect: return "suspect";
+    case WorkerState::kDead: return "lost";
+  }
+  return "?";
 }
 
 std::string random_token() {
@@ -87,6 +129,10 @@ struct ActiveTask {
   std::set<int> ranks;
   uint64_t loaded_bytes = 0;  // its input held in memory (IoMode::kMpi)
   uint64_t file_size = 0;     // of its input, as rank 0 saw it
+  Thumbnails thumbnails = Thumbnails::kNone;
+  Bytes thumbnail_input, thumbnail_output;
+  std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
+  std::vector<Rank0Span> rank0;
 };
 
 // A piece in the scheduler: which task it belongs to and what to send (kept to send again after a death).
@@ -138,6 +184,11 @@ class Coordinator {
   void arm_worker_faults();
   void arm_piece_fault(const std::string& kind, int worker);
   void fire_own_fault(int count);
+  void journal_worker_states();
+  void journal_unfinished_tasks();
+  void write_page();
+  void publish_live();
+  void remember_piece(const PieceEntry& entry, const PieceRecord& record, bool ok);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
   bool finished() const { return next_task_ >= tasks_.size() && active_.empty(); }
@@ -170,6 +221,11 @@ class Coordinator {
   size_t pieces_completed_ = 0, tasks_completed_ = 0, work_messages_ = 0;
   double hold_until_ = 0;
   size_t lost_at_hold_ = 0;
+  size_t thumbnail_tasks_ = 0, failure_thumbnails_ = 0;
+  std::map<int, WorkerState> journaled_states_;  // what the journal last said of each worker (suspect or not)
+  std::unique_ptr<Dashboard> dashboard_;
+  double last_publish_ = -1;
+  std::deque<LivePiece> recent_pieces_;          // for the dashboard only
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -179,7 +235,7 @@ Status Coordinator::open_report(const std::string& command_line) {
     if (!status.ok()) return status;
   }
   nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line},
-                                     {"workers", transport_.workers().size()}, {"resume", options_.resume}};
+                                     {"workers", transport_.workers().size()}, {"resume", options_.resume}, {"started_at", utc_now()}};
   return report_.open(options_.report, run_line);
 }
 
@@ -221,6 +277,8 @@ void Coordinator::on_hello(int worker, const Incoming& message) {
   }
   it->second.replied = true;
   it->second.hello = reply;
+  report_.write_event({{"event", "worker_alive"}, {"worker", worker}, {"t", rounded(now())}, {"host", reply.host}, {"pid", reply.pid},
+                       {"threads", reply.threads}, {"sees_files", reply.sees_files}});
 }
 
 // Workers that see the files read and write them; if one does not (auto), rank 0 moves every file's bytes.
@@ -230,9 +288,11 @@ void Coordinator::decide_io() {
   bool all_see = true;
   for (auto& [id, info] : workers_) {
     if (!info.replied) {
-      progress_.message(fmt::format("dips: worker rank {} lost (no answer to the greeting within {:.1f} s)", id, options_.scheduler.ping_timeout));
+      const std::string why = fmt::format("no answer to the greeting within {:.1f} s", options_.scheduler.ping_timeout);
+      progress_.message(fmt::format("dips: worker rank {} lost ({})", id, why));
       transport_.abandon(id);
       lost_workers_.push_back(id);
+      report_.write_event({{"event", "worker_lost"}, {"worker", id}, {"t", rounded(now())}, {"why", why}, {"pieces", 0}});
       continue;
     }
     all_see &= info.hello.sees_files;
@@ -242,6 +302,7 @@ void Coordinator::decide_io() {
     if (!info.replied || info.hello.threads < 1) continue;
     if (shared_io_ && !info.hello.sees_files) {
       progress_.message(fmt::format("dips: warning: worker rank {} on {} cannot see the job's files; not used (--io shared)", id, info.hello.host));
+      report_.write_event({{"event", "worker_unused"}, {"worker", id}, {"t", rounded(now())}, {"why", "cannot see the job's files (--io shared)"}});
       continue;
     }
     info.used = true;
@@ -291,6 +352,7 @@ void Coordinator::apply_deadlines() {
     const int left = scheduler_.live_workers() + static_cast<int>(dead.size() - 1 - i);
     on_worker_lost(dead[i].first, dead[i].second, fmt::format("no answer within {:.1f} s", options_.scheduler.ping_timeout), left);
   }
+  journal_worker_states();
   for (int worker : scheduler_.pings_due(t)) {
     OutMessage ping;
     ping.head.assign(8, 0);
@@ -350,7 +412,9 @@ void Coordinator::prepare(size_t index) {
   ++preparing_;
   background_.submit([this, index, whole, input, max_bytes, size]() -> Background::Completion {
     std::vector<uint8_t> bytes;
+    const double t0 = now();
     Status status = whole ? read_file(input, max_bytes, &bytes) : read_header(input, &bytes);
+    const Rank0Span span{whole ? "read" : "header", t0, now(), bytes.size()};
     int width = 0, height = 0;
     if (status.ok() && !sniff_image_size(bytes, &width, &height)) width = height = 0;
     if (!whole) {
@@ -358,8 +422,9 @@ void Coordinator::prepare(size_t index) {
       status = Status();  // the worker reads the file and reports what is wrong with it
     }
     auto file = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-    return [this, index, status, file, size, width, height] {
+    return [this, index, status, file, size, width, height, span] {
       --preparing_;
+      active_.at(index).rank0.push_back(span);
       start_task(index, status, Bytes{file, file->data(), file->size()}, size, width, height);
     };
   });
@@ -386,6 +451,10 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   loaded_bytes_ += active.loaded_bytes;
   active.run = std::make_unique<TaskRun>(task, std::move(io), choose_shape(shape_input));
   active.file_size = file_size;
+  // Thumbnails for the report's gallery: the first tasks of the run, and the inputs of failures.
+  active.thumbnails = ++thumbnail_tasks_ <= kThumbnailTasks ? Thumbnails::kAlways
+                      : failure_thumbnails_ < kThumbnailFailures ? Thumbnails::kOnError
+                                                                 : Thumbnails::kNone;
   enqueue_ready(index);
 }
 
@@ -406,6 +475,11 @@ void Coordinator::enqueue_ready(size_t index) {
     }
     const uint64_t id = scheduler_.add_piece(costs_.estimate(entry.cost_key, entry.cost_units));
     item.piece_id = id;
+    active.run->records()[piece_index].id = id;
+    if (active.thumbnails != Thumbnails::kNone) {
+      item.thumbnails = active.thumbnails;
+      item.thumbnail_px = kThumbnailPx;
+    }
     entry.item = std::move(item);
     pieces_.emplace(id, std::move(entry));
   }
@@ -425,7 +499,12 @@ void Coordinator::dispatch() {
     }
     PieceRecord& record = task->second.run->records()[it->second.index];
     arm_piece_fault(record.kind, assignment->worker);
-    if (record.worker >= 0) record.lost_on.push_back(record.worker);
+    if (record.worker >= 0) {  // sent again: its worker was lost holding it
+      record.lost_on.push_back(record.worker);
+      record.lost_sent.push_back(record.sent);
+      report_.write_event({{"event", "piece_resent"}, {"piece", assignment->piece}, {"task", it->second.task}, {"kind", record.kind},
+                           {"from", record.worker}, {"to", assignment->worker}, {"t", rounded(t)}});
+    }
     record.worker = assignment->worker;
     record.sent = t;
     record.bytes_out = payload_bytes(it->second.item);
@@ -464,7 +543,17 @@ void Coordinator::on_result(int worker, ResultItem result) {
   record.compute_ms = result.compute_ms;
   record.queue_ms = result.queue_ms;
   record.bytes_in = payload_bytes(result);
+  record.outcome = result.error.empty() ? "ok" : "error";
+  if (!result.thumbnail_input.empty()) active.thumbnail_input = result.thumbnail_input;
+  if (!result.thumbnail_output.empty()) active.thumbnail_output = result.thumbnail_output;
+  // Copied out: the message they point into is big (a band's bytes) and goes once the result is used.
+  if (!result.thumbnail_input_rows.empty()) active.input_shares[record.row0] = result.thumbnail_input_rows.clone();
+  if (!result.thumbnail_output_rows.empty()) active.output_shares[record.row0] = result.thumbnail_output_rows.clone();
+  if (dashboard_) remember_piece(entry, record, result.error.empty());
+  const bool stitched = record.kind == "band" && !result.pixels.empty();  // encoded bands are not stitched
+  const double t0 = record.done;
   Status status = active.run->on_result(entry.index, std::move(result));
+  if (stitched) active.rank0.push_back(Rank0Span{"stitch", t0, now(), 0});  // rank 0 copies the band's rows in
   if (!status.ok()) return finish_task(entry.task, status);
   task_progress(entry.task);
 }
@@ -478,9 +567,16 @@ void Coordinator::task_progress(size_t index) {
   // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
-  background_.submit([this, index, parts, path, sync]() -> Background::Completion {
+  uint64_t bytes = 0;
+  for (const ByteRange& part : parts) bytes += part.size;
+  background_.submit([this, index, parts, path, sync, bytes]() -> Background::Completion {
+    const double t0 = now();
     Status status = write_file_atomic(path, parts, sync);
-    return [this, index, status] { finish_task(index, status); };
+    const Rank0Span span{"write", t0, now(), bytes};
+    return [this, index, status, span] {
+      active_.at(index).rank0.push_back(span);
+      finish_task(index, status);
+    };
   });
 }
 
@@ -502,6 +598,22 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   record.ms = std::chrono::duration<double, std::milli>(Clock::now() - task.started).count();
   record.ranks.assign(task.ranks.begin(), task.ranks.end());
   record.origin = spec.origin;
+  record.task = static_cast<int64_t>(index);
+  record.t = now();
+  record.rank0 = std::move(task.rank0);
+  for (PieceRecord& piece : record.pieces) {
+    if (piece.outcome.empty()) piece.outcome = "cancelled";  // its task ended before its result counted
+  }
+  // Thumbnails: every one asked for with kAlways; a failure's input while there is room for them. An
+  // image done in bands gets them from its bands' shares (a few small rows each) stacked here.
+  if (status.ok() && task.thumbnail_input.empty()) task.thumbnail_input = stacked(task.input_shares);
+  if (status.ok() && task.thumbnail_output.empty()) task.thumbnail_output = stacked(task.output_shares);
+  const bool keep_input = status.ok() ? task.thumbnails == Thumbnails::kAlways : failure_thumbnails_ < kThumbnailFailures;
+  if (keep_input && !task.thumbnail_input.empty()) {
+    record.thumbnail_input = base64_encode(task.thumbnail_input);
+    if (!status.ok()) ++failure_thumbnails_;
+  }
+  if (status.ok() && !task.thumbnail_output.empty()) record.thumbnail_output = base64_encode(task.thumbnail_output);
   if (status.ok()) {
     ++ok_;
     megapixels_ += record.width * static_cast<double>(record.height) / 1e6;
@@ -524,7 +636,7 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
   lost_workers_.push_back(worker);
   progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why, pieces.size(),
                                 pieces.size() == 1 ? "" : "s", left, left == 1 ? "" : "s"));
-  report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
+  report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}, {"pieces", pieces.size()}, {"piece_ids", pieces}});
 }
 
 // Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
@@ -564,6 +676,92 @@ void Coordinator::fire_own_fault(int count) {
     }
     inject_fault(0, plan.kind);
   }
+}
+
+// A worker whose ping is overdue becomes suspect (it gets no new pieces), and ok again when it answers:
+// the journal records each change, so that the report shows a worker's trouble before any loss.
+void Coordinator::journal_worker_states() {
+  for (int worker : scheduler_.workers()) {
+    const WorkerState state = scheduler_.worker_state(worker);
+    if (state == WorkerState::kDead) continue;  // its worker_lost line says it
+    const bool suspect = state == WorkerState::kSuspect;
+    auto [it, inserted] = journaled_states_.emplace(worker, WorkerState::kIdle);
+    if ((it->second == WorkerState::kSuspect) == suspect) continue;
+    it->second = state;
+    report_.write_event({{"event", suspect ? "worker_suspect" : "worker_ok"}, {"worker", worker}, {"t", rounded(now())}});
+  }
+}
+
+// When the job cannot finish, the tasks under way get a line each, so that every piece sent has its
+// outcome in the journal; --resume does not read these lines (their status is not "ok").
+void Coordinator::journal_unfinished_tasks() {
+  std::vector<size_t> indices;
+  for (const auto& [index, active] : active_) indices.push_back(index);
+  std::sort(indices.begin(), indices.end());
+  for (size_t index : indices) {
+    const ActiveTask& active = active_.at(index);
+    const Task& task = tasks_[index];
+    nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
+    if (active.run) {
+      for (PieceRecord piece : active.run->records()) {
+        if (piece.outcome.empty()) piece.outcome = "unfinished";
+        pieces.push_back(piece_json(piece));
+      }
+    }
+    report_.write_event({{"event", "task_unfinished"}, {"task", index}, {"input", task.input.string()}, {"output", task.output.string()},
+                         {"ops", pipeline_text(task.pipeline)}, {"status", "unfinished"}, {"t", rounded(now())}, {"pieces", std::move(pieces)}});
+  }
+}
+
+// The report page beside the journal, from the journal alone (what scripts/dips-report also does).
+void Coordinator::write_page() {
+  const fs::path page = report_page_path(options_.report);
+  Status status = write_report_page(options_.report, page);
+  if (!status.ok()) progress_.message("dips: warning: no report page: " + status.message());
+}
+
+void Coordinator::remember_piece(const PieceEntry& entry, const PieceRecord& record, bool ok) {
+  LivePiece piece;
+  piece.id = record.id;
+  piece.worker = record.worker;
+  piece.kind = record.kind;
+  piece.input = tasks_[entry.task].input.string();
+  piece.sent = record.sent;
+  piece.done = record.done;
+  piece.compute_ms = record.compute_ms;
+  piece.ok = ok;
+  recent_pieces_.push_back(std::move(piece));
+  if (recent_pieces_.size() > kRecentPieces) recent_pieces_.pop_front();
+}
+
+// What the dashboard shows beyond the journal, a few times a second: counts, worker states, pieces in
+// flight and just back. Built here, handed over by a pointer swap.
+void Coordinator::publish_live() {
+  const double t = now();
+  if (!dashboard_ || t - last_publish_ < kPublishInterval) return;
+  last_publish_ = t;
+  auto live = std::make_shared<LiveStatus>();
+  live->t = t;
+  live->tasks_total = tasks_.size();
+  live->ok = ok_;
+  live->failed = failed_;
+  live->skipped = skipped_;
+  live->megapixels = megapixels_;
+  for (const auto& [id, info] : workers_) {
+    const bool lost = std::find(lost_workers_.begin(), lost_workers_.end(), id) != lost_workers_.end();
+    const WorkerState state = scheduler_.worker_state(id);
+    live->workers.push_back({id, lost ? "lost" : info.used ? state_name(state) : "idle", scheduler_.in_flight(id)});
+  }
+  for (const auto& [id, entry] : pieces_) {
+    const int worker = scheduler_.piece_worker(id);
+    if (worker < 0) continue;
+    auto task = active_.find(entry.task);
+    if (task == active_.end() || !task->second.run) continue;
+    const PieceRecord& record = task->second.run->records()[entry.index];
+    live->in_flight.push_back({id, worker, record.kind, tasks_[entry.task].input.string(), record.sent, 0, 0, false});
+  }
+  live->recent.assign(recent_pieces_.begin(), recent_pieces_.end());
+  dashboard_->publish(std::move(live));
 }
 
 ProgressState Coordinator::progress_state() const {
@@ -616,6 +814,7 @@ bool Coordinator::step() {
     last_flush_ = now();
     report_.flush();
   }
+  publish_live();
   progress_.update(progress_state());
   return busy;
 }
@@ -626,6 +825,19 @@ ExitCode Coordinator::run(const std::string& command_line) {
   if (ec) {
     progress_.message(fmt::format("dips: error: cannot create output directory '{}': {}", options_.job.output_dir.string(), ec.message()));
     return ExitCode::kUsage;
+  }
+  if (!options_.dashboard.empty()) {
+    DashboardAddress address;
+    Status status = parse_dashboard_address(options_.dashboard, &address);
+    if (status.ok()) status = Dashboard::start(address, options_.report, &dashboard_);
+    if (!status.ok()) {
+      progress_.message("dips: error: " + status.message());
+      return ExitCode::kUsage;
+    }
+    const bool v6 = address.host.find(':') != std::string::npos;
+    // Always printed (even with --quiet): it was asked for, and scripts find the chosen port here.
+    std::fprintf(stderr, "dips: dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", address.host.c_str(), v6 ? "]" : "", dashboard_->port());
+    std::fflush(stderr);
   }
   Status status = open_report(command_line);
   if (!status.ok()) {
@@ -651,12 +863,16 @@ ExitCode Coordinator::run(const std::string& command_line) {
                                   "rerun with --resume to do the rest.", tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
   }
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
+  if (!done) journal_unfinished_tasks();
   status = report_.write_summary(summary(code));
   if (!status.ok()) code = ExitCode::kJobFailed;
+  const double wall = now();
+  dashboard_.reset();  // the port closes with the job
+  write_page();
   if (!options_.quiet) {
-    progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {}",
-                                  tasks_.size(), ok_, failed_, skipped_, megapixels_, now(), now() > 0 ? megapixels_ / now() : 0.0,
-                                  options_.report.string()));
+    progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {} (page: {})",
+                                  tasks_.size(), ok_, failed_, skipped_, megapixels_, wall, wall > 0 ? megapixels_ / wall : 0.0,
+                                  options_.report.string(), report_page_path(options_.report).string()));
   }
   return code;
 }

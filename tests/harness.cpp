@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -73,20 +74,52 @@ RunResult run_command(const std::string& command) {
 
 std::string root_env() { return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "; }
 
-}  // namespace
+std::string dips_command(int np, const std::string& args, const std::string& env, const fs::path& status_file) {
+  return "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
+         " " DIPS_MPIEXEC_PREFLAGS
+         " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
+         " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
+}
 
-RunResult run_dips(int np, const std::string& args, const std::string& env) {
-  // mpirun's own exit status means nothing under --enable-recovery: dips' rank 0 writes the real one.
-  TempDir status_dir;
-  const fs::path status_file = status_dir / "status";
-  const std::string command = "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
-                              " " DIPS_MPIEXEC_PREFLAGS
-                              " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
-                              " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
-  RunResult result = run_command(command);
+// mpirun's own exit status means nothing under --enable-recovery: dips' rank 0 writes the real one.
+void read_status(const fs::path& status_file, RunResult* result) {
   std::ifstream status(status_file);
   int code = -1;
-  result.code = status >> code ? code : 100 + result.code;  // 100+: rank 0 wrote no status
+  result->code = status >> code ? code : 100 + result->code;  // 100+: rank 0 wrote no status
+}
+
+}  // namespace
+
+RunResult run_shell(const std::string& command) { return run_command(command); }
+
+RunResult run_dips(int np, const std::string& args, const std::string& env) {
+  TempDir status_dir;
+  const fs::path status_file = status_dir / "status";
+  RunResult result = run_command(dips_command(np, args, env, status_file));
+  read_status(status_file, &result);
+  return result;
+}
+
+BackgroundRun start_dips(int np, const std::string& args, const std::string& env) {
+  BackgroundRun run;
+  run.dir = std::make_unique<TempDir>();
+  const std::string command = "(" + dips_command(np, args, env, *run.dir / "status") + ") > " + quoted(run.log()) + " 2>&1 < /dev/null";
+  run.pid = ::fork();
+  REQUIRE(run.pid >= 0);
+  if (run.pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return run;
+}
+
+RunResult finish(BackgroundRun& run) {
+  RunResult result;
+  int status = 0;
+  REQUIRE(::waitpid(run.pid, &status, 0) == run.pid);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.output = read_text(run.log());
+  read_status(*run.dir / "status", &result);
   return result;
 }
 
@@ -104,7 +137,7 @@ std::vector<nlohmann::json> read_report(const fs::path& path) {
 std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
   std::map<std::string, nlohmann::json> tasks;
   for (auto& line : read_report(path)) {
-    if (line.contains("input")) tasks[line["output"].get<std::string>()] = line;
+    if (line.contains("input") && !line.contains("event")) tasks[line["output"].get<std::string>()] = line;  // not task_unfinished
   }
   return tasks;
 }

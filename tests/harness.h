@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
@@ -48,6 +49,20 @@ RunResult run_dips(int np, const std::string& args, const std::string& env = "")
 
 // Runs scripts/dips-run -n np [flags] -- args.
 RunResult run_dips_run(int np, const std::string& args, const std::string& env = "", const std::string& flags = "");
+
+// A dips job started in the background under mpirun (as run_dips runs it), its output going to a log.
+struct BackgroundRun {
+  int pid = -1;  // the shell that runs mpirun
+  std::unique_ptr<TempDir> dir;  // its log and status file
+  std::filesystem::path log() const { return *dir / "out"; }
+};
+BackgroundRun start_dips(int np, const std::string& args, const std::string& env = "");
+
+// Waits for a background job to end: its output and dips' exit status, as run_dips gives them.
+RunResult finish(BackgroundRun& run);
+
+// Runs a shell command: its exit code and its output (stdout and stderr together).
+RunResult run_shell(const std::string& command);
 
 // Quotes a path for the shell.
 std::string quoted(const std::filesystem::path& path);

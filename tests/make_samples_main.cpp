@@ -1,5 +1,5 @@
 // dips-make-samples OUTDIR: writes the sample images the quick start runs on (photo-like images, a gray
-// image with spaces and parentheses in its name, and QR codes).
+// image with spaces and parentheses in its name, QR codes, and a photo with a QR code in it).
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
   first.copyTo(page(cv::Rect(0, 0, first.cols, first.rows)));
   second.copyTo(page(cv::Rect(0, 360, second.cols, second.rows)));
   ok &= cv::imwrite(dir + "/qr_codes.png", page);
+  // A photo with a QR code in it: every operation has something to show on it (docs' gallery).
+  cv::Mat photo = photo_like(480, 640, 1);
+  const cv::Mat code = qr_image({"https://example.org/dips"}, 3);
+  code.copyTo(photo(cv::Rect(photo.cols - code.cols - 16, 16, code.cols, code.rows)));
+  ok &= cv::imwrite(dir + "/photo_with_qr.png", photo);
   if (!ok) {
     std::fprintf(stderr, "dips-make-samples: cannot write into %s\n", dir.c_str());
     return 1;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "dips/pipeline.h"
+#include "dips/report.h"
 #include "harness.h"
 #include "test_images.h"
 
@@ -88,7 +89,7 @@ void check_full_job(const Inputs& inputs, const fs::path& outdir, int np) {
     }
   }
   const auto report = read_report(outdir / "report.jsonl");
-  CHECK(report.front()["dips_report"] == 1);
+  CHECK(report.front()["dips_report"] == kReportVersion);
   REQUIRE(report.back().contains("summary"));
   CHECK(report.back()["summary"]["ok"] == tasks.size());
   CHECK(report.back()["summary"]["exit_code"] == 0);

@@ -32,6 +32,7 @@ struct Options {
   SchedulerOptions scheduler;
   double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
   double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
+  std::string dashboard;         // --dashboard [HOST:]PORT (dashboard.h); empty: none
 };
 
 // The command-line name of an I/O mode ("auto", "shared", "mpi").

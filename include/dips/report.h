@@ -10,8 +10,11 @@
 
 namespace dips {
 
-// The report's format version, written in its first line: {"dips_report": 1, ...}.
-constexpr int kReportVersion = 1;
+// The report's format version, written in its first line ({"dips_report": 2, ...}) and in the line that
+// starts each continued run. Version 2 (docs/report.md) adds worker events, piece ids and outcomes, rank 0's
+// own work and thumbnails to version 1's lines, which it keeps as they were; readers skip what they do not
+// know, and --resume reads both.
+constexpr int kReportVersion = 2;
 
 // What the report says about one piece of a task (an element of its line's "pieces").
 struct PieceRecord {
@@ -24,6 +27,17 @@ struct PieceRecord {
   double compute_ms = 0, queue_ms = 0;   // as the worker measured them
   uint64_t bytes_out = 0, bytes_in = 0;  // payload bytes to and from the worker
   bool ok = false;
+  uint64_t id = 0;                 // the scheduler's piece id (the same when it is sent again)
+  std::vector<double> lost_sent;   // when it was sent to each of lost_on
+  std::string outcome;             // "ok", "error" (its result was), "cancelled" (its task ended before it counted)
+};
+
+// A span of rank 0's own work for a task: reading its input ("read", or "header" when only the head was
+// sniffed), writing its output ("write"), stitching a band's rows into its stage ("stitch").
+struct Rank0Span {
+  std::string op;
+  double t0 = 0, t1 = 0;  // seconds since the job started
+  uint64_t bytes = 0;
 };
 
 // What the report says about one finished task (one JSON line).
@@ -37,6 +51,10 @@ struct TaskRecord {
   std::vector<int> ranks;            // ranks that computed pieces of it (0 when rank 0 did)
   std::string origin;                // manifest FILE:LINE, if any
   std::vector<PieceRecord> pieces;   // how it was computed
+  int64_t task = -1;                 // its index in the job (-1: unknown)
+  double t = 0;                      // when it finished, seconds since the job started
+  std::string thumbnail_input, thumbnail_output;  // small JPEGs (base64) for the report's gallery, or empty
+  std::vector<Rank0Span> rank0;      // rank 0's own work for it
 };
 
 // The report: an append-only journal of JSON lines, one per finished task, flushed as each is written,
@@ -70,11 +88,15 @@ class ReportWriter {
 // The JSON object of one task line.
 nlohmann::ordered_json task_json(const TaskRecord& record);
 
+// The JSON of one piece (an element of a task line's "pieces").
+nlohmann::ordered_json piece_json(const PieceRecord& piece);
+
 // The key --resume matches tasks by: same input, pipeline and output.
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
 
-// Reads a report written by an earlier run and collects the resume keys of tasks recorded ok. A missing
-// file gives an empty set; a file that is not a dips report (or of a newer version) is an error.
+// Reads a report written by an earlier run (any version up to kReportVersion) and collects the resume keys
+// of tasks recorded ok. A missing file gives an empty set; a file that is not a dips report (or of a newer
+// version) is an error.
 // Lines cut short by a crash are ignored.
 Status read_finished_tasks(const std::filesystem::path& path, std::set<std::string>* finished);
 
