@@ -37,16 +37,17 @@ int default_threads(int ranks) {
 // Rank 0: builds the job, then plans it (--dry-run) or runs it on the workers.
 ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, const std::string& command_line) {
   std::vector<Task> tasks;
-  Status status = build_job(options.job, &tasks);
+  SkippedFiles skipped;
+  Status status = build_job(options.job, &tasks, &skipped);
   if (!status.ok()) {
     std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
     return ExitCode::kUsage;
   }
   if (options.dry_run) {
-    print_plan(options, tasks, world.size == 1 ? default_threads(1) : world.size - 1);
+    print_plan(options, tasks, skipped, world.size == 1 ? default_threads(1) : world.size - 1);
     return ExitCode::kOk;
   }
-  return run_coordinator(options, transport, std::move(tasks), command_line);
+  return run_coordinator(options, transport, std::move(tasks), command_line, skipped);
 }
 
 }  // namespace
