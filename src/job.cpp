@@ -78,15 +78,17 @@ bool scanned_extension(const fs::path& path) {
   return has_image_extension(path) || ext == ".pam" || ext == ".jfif";
 }
 
-// Why a directory scan leaves an entry out (a SkippedFiles reason), or "" when it takes it.
+// Why a directory scan leaves an entry out (a SkippedFiles reason), or "" when it takes it. Anything else
+// with an image's name is taken: a FIFO, a broken link or a folder named .jpg fails as a task, saying why.
 std::string skip_reason(const fs::directory_entry& entry) {
   std::error_code ec;
   const fs::file_status target = entry.status(ec);  // follows symbolic links
-  if (fs::is_directory(target)) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
+  const bool image_name = scanned_extension(entry.path());
+  if (fs::is_directory(target) && !image_name) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
+  if (image_name) return "";
   if (!fs::is_regular_file(target)) return "not a regular file";
   const std::string ext = lower(entry.path().extension().string());
-  if (ext.empty()) return "no extension";
-  return scanned_extension(entry.path()) ? "" : ext;
+  return ext.empty() ? "no extension" : ext;
 }
 
 bool inside(const fs::path& dir, const fs::path& path) {
@@ -423,6 +425,9 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks, SkippedFiles* sk
     if (!status.ok()) return status;
     status = parse_manifest(text, list_name(spec.manifest), spec.output_dir, spec.format, tasks);
     if (!status.ok()) return status;
+    // An empty file is an empty job, but nothing on standard input is a broken pipeline (or a launcher
+    // that gave dips /dev/null).
+    if (tasks->empty() && spec.manifest == "-") return Status::Error(fmt::format("{}: the manifest is empty", kStdinName));
   } else {
     Pipeline pipeline;
     Status status = parse_pipeline(spec.ops, &pipeline);

@@ -56,9 +56,7 @@ std::string quoted(const fs::path& path) {
   return text + "'";
 }
 
-namespace {
-
-RunResult run_command(const std::string& command) {
+RunResult run_shell(const std::string& command) {
   TempDir log;
   const auto start = std::chrono::steady_clock::now();
   const std::string full = "(" + command + ") > " + quoted(log / "out") + " 2>&1 < /dev/null";
@@ -70,6 +68,8 @@ RunResult run_command(const std::string& command) {
   result.output.assign(std::istreambuf_iterator<char>(in), {});
   return result;
 }
+
+namespace {
 
 std::string root_env() { return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "; }
 
@@ -83,7 +83,7 @@ RunResult run_dips(int np, const std::string& args, const std::string& env) {
                               " " DIPS_MPIEXEC_PREFLAGS
                               " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
                               " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
-  RunResult result = run_command(command);
+  RunResult result = run_shell(command);
   std::ifstream status(status_file);
   int code = -1;
   result.code = status >> code ? code : 100 + result.code;  // 100+: rank 0 wrote no status
@@ -91,7 +91,7 @@ RunResult run_dips(int np, const std::string& args, const std::string& env) {
 }
 
 RunResult run_dips_run(int np, const std::string& args, const std::string& env, const std::string& flags) {
-  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
+  return run_shell("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
 }
 
 std::vector<nlohmann::json> read_report(const fs::path& path) {

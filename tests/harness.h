@@ -42,6 +42,9 @@ struct RunResult {
   double seconds = 0;
 };
 
+// Runs a shell command line (stdin from /dev/null unless the command redirects it), output captured.
+RunResult run_shell(const std::string& command);
+
 // Runs dips on np ranks under mpirun (CMake's MPIEXEC_* settings, --oversubscribe, shared memory,
 // --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".
 RunResult run_dips(int np, const std::string& args, const std::string& env = "");

@@ -146,6 +146,33 @@ TEST_CASE("two of three workers killed: the last one finishes the job", "[faults
   CHECK(lost == std::vector<int>{1, 3});
 }
 
+TEST_CASE("five workers killed in one job: each loss message counts the workers left", "[faults][kill]") {
+  FaultJob job;
+  const fs::path outdir = job.dir / "out";
+  // All five armed once the job has done 2 pieces: each dies on its next work message (fault.h), so they
+  // die close together and several may be noticed in one sweep of the deadlines.
+  std::string plans;
+  for (int rank = 1; rank <= 5; ++rank) plans += (plans.empty() ? "" : ";") + std::string("rank:") + std::to_string(rank) + ",after:2,kind:kill";
+  const RunResult run = run_dips(6, job.args(outdir), "DIPS_FAULT='" + plans + "'");
+  INFO(run.output);
+  REQUIRE(run.code == 3);  // no worker left
+  std::vector<int> left;
+  std::set<int> ranks;
+  const std::string marker = "dips: worker rank ";
+  for (size_t at = run.output.find(marker); at != std::string::npos; at = run.output.find(marker, at + 1)) {
+    const std::string line = run.output.substr(at, run.output.find('\n', at) - at);
+    const size_t count_end = line.rfind(" worker");
+    const size_t count_start = line.rfind(' ', count_end - 1) + 1;
+    left.push_back(std::stoi(line.substr(count_start, count_end - count_start)));
+    ranks.insert(std::stoi(line.substr(marker.size())));
+  }
+  CHECK(left == std::vector<int>{4, 3, 2, 1, 0});
+  CHECK(ranks == std::set<int>{1, 2, 3, 4, 5});
+  auto lost = workers_lost(outdir / "report.jsonl");
+  std::sort(lost.begin(), lost.end());
+  CHECK(lost == std::vector<int>{1, 2, 3, 4, 5});
+}
+
 TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoes only what is missing", "[faults][resume]") {
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";

@@ -403,12 +403,13 @@ TEST_CASE("build_job and symbolic links", "[bad_input][job]") {
     REQUIRE(run.status.ok());
     std::vector<std::string> inputs;
     for (const auto& task : run.tasks) inputs.push_back(fs::path(task.input).lexically_relative(dir / "in").string());
-    // No directory symlink is followed; the looping names are counted as not regular files, not taken.
-    CHECK(inputs == std::vector<std::string>{"a.png", "sub/b.png", "sub/deeper/c.png"});
+    // The looped file names become tasks that fail with a clear read error; no directory symlink is
+    // followed (they are counted, with the link that loops onto itself).
+    CHECK(inputs == std::vector<std::string>{"a.png", "l1.jpg", "l2.jpg", "sub/b.png", "sub/deeper/c.png"});
     dips::SkippedFiles skipped;
     std::vector<dips::Task> tasks;
     REQUIRE(dips::build_job(spec, &tasks, &skipped).ok());
-    CHECK(skipped == dips::SkippedFiles{{"directory symlink", 2}, {"not a regular file", 3}});
+    CHECK(skipped == dips::SkippedFiles{{"directory symlink", 2}, {"not a regular file", 1}});
     std::vector<uint8_t> bytes;
     CHECK_THAT(dips::read_file(dir / "in/l1.jpg", 1 << 20, &bytes).message(), Contains("symbolic link loop"));
   }
@@ -484,8 +485,10 @@ TEST_CASE("directory scans take image files and count what they leave out, by re
   for (const char* name : {"a.png", "b.PAM", "c.jfif", "d.JPG", "e.gif", "f.pfm", "readme.txt", "notes.TXT", "Makefile", ".hidden", "sub/g.png"}) {
     touch_image(dir / "in" / name);
   }
-  REQUIRE(::mkfifo((dir / "in/pipe.png").c_str(), 0600) == 0);
-  fs::create_symlink(dir / "in/nowhere.png", dir / "in/dangling.jpg");
+  REQUIRE(::mkfifo((dir / "in/pipe").c_str(), 0600) == 0);
+  REQUIRE(::mkfifo((dir / "in/pipe.png").c_str(), 0600) == 0);    // taken: fails as a task, saying why
+  fs::create_symlink(dir / "in/nowhere.png", dir / "in/dangling.jpg");  // the same
+  fs::create_symlink(dir / "in/nowhere.txt", dir / "in/dangling.txt");
   fs::create_directory_symlink(dir / "in/sub", dir / "in/link");
   dips::JobSpec spec;
   spec.inputs = {(dir / "in").string()};
@@ -498,8 +501,9 @@ TEST_CASE("directory scans take image files and count what they leave out, by re
     REQUIRE(dips::build_job(spec, &tasks, &skipped).ok());
     std::vector<std::string> inputs, outputs;
     for (const auto& task : tasks) inputs.push_back(task.input.filename().string()), outputs.push_back(task.output.filename().string());
-    CHECK(inputs == std::vector<std::string>{"a.png", "b.PAM", "c.jfif", "d.JPG"});
-    CHECK(outputs == std::vector<std::string>{"a.png", "b.PAM", "c.jpg", "d.JPG"});  // OpenCV writes JPEG as .jpg, not .jfif
+    CHECK(inputs == std::vector<std::string>{"a.png", "b.PAM", "c.jfif", "d.JPG", "dangling.jpg", "pipe.png"});
+    // OpenCV writes JPEG as .jpg, not .jfif
+    CHECK(outputs == std::vector<std::string>{"a.png", "b.PAM", "c.jpg", "d.JPG", "dangling.jpg", "pipe.png"});
     CHECK(skipped == dips::SkippedFiles{{".gif", 1}, {".pfm", 1}, {".txt", 2}, {"no extension", 2}, {"sub-directory", 1},
                                         {"directory symlink", 1}, {"not a regular file", 2}});
     CHECK(dips::skipped_files_text(skipped) ==
@@ -509,7 +513,7 @@ TEST_CASE("directory scans take image files and count what they leave out, by re
   SECTION("recursive: sub-directories are descended, directory symlinks still counted") {
     spec.recursive = true;
     REQUIRE(dips::build_job(spec, &tasks, &skipped).ok());
-    CHECK(tasks.size() == 5);
+    CHECK(tasks.size() == 7);
     CHECK(skipped.count("sub-directory") == 0);
     CHECK(skipped.at("directory symlink") == 1);
   }
