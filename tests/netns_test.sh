@@ -7,16 +7,21 @@ set -uo pipefail
 build=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
 cluster="$here/scripts/netns-cluster.sh"
-export DIPS_NETNS_PREFIX=dipst DIPS_NETNS_STATE=/tmp/dips-netns-test DIPS_BIN="$build/dips"
 if [ "$(id -u)" != 0 ]; then echo "SKIP: not root: network namespaces need root"; exit 77; fi
+# Names of this run's own: namespaces are machine-wide, and on a shared machine (CI, several checkouts)
+# another run of this test tearing down "its" cluster would take ours with it (mpirun then reports that
+# ORTE could not start its daemons, or TCP connections fail). The subnet may repeat: each cluster has
+# its own bridge in its own namespace.
+work=$(mktemp -d)
+export DIPS_NETNS_PREFIX="dipst$$-" DIPS_NETNS_STATE="$work/netns" DIPS_BIN="$build/dips"
+trap '"$cluster" down >/dev/null 2>&1; rm -rf "$work"' EXIT
 # Root in a chroot or a container without the right to make (or enter) namespaces: skip, saying why.
-if ! probe=$(ip netns add dipst-probe 2>&1 && ip netns exec dipst-probe true 2>&1); then
-  ip netns del dipst-probe 2>/dev/null
+probe_ns="${DIPS_NETNS_PREFIX}probe"
+if ! probe=$(ip netns add "$probe_ns" 2>&1 && ip netns exec "$probe_ns" true 2>&1); then
+  ip netns del "$probe_ns" 2>/dev/null
   echo "SKIP: cannot make or enter network namespaces here: $probe"; exit 77
 fi
-ip netns del dipst-probe
-work=$(mktemp -d)
-trap '"$cluster" down >/dev/null 2>&1; rm -rf "$work"' EXIT
+ip netns del "$probe_ns"
 if ! setup=$("$cluster" up 4 2>&1); then echo "SKIP: cannot set up the namespace hosts here: $setup"; exit 77; fi
 
 mkdir -p "$work/in"
