@@ -50,7 +50,7 @@ for run in $(seq "$runs"); do
   seconds=$(( $(date +%s) - start ))
   if [ $code = 0 ]; then
     passed=$((passed + 1))
-    echo "run $run: PASS in ${seconds}s ($(grep -o '[0-9]* tests passed.*' "$log" | head -1 || true))"
+    echo "run $run: PASS in ${seconds}s ($(grep -o '[0-9]*% tests passed.*' "$log" | head -1 || true))"
   else
     failed=$(sed -n '/The following tests FAILED/,$p' "$log" | grep -E '^\s+[0-9]+ - ' | sed 's/^ *//' | tr '\n' ';')
     echo "run $run: FAIL in ${seconds}s: ${failed:-ctest exit $code} (log: $log)"
