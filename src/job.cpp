@@ -178,20 +178,6 @@ void check_outputs(const std::vector<Task>& tasks, const fs::path& report, Probl
   }
 }
 
-// Channels of a pipeline's result (1: gray, 3: colour): each operation runs once on a tiny image of what
-// the previous one made, with its default parameter (so that resize=N allocates nothing large).
-int result_channels(const Pipeline& pipeline) {
-  int channels = 3;  // inputs are decoded to BGR
-  for (const Step& step : pipeline) {
-    const Step probe{step.op, step.op->param.accepted ? step.op->param.default_value : 0};
-    OpResult result;
-    if (apply_step(probe, cv::Mat(16, 16, CV_8UC(channels), cv::Scalar::all(128)), &result).ok() && !result.image.empty()) {
-      channels = result.image.channels();
-    }
-  }
-  return channels;
-}
-
 // Whether outputs named like `output` can hold the pipeline's result: "" or why not. OpenCV's encoders
 // decide (a tiny image of the right channels is encoded), memoised per extension and channels.
 class FormatCheck {
@@ -199,12 +185,10 @@ class FormatCheck {
   std::string problem(const Task& task) {
     std::string ext = lower(task.output.extension().string());
     if (ext.empty()) ext = ".png";  // what the workers write then (task_run.cpp)
-    const std::string pipeline = pipeline_text(task.pipeline);
-    auto channels = channels_.find(pipeline);
-    if (channels == channels_.end()) channels = channels_.emplace(pipeline, result_channels(task.pipeline)).first;
-    const auto key = std::make_pair(ext, channels->second);
+    const int channels = output_channels(task.pipeline, 3);  // inputs are decoded to BGR
+    const auto key = std::make_pair(ext, channels);
     auto it = verdicts_.find(key);
-    if (it == verdicts_.end()) it = verdicts_.emplace(key, verdict(ext, channels->second)).first;
+    if (it == verdicts_.end()) it = verdicts_.emplace(key, verdict(ext, channels)).first;
     return it->second;
   }
 
@@ -219,7 +203,6 @@ class FormatCheck {
     if (!can_encode_extension(ext) || !encodes(ext, 4 - channels)) return fmt::format("OpenCV cannot write {} files here", ext);
     return fmt::format("a {} cannot hold this pipeline's {} result", ext, channels == 1 ? "gray (1-channel)" : "colour (3-channel)");
   }
-  std::map<std::string, int> channels_;
   std::map<std::pair<std::string, int>, std::string> verdicts_;
 };
 
