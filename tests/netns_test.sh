@@ -52,7 +52,10 @@ echo "== host 3's link cut mid-job"
 DIPS_FAULT=rank:0,after:1,kind:hold "$cluster" run -- --quiet --lookahead 0 --format png --tile-rows 16 --op "$ops" --output "$work/out2" "$work/in" &
 run_pid=$!
 held=0
-for _ in $(seq 1200); do  # wait (up to 60 s on a busy machine) until the first task is done, then cut
+# Wait until the first task is done, then cut. No time limit of its own (a busy machine may take minutes):
+# the job holds until it has lost a worker, so only its own failure ends it first; ctest's TIMEOUT guards
+# against a hang.
+while kill -0 $run_pid 2>/dev/null; do
   n=$(grep -c '"input"' "$work/out2/report.jsonl" 2>/dev/null || true)
   [ "${n:-0}" -ge 1 ] && { held=1; break; }
   sleep 0.05

@@ -17,8 +17,10 @@ namespace {
 constexpr const char* kPipeline = "blur=3,edge_detection";
 
 // With --lookahead 0 every worker holds one piece at a time, so a fault armed after N pieces (fault.h)
-// strikes while the job still has work, whatever the speed of the machine.
-constexpr const char* kOneAtATime = " --lookahead 0 ";
+// strikes while the job still has work, whatever the speed of the machine. Pings get 5 s instead of 1.5:
+// on a loaded machine (scripts/stress-test.sh) a live worker missed 1.5 s of pings once, and these tests
+// check which workers were lost; a dead one is noticed 3.5 s later.
+constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 ";
 
 // Six images, cut into 8-row bands: about a hundred pieces, so that faults strike mid-job.
 struct FaultJob {
@@ -32,7 +34,7 @@ struct FaultJob {
     }
   }
   std::string args(const fs::path& outdir, const std::string& extra = "") const {
-    return "--tile-rows 8" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " +
+    return "--tile-rows 8" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " +
            quoted(dir / "in");
   }
   // Every output exists and equals the whole-image reference; every task is in the report once, ok.
@@ -86,7 +88,6 @@ TEST_CASE("a worker killed at any moment: the job completes, exact", "[faults][k
       const bool fired = run.output.find("injects 'kill'") != std::string::npos;
       CHECK(fired);
       CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{rank});
-      CHECK(run.seconds < 30);
     }
   }
 }
@@ -107,11 +108,12 @@ TEST_CASE("a stopped (SIGSTOP) or spinning worker is detected, killed, and mpiru
     DYNAMIC_SECTION(kind) {
       FaultJob job;
       const fs::path outdir = job.dir / "out";
-      // Through dips-run, as users run it: it must return, with dips' status, despite the hung rank.
-      const RunResult run = run_dips_run(3, job.args(outdir), fault_env(1, 5, kind));
+      // Through dips-run, as users run it: it must return, with dips' status, despite the hung rank. Rank 0
+      // has PMIx kill that rank, so mpirun exits by itself: dips-run, given a long grace, never ends it.
+      const RunResult run = run_dips_run(3, job.args(outdir), fault_env(1, 5, kind), "--grace 120");
       INFO(run.output);
       REQUIRE(run.code == 0);
-      CHECK(run.seconds < 40);
+      CHECK(run.output.find("mpirun is still waiting") == std::string::npos);
       job.check_complete(outdir);
       job.check_report_complete(outdir);
       CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{1});
@@ -123,8 +125,9 @@ TEST_CASE("a long piece on a busy but healthy worker is not declared dead with t
   FaultJob job(2);
   const fs::path outdir = job.dir / "out";
   // Rank 1's next piece after the job's 2nd computes 4 s longer than it should, while its rank keeps
-  // answering pings.
-  const RunResult run = run_dips(3, job.args(outdir), fault_env(1, 2, "slow"));
+  // answering pings: within the default 1.5 s (kFaultFlags' 5 s would let blocked pings pass).
+  const std::string args = "--tile-rows 8 --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  const RunResult run = run_dips(3, args, fault_env(1, 2, "slow"));
   INFO(run.output);
   REQUIRE(run.code == 0);
   CHECK(run.output.find("injects 'slow'") != std::string::npos);
@@ -179,7 +182,7 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
   // Whole images (no bands), one per worker at a time. The faults are armed as the 4th task's result comes
   // in: its worker is idle and dies on its next task; the other finishes the one it holds (the 5th) and
   // dies on its next. So 5 tasks are done and 3 are not, however fast each worker is.
-  const std::string args = std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  const std::string args = std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:1,after:4,kind:kill;rank:2,after:4,kind:kill'");
   INFO(run.output);
   REQUIRE(run.code == 3);
@@ -210,7 +213,7 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
 TEST_CASE("rank 0 killed mid-job: dips-run reports it, --resume finishes exactly", "[faults][resume]") {
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
-  const std::string args = "--orphan-timeout 3" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
+  const std::string args = "--orphan-timeout 3" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
                            quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, fault_env(0, 3, "kill"));
   INFO(run.output);
@@ -267,7 +270,7 @@ TEST_CASE("dips-run --retries resumes a job whose rank 0 died, until it is done"
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
   // Rank 0 dies after its 3rd task in every run: 3 + 3 + 2 tasks over three runs.
-  const RunResult run = run_dips_run(3, "--orphan-timeout 3" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " +
+  const RunResult run = run_dips_run(3, "--orphan-timeout 3" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " +
                                             quoted(outdir) + " " + quoted(job.dir / "in"),
                                      fault_env(0, 3, "kill"), "--retries 2");
   INFO(run.output);
@@ -292,7 +295,7 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
   for (const auto& [kind, pipeline] : cases) {
     DYNAMIC_SECTION("killed holding a " << kind << " piece of " << pipeline) {
       const fs::path outdir = dir / ("out_" + kind + std::to_string(pipeline.size()));
-      const RunResult run = run_dips(3, "--quiet --tile-rows 16" + std::string(kOneAtATime) + "--op " + pipeline + " --output " +
+      const RunResult run = run_dips(3, "--quiet --tile-rows 16" + std::string(kFaultFlags) + "--op " + pipeline + " --output " +
                                             quoted(outdir) + " " + quoted(dir / "in"),
                                      "DIPS_FAULT='rank:any,piece:" + kind + ",kind:kill'");
       INFO(run.output);
