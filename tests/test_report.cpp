@@ -1,6 +1,7 @@
 // report: the JSON-lines report is versioned and flushed per task, and --resume reads what finished
 // (a line torn by a crash, a file that is not a report, a newer version).
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
