@@ -180,8 +180,9 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
   // Whole images (no bands), one per worker at a time. The faults are armed as the 4th task's result comes
-  // in: its worker is idle and dies on its next task; the other finishes the one it holds (the 5th) and
-  // dies on its next. So 5 tasks are done and 3 are not, however fast each worker is.
+  // in: each worker dies on its next task, after finishing the one it may still hold. So 4 or 5 tasks are
+  // done (5 when the other worker held one; 4 when rank 0, slowed down, read both workers' results before
+  // sending more: seen under load) and the rest are not, however fast each worker is.
   const std::string args = std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:1,after:4,kind:kill;rank:2,after:4,kind:kill'");
   INFO(run.output);
@@ -192,7 +193,8 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
     CHECK(fs::exists(output));
     done_first.insert(output);
   }
-  CHECK(done_first.size() == 5);
+  CHECK(done_first.size() >= 4);
+  CHECK(done_first.size() <= 5);
   const auto before = read_report(outdir / "report.jsonl");
   CHECK(before.back()["summary"]["exit_code"] == 3);
 
