@@ -41,21 +41,23 @@ int default_threads(int ranks) {
 struct BuiltJob {
   Status status;
   std::vector<Task> tasks;
+  SkippedFiles skipped;
 };
 
 // Rank 0: plans the job (--dry-run) or runs it on the workers.
 ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, BuiltJob job, const std::string& command_line) {
   const Status& status = job.status;
   std::vector<Task>& tasks = job.tasks;
+  const SkippedFiles& skipped = job.skipped;
   if (!status.ok()) {
     std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
     return ExitCode::kUsage;
   }
   if (options.dry_run) {
-    print_plan(options, tasks, world.size == 1 ? default_threads(1) : world.size - 1);
+    print_plan(options, tasks, skipped, world.size == 1 ? default_threads(1) : world.size - 1);
     return ExitCode::kOk;
   }
-  return run_coordinator(options, transport, std::move(tasks), command_line);
+  return run_coordinator(options, transport, std::move(tasks), command_line, skipped);
 }
 
 // Waits for the job rank 0 lists while MPI starts. A manifest of 100,000 tasks takes seconds, and a
@@ -102,7 +104,7 @@ int dips_main(int argc, char** argv) {
   if (speaker) {
     job = std::async(std::launch::async, [&options] {
       BuiltJob built;
-      built.status = build_job(options.job, &built.tasks);
+      built.status = build_job(options.job, &built.tasks, &built.skipped);
       std::this_thread::sleep_for(std::chrono::duration<double>(listing_delay_seconds()));
       return built;
     });

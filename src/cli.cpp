@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
+#include <cctype>
+#include <map>
 #include <sstream>
 
 #include "dips/dashboard.h"
@@ -21,11 +24,50 @@ struct Described {
   po::positional_options_description positional;
 };
 
+const char kUsage[] =
+    "Usage:\n"
+    "  mpirun -np N dips --op PIPELINE --output OUTDIR INPUT...\n"
+    "  mpirun -np N dips --op PIPELINE --output OUTDIR --files-from LIST|-\n"
+    "  mpirun -np N dips --manifest FILE|- --output OUTDIR\n"
+    "  scripts/dips-run -n N [--hostfile H] -- <dips arguments>   (recommended: correct exit status)\n";
+
+// Options given more than once: repeated flags are harmless and dropped; a value given twice is an error
+// that names both values (Boost's own message names neither).
+Status check_repeats(const po::options_description& all, po::parsed_options* parsed) {
+  std::map<std::string, std::string> seen;
+  auto& options = parsed->options;
+  for (auto it = options.begin(); it != options.end();) {
+    const std::string& key = it->string_key;
+    const po::option_description* d = key.empty() ? nullptr : all.find_nothrow(key, false);
+    if (d == nullptr || key == "input") {
+      ++it;
+      continue;
+    }
+    const std::string value = it->value.empty() ? "" : it->value.front();
+    auto [first, fresh] = seen.emplace(key, value);
+    if (fresh) {
+      ++it;
+    } else if (d->semantic()->max_tokens() == 0) {
+      it = options.erase(it);
+    } else {
+      return Status::Error(fmt::format("--{} is given twice ('{}' and '{}'); give it once (see dips --help)", key, first->second, value));
+    }
+  }
+  return Status();
+}
+
+// An output extension: letters and digits only, so that it can neither hold a path nor surprise a shell.
+bool plain_extension(const std::string& format) {
+  return !format.empty() && format.size() <= 10 &&
+         std::all_of(format.begin(), format.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
 Described describe(Options* o) {
   Described d;
   d.visible.add_options()
       ("op", po::value(&o->job.ops), "pipeline for every INPUT: operations separated by commas, each with an optional =N (e.g. blur=7,edge_detection)")
-      ("manifest", po::value(&o->job.manifest), "job file: one task per line, input<TAB>pipeline[<TAB>output]")
+      ("manifest", po::value(&o->job.manifest), "job file: one task per line, input<TAB>pipeline[<TAB>output]; - reads it from standard input")
+      ("files-from", po::value(&o->job.files_from), "with --op: more INPUT files, one per line (or NUL-separated, as find -print0 writes); - reads them from standard input")
       ("output,o", po::value<std::string>(), "output directory (required); outputs never go outside it")
       ("recursive,r", po::bool_switch(&o->job.recursive), "descend into sub-directories of INPUT directories")
       ("format", po::value(&o->job.format), "output format by extension: png, jpg, tif, bmp, webp (default: the input's)")
@@ -69,10 +111,14 @@ const char* io_mode_name(IoMode mode) {
 }
 
 Status parse_options(int argc, const char* const* argv, Options* o) {
+  if (argc <= 1) return Status::Error(std::string("no arguments\n") + kUsage + "dips --help lists every option.");
   Described d = describe(o);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(d.all).positional(d.positional).run(), vm);
+    po::parsed_options parsed = po::command_line_parser(argc, argv).options(d.all).positional(d.positional).run();
+    Status repeats = check_repeats(d.all, &parsed);
+    if (!repeats.ok()) return repeats;
+    po::store(parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return Status::Error(fmt::format("{} (see dips --help)", e.what()));
@@ -81,9 +127,11 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (!vm.count("output")) return Status::Error("--output OUTDIR is required (see dips --help)");
   o->job.output_dir = vm["output"].as<std::string>();
   o->report = vm.count("report") ? std::filesystem::path(vm["report"].as<std::string>()) : o->job.output_dir / "report.jsonl";
+  o->job.report = o->report;
   const bool manifest = !o->job.manifest.empty();
   if (manifest == !o->job.ops.empty()) return Status::Error("give either --op PIPELINE with inputs, or --manifest FILE (see dips --help)");
   if (manifest && !o->job.inputs.empty()) return Status::Error("--manifest takes no INPUT arguments; list inputs in the manifest");
+  if (manifest && !o->job.files_from.empty()) return Status::Error("--files-from goes with --op; a manifest lists its inputs itself");
   if (o->tile_rows < 0) return Status::Error("--tile-rows must be 0 (automatic) or a positive number of rows");
   if (o->max_pixels <= 0 || o->max_pixels > kMaxPixelsCeiling) {
     return Status::Error(fmt::format("--max-pixels must be 1..{} (a 3-channel image must fit one MPI message)", kMaxPixelsCeiling));
@@ -101,6 +149,9 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   else if (io == "mpi") o->io = IoMode::kMpi;
   else return Status::Error(fmt::format("--io must be auto, shared or mpi (got '{}')", io));
   if (!o->job.format.empty() && o->job.format.front() == '.') o->job.format.erase(0, 1);
+  if (vm.count("format") && !plain_extension(o->job.format)) {
+    return Status::Error(fmt::format("--format takes a file extension such as png, jpg or tif (letters and digits only), not '{}'", o->job.format));
+  }
   if (vm.count("dashboard")) {
     DashboardAddress address;
     Status status = parse_dashboard_address(o->dashboard, &address);
@@ -113,10 +164,7 @@ std::string help_text() {
   Options o;
   std::ostringstream out;
   out << "dips " DIPS_VERSION " - distributed image processing over MPI\n\n"
-         "Usage:\n"
-         "  mpirun -np N dips --op PIPELINE --output OUTDIR INPUT...\n"
-         "  mpirun -np N dips --manifest FILE --output OUTDIR\n"
-         "  scripts/dips-run -n N [--hostfile H] -- <dips arguments>   (recommended: correct exit status)\n\n"
+      << kUsage << "\n"
          "Rank 0 coordinates, ranks 1..N-1 work; with one rank, rank 0 does everything.\n"
          "INPUT is an image file or a directory of images. Results go to OUTDIR under the input's path\n"
          "relative to the INPUT it was found under; a report (JSON lines) to OUTDIR/report.jsonl.\n\n"

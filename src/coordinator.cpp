@@ -133,6 +133,7 @@ struct ActiveTask {
   Bytes thumbnail_input, thumbnail_output;
   std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
   std::vector<Rank0Span> rank0;
+  FileIdentity input;         // of its input before it was read, recorded for --resume
 };
 
 // A piece in the scheduler: which task it belongs to and what to send (kept to send again after a death).
@@ -154,8 +155,8 @@ uint64_t payload_bytes(const ResultItem& item) {
 
 class Coordinator {
  public:
-  Coordinator(const Options& options, Transport& transport, std::vector<Task> tasks)
-      : options_(options), transport_(transport), tasks_(std::move(tasks)), scheduler_(options.scheduler),
+  Coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const SkippedFiles& skipped)
+      : options_(options), transport_(transport), tasks_(std::move(tasks)), skipped_files_(skipped), scheduler_(options.scheduler),
         progress_(options.quiet, options.progress_interval), background_(2) {
     for (const FaultPlan& plan : fault_plans()) (plan.rank == 0 ? own_faults_ : worker_faults_).push_back(plan);
   }
@@ -196,6 +197,7 @@ class Coordinator {
   const Options& options_;
   Transport& transport_;
   std::vector<Task> tasks_;
+  const SkippedFiles& skipped_files_;
   Scheduler scheduler_;
   ProgressDisplay progress_;
   ReportWriter report_;
@@ -207,7 +209,7 @@ class Coordinator {
   Clock::time_point start_ = Clock::now();
   double start_cpu_s_ = process_cpu_seconds();  // rank0_cpu_s counts from here, like wall_s
   double hello_sent_ = 0, last_deadlines_ = -1, last_flush_ = 0;
-  std::set<std::string> finished_before_;
+  FinishedTasks finished_before_;
   std::unordered_set<std::string> made_dirs_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
   size_t preparing_ = 0;
@@ -371,12 +373,16 @@ void Coordinator::admit() {
     const size_t index = next_task_++;
     const Task& task = tasks_[index];
     std::error_code ec;
-    if (options_.resume && finished_before_.count(resume_key(task.input.string(), pipeline_text(task.pipeline), task.output.string())) &&
-        fs::exists(task.output, ec)) {
+    if (options_.resume &&
+        still_finished(finished_before_, resume_key(task.input.string(), pipeline_text(task.pipeline), task.output.string()), task.input, task.output)) {
       ++skipped_;
       continue;
     }
     active_[index].started = Clock::now();
+    if (!task.refused.empty()) {
+      finish_task(index, Status::Error(task.refused));
+      continue;
+    }
     // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
     // output's rename and its report line.
     if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
@@ -402,8 +408,9 @@ void Coordinator::prepare(size_t index) {
   const Task& task = tasks_[index];
   const size_t tasks_left = tasks_.size() - index;
   const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.live_threads()));
-  struct stat info {};
-  const uint64_t size = ::stat(task.input.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
+  const FileIdentity identity = file_identity(task.input);  // before any worker reads it: a later change is redone
+  active_.at(index).input = identity;
+  const uint64_t size = static_cast<uint64_t>(std::max<int64_t>(identity.size, 0));
   const bool need_header = may_band && size > 0 && may_cut(size, options_.tile_rows);
   if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, 0, 0);
   const bool whole = !shared_io_;
@@ -614,6 +621,9 @@ void Coordinator::finish_task(size_t index, const Status& status) {
     if (!status.ok()) ++failure_thumbnails_;
   }
   if (status.ok() && !task.thumbnail_output.empty()) record.thumbnail_output = base64_encode(task.thumbnail_output);
+  record.input_size = task.input.size;
+  record.input_mtime_ns = task.input.mtime_ns;
+  if (status.ok()) record.output_size = file_identity(spec.output).size;
   if (status.ok()) {
     ++ok_;
     megapixels_ += record.width * static_cast<double>(record.height) / 1e6;
@@ -788,6 +798,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
           {"workers", transport_.workers().size()},
           {"workers_lost", lost_workers_},
+          {"scan_skipped", skipped_files_},
           {"io", shared_io_ ? "shared" : "mpi"},
           {"rank0_cpu_s", std::round((process_cpu_seconds() - start_cpu_s_) * 1000) / 1000},
           {"rank0_peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
@@ -873,14 +884,16 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {} (page: {})",
                                   tasks_.size(), ok_, failed_, skipped_, megapixels_, wall, wall > 0 ? megapixels_ / wall : 0.0,
                                   options_.report.string(), report_page_path(options_.report).string()));
+    if (!skipped_files_.empty()) progress_.message("dips: not taken from the input folders: " + skipped_files_text(skipped_files_));
   }
   return code;
 }
 
 }  // namespace
 
-ExitCode run_coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const std::string& command_line) {
-  Coordinator coordinator(options, transport, std::move(tasks));
+ExitCode run_coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const std::string& command_line,
+                         const SkippedFiles& skipped) {
+  Coordinator coordinator(options, transport, std::move(tasks), skipped);
   return coordinator.run(command_line);
 }
 

@@ -1,8 +1,12 @@
 #include "dips/report.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/archive/iterators/base64_from_binary.hpp>
+#include <boost/archive/iterators/binary_from_base64.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -10,6 +14,57 @@
 
 namespace dips {
 namespace fs = std::filesystem;
+namespace {
+
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();  // the strict dump throws on a byte sequence that is not UTF-8
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
+// Base64 (RFC 4648, padded) through Boost's dataflow iterators: already a dependency, header-only.
+std::string base64_encode(const std::string& bytes) {
+  using namespace boost::archive::iterators;
+  using Encoder = base64_from_binary<transform_width<std::string::const_iterator, 6, 8>>;
+  std::string text(Encoder(bytes.begin()), Encoder(bytes.end()));
+  return text.append((3 - bytes.size() % 3) % 3, '=');
+}
+
+// False for text that is not base64 (a hand-edited or damaged report).
+bool base64_decode(std::string text, std::string* bytes) {
+  using namespace boost::archive::iterators;
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != std::string::npos) return false;
+  using Decoder = transform_width<binary_from_base64<std::string::const_iterator>, 8, 6>;
+  bytes->assign(Decoder(text.cbegin()), Decoder(text.cend()));
+  return true;
+}
+
+// A name as a task line records it: "input" for display, "input_base64" when that lost bytes.
+void put_name(nlohmann::ordered_json* line, const std::string& field, const std::string& name) {
+  (*line)[field] = name;
+  if (!valid_utf8(name)) (*line)[field + "_base64"] = base64_encode(name);
+}
+
+// The exact name of a task line's field; false when the line has no usable one.
+bool exact_name(const nlohmann::json& line, const std::string& field, std::string* name) {
+  const auto exact = line.find(field + "_base64");
+  if (exact != line.end()) return exact->is_string() && base64_decode(exact->get<std::string>(), name);
+  const auto shown = line.find(field);
+  if (shown == line.end() || !shown->is_string()) return false;
+  *name = shown->get<std::string>();
+  return true;
+}
+
+int64_t recorded(const nlohmann::json& line, const char* field) {
+  const auto it = line.find(field);
+  return it != line.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+}  // namespace
 
 namespace {
 
@@ -32,7 +87,7 @@ Status ReportWriter::open(const fs::path& path, const nlohmann::ordered_json& ru
   std::error_code ec;
   const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
   if (existing) {
-    std::set<std::string> ignored;
+    FinishedTasks ignored;
     Status status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
     if (!status.ok()) return status;
   }
@@ -92,12 +147,18 @@ nlohmann::ordered_json piece_json(const PieceRecord& p) {
 }
 
 nlohmann::ordered_json task_json(const TaskRecord& r) {
-  nlohmann::ordered_json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
-                      {"status", r.ok ? "ok" : "error"},
-                      {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
-                      {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
-                      {"ms", rounded(r.ms, 1e3)}, {"ranks", r.ranks}};
+  nlohmann::ordered_json j;
+  put_name(&j, "input", r.input);
+  put_name(&j, "output", r.output);
+  j.update(nlohmann::ordered_json{{"ops", r.ops},
+                                  {"status", r.ok ? "ok" : "error"},
+                                  {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
+                                  {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
+                                  {"ms", rounded(r.ms, 1e3)}, {"ranks", r.ranks}});
   if (!r.origin.empty()) j["origin"] = r.origin;
+  if (r.input_size >= 0) j["input_size"] = r.input_size;
+  if (r.input_mtime_ns >= 0) j["input_mtime_ns"] = r.input_mtime_ns;
+  if (r.output_size >= 0) j["output_size"] = r.output_size;
   nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
   for (const PieceRecord& p : r.pieces) pieces.push_back(piece_json(p));
   j["pieces"] = std::move(pieces);
@@ -133,7 +194,13 @@ std::string resume_key(const std::string& input, const std::string& ops, const s
   return input + '\0' + ops + '\0' + output;
 }
 
-Status read_finished_tasks(const fs::path& path, std::set<std::string>* finished) {
+FileIdentity file_identity(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+}
+
+Status read_finished_tasks(const fs::path& path, FinishedTasks* finished) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status();
   std::string line;
@@ -150,11 +217,28 @@ Status read_finished_tasks(const fs::path& path, std::set<std::string>* finished
       }
       continue;
     }
-    if (j.is_discarded() || !j.is_object() || !j.contains("input") || j.value("status", "") != "ok") continue;
-    if (!j["input"].is_string() || !j["ops"].is_string() || !j["output"].is_string()) continue;
-    finished->insert(resume_key(j["input"], j["ops"], j["output"]));
+    if (j.is_discarded() || !j.is_object() || !j.contains("input") || !j.contains("ops") || !j["ops"].is_string()) continue;
+    std::string input, output;
+    if (!exact_name(j, "input", &input) || !exact_name(j, "output", &output)) continue;
+    const std::string key = resume_key(input, j["ops"], output);
+    if (j.value("status", "") != "ok") {
+      finished->erase(key);  // the latest outcome counts
+      continue;
+    }
+    (*finished)[key] = FinishedTask{recorded(j, "input_size"), recorded(j, "input_mtime_ns"), recorded(j, "output_size")};
   }
   return Status();
+}
+
+bool still_finished(const FinishedTasks& finished, const std::string& key, const fs::path& input, const fs::path& output) {
+  const auto it = finished.find(key);
+  if (it == finished.end()) return false;
+  const FinishedTask& task = it->second;
+  std::error_code ec;
+  if (task.output_size < 0 ? !fs::exists(output, ec) : file_identity(output).size != task.output_size) return false;
+  const FileIdentity now = file_identity(input);
+  if (task.input_size >= 0 && now.size != task.input_size) return false;
+  return task.input_mtime_ns < 0 || now.mtime_ns == task.input_mtime_ns;
 }
 
 }  // namespace dips

@@ -47,19 +47,13 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-double elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::string quoted(const fs::path& path) {
   std::string text = "'";
   for (char c : path.string()) text += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return text + "'";
 }
 
-namespace {
-
-RunResult run_command(const std::string& command) {
+RunResult run_shell(const std::string& command) {
   TempDir log;
   const auto start = std::chrono::steady_clock::now();
   const std::string full = "(" + command + ") > " + quoted(log / "out") + " 2>&1 < /dev/null";
@@ -71,6 +65,8 @@ RunResult run_command(const std::string& command) {
   result.output.assign(std::istreambuf_iterator<char>(in), {});
   return result;
 }
+
+namespace {
 
 std::string root_env() { return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "; }
 
@@ -90,12 +86,11 @@ void read_status(const fs::path& status_file, RunResult* result) {
 
 }  // namespace
 
-RunResult run_shell(const std::string& command) { return run_command(command); }
 
 RunResult run_dips(int np, const std::string& args, const std::string& env) {
   TempDir status_dir;
   const fs::path status_file = status_dir / "status";
-  RunResult result = run_command(dips_command(np, args, env, status_file));
+  RunResult result = run_shell(dips_command(np, args, env, status_file));
   read_status(status_file, &result);
   return result;
 }
@@ -124,7 +119,7 @@ RunResult finish(BackgroundRun& run) {
 }
 
 RunResult run_dips_run(int np, const std::string& args, const std::string& env, const std::string& flags) {
-  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
+  return run_shell("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
 }
 
 std::vector<nlohmann::json> read_report(const fs::path& path) {

@@ -1,7 +1,6 @@
 #pragma once
 // Test harness shared by the unit and multi-rank tests: a temporary folder, files on disk, and running the
 // real dips binary under mpirun to check what it wrote.
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -34,14 +33,14 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
 // A file's whole contents ("" when it cannot be read).
 std::string read_text(const std::filesystem::path& path);
 
-// Milliseconds since start, for tests that bound how long a refusal may take.
-double elapsed_ms(std::chrono::steady_clock::time_point start);
-
 struct RunResult {
   int code = -1;       // the process exit code
   std::string output;  // stdout and stderr together
   double seconds = 0;
 };
+
+// Runs a shell command line (stdin from /dev/null unless the command redirects it), output captured.
+RunResult run_shell(const std::string& command);
 
 // Runs dips on np ranks under mpirun (CMake's MPIEXEC_* settings, --oversubscribe, shared memory,
 // --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".

@@ -48,7 +48,7 @@ elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
 for f in "$work"/in/*.jpg; do
   name=$(basename "$f")
   "$build/dips-reference" grayscale "$f" "$work/ref.jpg" >/dev/null
-  "$build/dips-reference" --same "$work/ref.jpg" "$work/out/$name" 2>/dev/null || fail "$name differs from the whole-image reference"
+  "$build/dips-reference" --same-pixels "$work/ref.jpg" "$work/out/$name" 2>/dev/null || fail "$name differs from the whole-image reference"
 done
 workers=$(grep -o '"worker":[0-9]*' "$work/out/report.jsonl" | sort -u | paste -sd' ')
 [ "$workers" = '"worker":1' ] || fail "run -n 2 should use one worker (rank 1), the report names: $workers"

@@ -223,8 +223,10 @@ TEST_CASE("a bad file among good ones fails alone", "[mpi][job]") {
     junk << "this is not a PNG at all";
   }
   const fs::path outdir = inputs.dir / "out";
-  const RunResult run = run_dips(3, "--format png --tile-rows 16 --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in") + " " +
-                                        quoted(inputs.dir / "missing.png"));
+  // A missing file on the command line refuses the job (a typo); in a list it is a task that fails.
+  write_text(inputs.dir / "list", (inputs.dir / "missing.png").string() + "\n");
+  const RunResult run = run_dips(3, "--format png --tile-rows 16 --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in") +
+                                        " --files-from " + quoted(inputs.dir / "list"));
   INFO(run.output);
   CHECK(run.code == 1);
   const auto tasks = report_tasks(outdir / "report.jsonl");

@@ -1,9 +1,10 @@
 #pragma once
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dips/status.h"
@@ -55,6 +56,9 @@ struct TaskRecord {
   double t = 0;                      // when it finished, seconds since the job started
   std::string thumbnail_input, thumbnail_output;  // small JPEGs (base64) for the report's gallery, or empty
   std::vector<Rank0Span> rank0;      // rank 0's own work for it
+  // What --resume checks before skipping the task again (-1: unknown, not written).
+  int64_t input_size = -1, input_mtime_ns = -1;  // the input as rank 0 saw it before the task read it
+  int64_t output_size = -1;                      // the output as written
 };
 
 // The report: an append-only journal of JSON lines, one per finished task, flushed as each is written,
@@ -85,19 +89,37 @@ class ReportWriter {
   std::filesystem::path path_;
 };
 
-// The JSON object of one task line.
+// The JSON object of one task line. "input" and "output" are the names for display (a byte that is not
+// UTF-8 becomes U+FFFD, so that every JSON reader takes the line); a name that is not valid UTF-8 also
+// gets "input_base64" / "output_base64", its exact bytes, which --resume matches.
 nlohmann::ordered_json task_json(const TaskRecord& record);
 
 // The JSON of one piece (an element of a task line's "pieces").
 nlohmann::ordered_json piece_json(const PieceRecord& piece);
 
-// The key --resume matches tasks by: same input, pipeline and output.
+// The key --resume matches tasks by: same input, pipeline and output (exact bytes).
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
 
-// Reads a report written by an earlier run (any version up to kReportVersion) and collects the resume keys
-// of tasks recorded ok. A missing file gives an empty set; a file that is not a dips report (or of a newer
-// version) is an error.
-// Lines cut short by a crash are ignored.
-Status read_finished_tasks(const std::filesystem::path& path, std::set<std::string>* finished);
+// Size and modification time of a file (following symbolic links); -1, -1 when it cannot be read.
+struct FileIdentity {
+  int64_t size = -1, mtime_ns = -1;
+};
+FileIdentity file_identity(const std::filesystem::path& path);
+
+// What the last line of a task recorded ok says about it (-1: not recorded, as in reports of dips 0.1).
+struct FinishedTask {
+  int64_t input_size = -1, input_mtime_ns = -1, output_size = -1;
+};
+using FinishedTasks = std::unordered_map<std::string, FinishedTask>;  // by resume_key
+
+// Reads a report written by an earlier run and collects the tasks whose latest line is ok (a later error
+// line for the same task removes it). A missing file gives none; a file that is not a dips report (or of
+// a newer version) is an error. Lines cut short by a crash are ignored.
+Status read_finished_tasks(const std::filesystem::path& path, FinishedTasks* finished);
+
+// True when --resume may skip this task: recorded ok, its output exists with the recorded size, and its
+// input still has the recorded size and modification time (what was not recorded is not checked).
+bool still_finished(const FinishedTasks& finished, const std::string& key, const std::filesystem::path& input,
+                    const std::filesystem::path& output);
 
 }  // namespace dips
