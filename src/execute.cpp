@@ -31,7 +31,9 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result) {
   result->height = image->rows;
   if (!item.band) return Status();
   if (item.rows.in_row1 > image->rows) return Status::Error("band rows beyond the image");
-  *image = image->rowRange(item.rows.in_row0, item.rows.in_row1);
+  // A copy: OpenCV filters on a submatrix read the rows around it (GaussianBlur then differs from the
+  // whole image's by one level in places); a band sees only its own rows, as when its pixels are sent.
+  *image = image->rowRange(item.rows.in_row0, item.rows.in_row1).clone();
   return Status();
 }
 
