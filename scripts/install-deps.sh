@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting
   catch2                                      # tests (v2)
   iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
+  python3                                     # scripts/mutate.py (ctest mutations_match)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -35,6 +35,7 @@ struct Outcome {
   cv::Mat image;  // the output, decoded
   std::vector<std::string> decoded;
   size_t pieces = 0;
+  int width = 0, height = 0;  // what the task measured of its input
 };
 
 // Runs a task to its end. `shuffle` completes the ready pieces in a random order; `redo` computes every
@@ -63,6 +64,8 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
     outcome.image = cv::imdecode(std::vector<uint8_t>(bytes.data, bytes.data + bytes.size), cv::IMREAD_UNCHANGED);
   }
   outcome.decoded = run.decoded();
+  outcome.width = run.width();
+  outcome.height = run.height();
   CHECK(run.records().size() == outcome.pieces);
   return outcome;
 }
@@ -111,6 +114,8 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
             REQUIRE(outcome.status.ok());
             CHECK(identical(outcome.image, expected));
             CHECK(outcome.decoded == expected_decoded);
+            CHECK(outcome.width == (on_qr ? qr : photo).cols);
+            CHECK(outcome.height == (on_qr ? qr : photo).rows);
             if (!shape.bands) CHECK(outcome.pieces == 1);
           }
         }
@@ -137,4 +142,29 @@ TEST_CASE("a failing piece fails the task with the worker's message", "[task_run
     CHECK(status.message().find("missing.png") != std::string::npos);
     CHECK_FALSE(run.done());
   }
+}
+
+TEST_CASE("a band result that does not fit its stage fails the task", "[task_run]") {
+  TempDir dir;
+  Task task;
+  task.input = dir / "in.png";
+  REQUIRE(cv::imwrite(task.input.string(), photo_like(40, 30, 3)));
+  REQUIRE(parse_pipeline("blur=3", &task.pipeline).ok());
+  task.output = dir / "out.png";
+  TaskIo io;
+  io.max_pixels = 1 << 30;
+  io.max_file_bytes = 1 << 30;
+  TaskRun run(task, io, TaskShape{true, 10});
+  auto ready = run.take_ready();
+  REQUIRE(ready.size() == 1);  // the decode
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ready = run.take_ready();
+  REQUIRE(ready.size() == 4);  // the bands
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ResultItem narrow = work_on(ready[1].second);
+  narrow.pixels = narrow.pixels.colRange(0, narrow.pixels.cols - 1).clone();
+  const Status status = run.on_result(ready[1].first, std::move(narrow));
+  CHECK_FALSE(status.ok());
+  CHECK(status.message().find("does not fit") != std::string::npos);
+  CHECK_FALSE(run.done());
 }
