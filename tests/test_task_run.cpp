@@ -36,6 +36,8 @@ struct Outcome {
   std::vector<std::string> decoded;
   size_t pieces = 0;
   int width = 0, height = 0;  // what the task measured of its input
+  bool bands_from_file = false;  // some band decoded its own rows from the file
+  bool bands_encoded = false;    // some band was encoded by a worker as its part of the output
 };
 
 // Runs a task to its end. `shuffle` completes the ready pieces in a random order; `redo` computes every
@@ -50,6 +52,8 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
     REQUIRE(!ready.empty());
     if (shuffle) std::shuffle(ready.begin(), ready.end(), random);
     for (auto& [index, item] : ready) {
+      outcome.bands_from_file |= item.band && item.source != Source::kPixels;
+      outcome.bands_encoded |= item.sink == Sink::kBand;
       ResultItem result = work_on(item);
       if (redo && ++count % 3 == 0) result = work_on(item);
       ++outcome.pieces;
@@ -57,11 +61,13 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
       if (!outcome.status.ok()) return outcome;
     }
   }
-  if (io.shared) {
+  if (run.output().empty()) {  // a worker wrote it
+    REQUIRE(io.shared);
     outcome.image = cv::imread(task.output.string(), cv::IMREAD_UNCHANGED);
-  } else {
-    const Bytes& bytes = run.output_bytes();
-    outcome.image = cv::imdecode(std::vector<uint8_t>(bytes.data, bytes.data + bytes.size), cv::IMREAD_UNCHANGED);
+  } else {  // rank 0 writes what the run holds: encoded bytes, or parts encoded in bands
+    std::vector<uint8_t> file;
+    for (const ByteRange& part : run.output()) file.insert(file.end(), part.data, part.data + part.size);
+    outcome.image = cv::imdecode(file, cv::IMREAD_UNCHANGED);
   }
   outcome.decoded = run.decoded();
   outcome.width = run.width();
@@ -124,6 +130,58 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
   }
 }
 
+// What a user of OpenCV alone would get in the file: the reference pipeline's image, encoded, decoded.
+cv::Mat as_written(const cv::Mat& image, const std::string& ext) {
+  std::vector<uint8_t> bytes;
+  REQUIRE(cv::imencode(ext, image, bytes));
+  return cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+}
+
+TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts of the output", "[task_run]") {
+  // A JPEG input: the decode piece only probes it, each band decodes its own rows; JPEG and PNG outputs:
+  // the last bands (or, after a finish, bands of the final image) are encoded by the workers and
+  // assembled on rank 0 without touching pixels. Sizes that are not multiples of a JPEG MCU.
+  TempDir dir;
+  const cv::Mat photo = photo_like(203, 77, 21);
+  const fs::path input = dir / "in.jpg";
+  REQUIRE(cv::imwrite(input.string(), photo));
+  const cv::Mat decoded_input = cv::imread(input.string(), cv::IMREAD_COLOR);
+  int case_number = 0;
+  for (const std::string ext : {".jpg", ".png"}) {
+    for (const std::string text : {"blur=5", "grayscale,threshold", "edge_detection", "equalize_histogram,blur=3", "dilate=3,read_qr_code"}) {
+      for (int tile_rows : {1, 16, 40, 150}) {
+        for (bool shared : {true, false}) {
+          DYNAMIC_SECTION(text << " to " << ext << ", tile rows " << tile_rows << (shared ? ", shared files" : ", bytes")) {
+            Task task;
+            task.input = input;
+            REQUIRE(parse_pipeline(text, &task.pipeline).ok());
+            task.output = dir / ("band" + std::to_string(case_number++) + ext);
+            TaskIo io;
+            io.shared = shared;
+            if (!shared) {
+              const std::string text_bytes = read_text(input);
+              io.file = Bytes::of(std::vector<uint8_t>(text_bytes.begin(), text_bytes.end()));
+            }
+            io.max_pixels = 1 << 30;
+            io.max_file_bytes = 1 << 30;
+            std::vector<std::string> expected_decoded;
+            const cv::Mat expected = as_written(reference_pipeline(text, decoded_input, &expected_decoded), ext);
+            for (unsigned shuffle : {0u, 9u}) {
+              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows}, shuffle, shuffle != 0);
+              INFO("shuffle " << shuffle << ": " << outcome.status.message());
+              REQUIRE(outcome.status.ok());
+              CHECK(identical(outcome.image, expected));
+              CHECK(outcome.decoded == expected_decoded);
+              CHECK(outcome.bands_from_file);  // a JPEG without rotation: no worker decoded it whole
+              CHECK(outcome.bands_encoded == (text != "dilate=3,read_qr_code"));  // a whole-image last stage writes it whole
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("a failing piece fails the task with the worker's message", "[task_run]") {
   TempDir dir;
   Task task;
@@ -149,7 +207,8 @@ TEST_CASE("a band result that does not fit its stage fails the task", "[task_run
   Task task;
   task.input = dir / "in.png";
   REQUIRE(cv::imwrite(task.input.string(), photo_like(40, 30, 3)));
-  REQUIRE(parse_pipeline("blur=3", &task.pipeline).ok());
+  // A Canny stage: its bands come back as pixels to stitch (a last stage of local steps would be encoded).
+  REQUIRE(parse_pipeline("blur=3,edge_detection", &task.pipeline).ok());
   task.output = dir / "out.png";
   TaskIo io;
   io.max_pixels = 1 << 30;
@@ -167,4 +226,55 @@ TEST_CASE("a band result that does not fit its stage fails the task", "[task_run
   CHECK_FALSE(status.ok());
   CHECK(status.message().find("does not fit") != std::string::npos);
   CHECK_FALSE(run.done());
+}
+
+TEST_CASE("a result the task cannot use fails it with a message, and does not count", "[task_run]") {
+  // The scheduler passes each piece's result once; these are the results a broken or confused worker could
+  // still send: a decode without its image, an encoded band without its description, a band's result twice.
+  TempDir dir;
+  const cv::Mat photo = photo_like(40, 30, 7);
+  Task task;
+  REQUIRE(parse_pipeline("blur=3", &task.pipeline).ok());
+  TaskIo io;
+  io.max_pixels = 1 << 30;
+  io.max_file_bytes = 1 << 30;
+  SECTION("a decode piece that returns no image") {
+    task.input = dir / "in.png";
+    REQUIRE(cv::imwrite(task.input.string(), photo));
+    task.output = dir / "out.png";
+    TaskRun run(task, io, TaskShape{true, 10});
+    auto ready = run.take_ready();
+    REQUIRE(ready.size() == 1);
+    ResultItem result = work_on(ready[0].second);
+    REQUIRE_FALSE(result.cheap_rows);
+    result.pixels.release();
+    const Status status = run.on_result(ready[0].first, std::move(result));
+    CHECK_THAT(status.message(), Catch::Contains("a decode piece returned no image"));
+    CHECK(run.take_ready().empty());
+  }
+  task.input = dir / "in.jpg";
+  REQUIRE(cv::imwrite(task.input.string(), photo));
+  task.output = dir / "out.jpg";
+  TaskRun run(task, io, TaskShape{true, 16});
+  auto ready = run.take_ready();
+  REQUIRE(ready.size() == 1);  // the probe
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ready = run.take_ready();
+  REQUIRE(ready.size() == 3);  // bands of 16 rows, encoded by the workers
+  REQUIRE(ready[0].second.sink == Sink::kBand);
+  SECTION("an encoded band without its description") {
+    ResultItem result = work_on(ready[0].second);
+    result.band = EncodedBand();
+    const Status status = run.on_result(ready[0].first, std::move(result));
+    CHECK_THAT(status.message(), Catch::Contains("an encoded band without its description"));
+  }
+  SECTION("the same encoded band twice") {
+    REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+    REQUIRE(run.on_result(ready[1].first, work_on(ready[1].second)).ok());
+    const Status status = run.on_result(ready[1].first, work_on(ready[1].second));
+    CHECK_THAT(status.message(), Catch::Contains("an encoded band for no band"));
+    CHECK_FALSE(run.done());
+  }
+  CHECK_FALSE(run.done());
+  CHECK(run.output().empty());
 }
