@@ -21,6 +21,7 @@ PACKAGES=(
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting
   catch2                                      # tests (v2)
   iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
+  python3                                     # scripts/mutate.py (ctest mutations_match)
 )
 [ "$browser" = 1 ] && PACKAGES+=(chromium)     # report page and dashboard tests in a real browser
 missing=()

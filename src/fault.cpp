@@ -1,5 +1,7 @@
 #include "dips/fault.h"
 
+#include "dips/coverage.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -72,6 +74,7 @@ double listing_delay_seconds() {
 void inject_fault(int rank, const std::string& kind) {
   std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", rank, kind.c_str());
   std::fflush(stderr);
+  if (kind == "kill" || kind == "stop" || kind == "exit" || kind == "hang") flush_coverage();  // the process ends here
   if (kind == "kill") ::raise(SIGKILL);
   if (kind == "stop") ::raise(SIGSTOP);
   if (kind == "exit") ::_exit(1);

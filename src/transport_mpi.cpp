@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "dips/coverage.h"
 #include "dips/transport.h"
 
 #ifdef DIPS_HAVE_PMIX
@@ -282,6 +283,7 @@ void mpi_end(bool clean, int code) {
     MPI_Finalize();
     return;
   }
+  flush_coverage();
   ::_exit(code);
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "dips/coverage.h"
 #include "dips/execute.h"
 #include "dips/fault.h"
 #include "dips/work_queue.h"
@@ -113,6 +114,7 @@ class Worker {
       if (config_.exit_when_orphaned && seconds_since(last_heard) > config_.orphan_timeout) {
         std::fprintf(stderr, "dips: worker rank %d: nothing from rank 0 for %.0f s; it is gone, exiting\n", config_.id, config_.orphan_timeout);
         std::fflush(stderr);
+        flush_coverage();
         ::_exit(3);
       }
       // Wakes at once when a result is ready; polls for messages more and more lazily while idle.

@@ -10,6 +10,7 @@
 // (run_isolated), so that a regression fails the test instead of ending the run.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -645,6 +646,27 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
     CHECK(entry_count(dir.path()) == 5);
     CHECK(temp_files(dir.path()).empty());
   }
+}
+
+// A write that fails halfway, anywhere (no mount needed): the file size limit stops it after 4 KiB.
+TEST_CASE("write_file_atomic: a write that fails halfway leaves the old file whole", "[bad_input][files]") {
+  TempDir dir;
+  const fs::path victim = dir / "victim.png";
+  REQUIRE(dips::write_file_atomic(victim, bytes_of("the old contents")).ok());
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+  struct rlimit small = before;
+  small.rlim_cur = 4096;
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);  // EFBIG from write(), not a signal that ends the tests
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const Status status = dips::write_file_atomic(victim, std::vector<uint8_t>(64 * 1024, 'n'));
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.message(), Contains("victim.png") && Contains("File too large"));
+  CHECK(read_text(victim) == "the old contents");
+  CHECK(temp_files(dir.path()).empty());
+  CHECK(entry_count(dir.path()) == 1);
 }
 
 // A full disk and a read-only file system, on a small tmpfs (needs root and a mount-capable container).

@@ -236,11 +236,13 @@ TEST_CASE("manifest outputs outside the output folder are refused", "[bad_input]
 TEST_CASE("an output that names a folder is refused", "[bad_input][manifest]") {
   TempDir dir;
   fs::create_directories(dir / "out");
-  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string()}) {
+  // "a/b/.." is the folder a, inside the output folder: still a folder, not a file named a.
+  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string(), "a/b/.."}) {
     INFO(requested);
     fs::path resolved;
     const Status status = dips::resolve_output(dir / "out", requested, &resolved);
     CHECK_FALSE(status.ok());
+    CHECK(status.message().find("names a folder") != std::string::npos);
     CHECK(resolved.empty());
   }
 }
