@@ -6,11 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <opencv2/imgcodecs.hpp>
+
+#include "dips/temp_files.h"
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -232,20 +233,6 @@ bool sniff_exr(const std::vector<uint8_t>& b, int* w, int* h) {
   return false;
 }
 
-std::atomic<uint64_t> temp_counter{0};
-
-// This host's name, hashed (FNV-1a): process ids repeat across the hosts of a shared file system.
-uint32_t host_hash() {
-  static const uint32_t hash = [] {
-    char name[256] = {};
-    ::gethostname(name, sizeof(name) - 1);
-    uint32_t h = 2166136261u;
-    for (const char* c = name; *c; ++c) h = (h ^ static_cast<uint8_t>(*c)) * 16777619u;
-    return h;
-  }();
-  return hash;
-}
-
 }  // namespace
 
 Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes) {
@@ -328,9 +315,9 @@ Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<ui
 }
 
 Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync) {
-  // A short name: the output's own name may already be as long as the file system allows.
-  const fs::path temp = path.parent_path() / fmt::format(".dips-tmp-{:08x}-{}-{}", host_hash(), ::getpid(), temp_counter++);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // A short name (temp_files.h): the output's own name may already be as long as the file system allows.
+  fs::path temp;
+  const int fd = create_temp_file(path.parent_path(), &temp);
   if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
   size_t done = 0;
   int err = 0;
@@ -343,10 +330,9 @@ Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(temp.c_str());
-    return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
-  }
+  if (err != 0) ::unlink(temp.c_str());
+  release_temp_file(temp);
+  if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();
   // The rename itself is durable only once the folder is synced.
   const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
