@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything dips needs to build, test and benchmark, from Debian 12's packages.
 # Quiet when everything is already there; uses sudo when not root.
+# --slurm also installs Slurm and munge for tests/slurm_test.sh, which starts a throwaway cluster of its
+# own (nothing is configured or started here; on a machine with systemd, Debian enables slurmctld and
+# slurmd, which do not start without /etc/slurm/slurm.conf: `systemctl disable slurmctld slurmd`).
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config            # compiler and build
@@ -11,6 +14,7 @@ PACKAGES=(
   catch2                                      # tests (v2)
   iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
 )
+[ "${1:-}" = --slurm ] && PACKAGES+=(slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
