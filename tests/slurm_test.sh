@@ -26,7 +26,7 @@ chmod 755 "$work"
 export SLURM_CONF=$work/slurm.conf
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
 # Polls "$@" every 0.2 s until it succeeds; false after $timeout seconds.
 wait_for() {
   local timeout=$1; shift
