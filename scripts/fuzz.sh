@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds dips' libFuzzer targets (tests/fuzz: fuzz_manifest, fuzz_pipeline, fuzz_wire) with clang 14 and
-# ASan+UBSan in build-fuzz/ (or $DIPS_FUZZ_BUILD_DIR), then runs each for SECONDS (default 60).
+# Builds dips' libFuzzer targets (tests/fuzz: fuzz_manifest, fuzz_pipeline, fuzz_wire, fuzz_codec) with
+# clang 14 and ASan+UBSan in build-fuzz/ (or $DIPS_FUZZ_BUILD_DIR), then runs each for SECONDS (default 60).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      e.g. scripts/fuzz.sh 180   or   scripts/fuzz.sh 30 wire
 #
@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(manifest pipeline wire)
+[ ${#targets[@]} -eq 0 ] && targets=(manifest pipeline wire codec)
 build=${DIPS_FUZZ_BUILD_DIR:-$root/build-fuzz}
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number, got '$seconds'" >&2; exit 2 ;; esac
 

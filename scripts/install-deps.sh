@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config            # compiler and build
   openmpi-bin libopenmpi-dev libpmix-dev      # MPI, and PMIx to kill hung ranks
   libopencv-dev libzbar-dev                   # imaging, QR/barcodes
+  libjpeg62-turbo-dev libpng-dev zlib1g-dev   # dips' own JPEG/PNG codecs (the libraries OpenCV uses)
   libboost-program-options-dev                # command line
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting
   catch2                                      # tests (v2)

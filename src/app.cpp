@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -47,10 +48,15 @@ int default_threads(int ranks) {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// Rank 0: builds the job, then plans it (--dry-run) or runs it on the workers.
-ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, const std::string& command_line) {
+struct BuiltJob {
+  Status status;
   std::vector<Task> tasks;
-  Status status = build_job(options.job, &tasks);
+};
+
+// Rank 0: plans the job (--dry-run) or runs it on the workers.
+ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, BuiltJob job, const std::string& command_line) {
+  const Status& status = job.status;
+  std::vector<Task>& tasks = job.tasks;
   if (!status.ok()) {
     std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
     return ExitCode::kUsage;
@@ -94,6 +100,15 @@ int dips_main(int argc, char** argv) {
   } else {
     install_stop_handlers(launched);
   }
+  // Rank 0 lists the job's files while MPI starts (MPI_Init takes a good part of a second with a few ranks).
+  std::future<BuiltJob> job;
+  if (speaker) {
+    job = std::async(std::launch::async, [&options] {
+      BuiltJob built;
+      built.status = build_job(options.job, &built.tasks);
+      return built;
+    });
+  }
   // Started without mpirun, dips runs alone: no MPI at all (a singleton MPI_Init costs ~0.4 s here).
   const MpiWorld world = launched ? mpi_start(&argc, &argv) : MpiWorld{};
   const int threads = options.threads > 0 ? options.threads : default_threads(world.size);
@@ -108,7 +123,7 @@ int dips_main(int argc, char** argv) {
     return 0;
   }
   std::unique_ptr<Transport> transport = world.size == 1 ? make_local_transport(threads) : make_mpi_transport(world);
-  const ExitCode code = coordinate(options, world, *transport, join_arguments(argc, argv));
+  const ExitCode code = coordinate(options, world, *transport, job.get(), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown(stop_request().signal != 0);
   transport.reset();

@@ -483,12 +483,13 @@ void Coordinator::on_result(int worker, ResultItem result) {
 void Coordinator::task_progress(size_t index) {
   ActiveTask& active = active_.at(index);
   if (!active.run->done()) return enqueue_ready(index);
-  if (shared_io_) return finish_task(index, Status());
-  const Bytes output = active.run->output_bytes();
+  const std::vector<ByteRange>& parts = active.run->output();
+  if (parts.empty()) return finish_task(index, Status());  // a worker wrote it
+  // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
-  background_.submit([this, index, output, path, sync]() -> Background::Completion {
-    Status status = write_file_atomic(path, std::vector<uint8_t>(output.data, output.data + output.size), sync);
+  background_.submit([this, index, parts, path, sync]() -> Background::Completion {
+    Status status = write_file_atomic(path, parts, sync);
     return [this, index, status] { finish_task(index, status); };
   });
 }

@@ -4,14 +4,15 @@
 
 #include <chrono>
 
+#include "dips/codec.h"
 #include "dips/image_io.h"
 
 namespace dips {
 namespace {
 
-// The source image: all of it, or for a band the rows in_row0..in_row1 (with `full_width/height` the
-// size of the whole image it was taken from).
-Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result) {
+// The source image: all of it, or for a band the rows in_row0..in_row1. A probe whose rows decode cheaply
+// stops at the header (*done).
+Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done) {
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
@@ -25,13 +26,21 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result) {
     data = read.data();
     size = read.size();
   }
-  Status status = decode_image(std::vector<uint8_t>(data, data + size), item.max_pixels, image);
+  if (item.band) return decode_rows(data, size, item.max_pixels, item.rows.in_row0, item.rows.in_row1, image);
+  if (item.probe) {
+    ImageInfo info;
+    Status status = probe_image(data, size, item.max_pixels, &info);
+    if (!status.ok()) return status;
+    result->width = info.width;
+    result->height = info.height;
+    result->cheap_rows = info.cheap_rows;
+    *done = info.cheap_rows;
+    if (*done) return Status();
+  }
+  Status status = decode_image(data, size, item.max_pixels, image);
   if (!status.ok()) return status;
   result->width = image->cols;
   result->height = image->rows;
-  if (!item.band) return Status();
-  if (item.rows.in_row1 > image->rows) return Status::Error("band rows beyond the image");
-  *image = image->rowRange(item.rows.in_row0, item.rows.in_row1);
   return Status();
 }
 
@@ -74,6 +83,11 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     result->pixels = image;
     return Status();
   }
+  if (item.sink == Sink::kBand) {
+    Status status = encode_band(image, item.output_ext, item.image_width, item.image_height, item.rows.row0, &result->band);
+    if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));
+    return status;
+  }
   std::vector<uint8_t> bytes;
   Status status = encode_image(image, item.output_ext, &bytes);
   if (!status.ok()) return status;
@@ -88,7 +102,9 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
 
 Status execute(const WorkItem& item, ResultItem* result) {
   cv::Mat image;
-  Status status = load_source(item, &image, result);
+  bool done = false;
+  Status status = load_source(item, &image, result, &done);
+  if (done) return status;
   if (status.ok()) status = apply_finish(item, &image);
   if (status.ok()) status = run_steps(item, &image, result);
   if (status.ok()) status = deliver(item, image, result);

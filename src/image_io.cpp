@@ -2,14 +2,15 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <opencv2/imgcodecs.hpp>
 
 #include "dips/temp_files.h"
 
@@ -22,215 +23,30 @@ std::string lower(std::string s) {
   return s;
 }
 
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24); }
-uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-
-bool sniff_png(const std::vector<uint8_t>& b, int* w, int* h) {
-  static const uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (b.size() < 24 || std::memcmp(b.data(), kSig, 8) != 0 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
-  *w = static_cast<int>(std::min<uint32_t>(be32(&b[16]), INT32_MAX));
-  *h = static_cast<int>(std::min<uint32_t>(be32(&b[20]), INT32_MAX));
-  return true;
-}
-
-// Walks a JPEG's marker segments up to its first scan, as libjpeg does (bytes between segments that are
-// not 0xFF are skipped). Sets *sof to the first frame header and *sos to the first scan, when found.
-bool walk_jpeg(const std::vector<uint8_t>& b, size_t* sof, size_t* sos) {
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;
-  *sof = *sos = 0;
-  size_t pos = 2;
-  while (pos + 4 <= b.size()) {
-    if (b[pos] != 0xFF) { ++pos; continue; }
-    const uint8_t marker = b[pos + 1];
-    if (marker == 0xFF || marker == 0x00) { ++pos; continue; }
-    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { pos += 2; continue; }
-    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (frame && *sof == 0) *sof = pos;
-    if (marker == 0xDA) {
-      *sos = pos;
-      break;
+// Writes every byte of parts to fd, as few writev calls as the kernel allows. Returns 0 or an errno.
+int write_all(int fd, std::vector<ByteRange> parts) {
+  size_t first = 0;
+  while (first < parts.size()) {
+    if (parts[first].size == 0) {
+      ++first;
+      continue;
     }
-    pos += 2 + be16(&b[pos + 2]);
-  }
-  return true;
-}
-
-bool sniff_jpeg(const std::vector<uint8_t>& b, int* w, int* h) {
-  size_t sof = 0, sos = 0;
-  if (!walk_jpeg(b, &sof, &sos) || sof == 0 || sof + 9 > b.size()) return false;
-  *h = be16(&b[sof + 5]);
-  *w = be16(&b[sof + 7]);
-  return true;
-}
-
-bool sniff_bmp(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 26 || b[0] != 'B' || b[1] != 'M') return false;
-  if (le32(&b[14]) == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
-    *w = le16(&b[18]);
-    *h = le16(&b[20]);
-    return true;
-  }
-  const int32_t width = static_cast<int32_t>(le32(&b[18])), height = static_cast<int32_t>(le32(&b[22]));
-  *w = width == INT32_MIN ? INT32_MAX : std::abs(width);
-  *h = height == INT32_MIN ? INT32_MAX : std::abs(height);
-  return true;
-}
-
-bool sniff_pnm(const std::vector<uint8_t>& b, int* w, int* h) {
-  const bool pnm = b.size() >= 3 && b[0] == 'P' && ((b[1] >= '1' && b[1] <= '6') || b[1] == 'F' || b[1] == 'f');
-  if (!pnm) return false;
-  long long values[2] = {0, 0};
-  size_t pos = 2;
-  for (long long& value : values) {
-    while (pos < b.size() && (std::isspace(b[pos]) || b[pos] == '#')) {
-      if (b[pos] == '#') while (pos < b.size() && b[pos] != '\n') ++pos;
-      else ++pos;
+    std::vector<iovec> iov;
+    for (size_t i = first; i < parts.size() && iov.size() < IOV_MAX; ++i) {
+      iov.push_back(iovec{const_cast<uint8_t*>(parts[i].data), parts[i].size});
     }
-    if (pos >= b.size() || !std::isdigit(b[pos])) return false;
-    while (pos < b.size() && std::isdigit(b[pos]) && value < INT32_MAX) value = value * 10 + (b[pos++] - '0');
-  }
-  *w = static_cast<int>(std::min<long long>(values[0], INT32_MAX));
-  *h = static_cast<int>(std::min<long long>(values[1], INT32_MAX));
-  return true;
-}
-
-bool sniff_webp(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 30 || std::memcmp(&b[0], "RIFF", 4) != 0 || std::memcmp(&b[8], "WEBP", 4) != 0) return false;
-  if (std::memcmp(&b[12], "VP8X", 4) == 0) {
-    *w = 1 + (b[24] | (b[25] << 8) | (b[26] << 16));
-    *h = 1 + (b[27] | (b[28] << 8) | (b[29] << 16));
-    return true;
-  }
-  if (std::memcmp(&b[12], "VP8L", 4) == 0) {
-    const uint32_t bits = le32(&b[21]);
-    *w = 1 + static_cast<int>(bits & 0x3FFF);
-    *h = 1 + static_cast<int>((bits >> 14) & 0x3FFF);
-    return true;
-  }
-  if (std::memcmp(&b[12], "VP8 ", 4) == 0) {
-    *w = le16(&b[26]) & 0x3FFF;
-    *h = le16(&b[28]) & 0x3FFF;
-    return true;
-  }
-  return false;
-}
-
-bool sniff_tiff(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 8) return false;
-  const bool little = b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0;
-  const bool big = b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42;
-  if (!little && !big) return false;
-  const auto u16 = [&](size_t at) { return little ? le16(&b[at]) : be16(&b[at]); };
-  const auto u32 = [&](size_t at) { return little ? le32(&b[at]) : be32(&b[at]); };
-  const uint64_t ifd = u32(4);
-  if (ifd + 2 > b.size()) return false;
-  const uint16_t entries = u16(ifd);
-  long long width = -1, height = -1;
-  for (uint16_t i = 0; i < entries; ++i) {
-    const uint64_t at = ifd + 2 + uint64_t(i) * 12;
-    if (at + 12 > b.size()) return false;
-    const uint16_t tag = u16(at), type = u16(at + 2);
-    const uint32_t value = type == 3 ? u16(at + 8) : u32(at + 8);
-    if (tag == 256) width = value;
-    if (tag == 257) height = value;
-  }
-  if (width < 0 || height < 0) return false;
-  *w = static_cast<int>(std::min<long long>(width, INT32_MAX));
-  *h = static_cast<int>(std::min<long long>(height, INT32_MAX));
-  return true;
-}
-
-// libjpeg decodes a JPEG cut short without complaint, filling the missing rows with gray. A complete
-// JPEG has an end-of-image marker after its first scan (entropy-coded data cannot contain FF D9, and an
-// EXIF thumbnail's own marker comes before the scan).
-bool jpeg_truncated(const std::vector<uint8_t>& b) {
-  size_t sof = 0, sos = 0;
-  if (!walk_jpeg(b, &sof, &sos)) return false;
-  if (sos == 0) return true;  // no scan at all
-  for (size_t i = sos; i + 1 < b.size(); ++i) {
-    if (b[i] == 0xFF && b[i + 1] == 0xD9) return false;
-  }
-  return true;
-}
-
-// Text header fields of PAM ("WIDTH n", "HEIGHT n") and Radiance HDR ("-Y n +X n").
-bool header_number_after(const std::string& header, const std::string& key, long long* value) {
-  const size_t at = header.find(key);
-  if (at == std::string::npos) return false;
-  size_t pos = at + key.size();
-  while (pos < header.size() && (header[pos] == ' ' || header[pos] == '\t')) ++pos;
-  if (pos >= header.size() || !std::isdigit(static_cast<unsigned char>(header[pos]))) return false;
-  *value = 0;
-  while (pos < header.size() && std::isdigit(static_cast<unsigned char>(header[pos])) && *value < INT32_MAX) {
-    *value = *value * 10 + (header[pos++] - '0');
-  }
-  return true;
-}
-
-bool set_size(long long width, long long height, int* w, int* h) {
-  *w = static_cast<int>(std::min<long long>(std::max<long long>(width, 0), INT32_MAX));
-  *h = static_cast<int>(std::min<long long>(std::max<long long>(height, 0), INT32_MAX));
-  return true;
-}
-
-bool sniff_pam(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 3 || b[0] != 'P' || b[1] != '7' || !std::isspace(b[2])) return false;
-  const std::string header(b.begin(), b.begin() + static_cast<long>(std::min<size_t>(b.size(), 4096)));
-  long long width = 0, height = 0;
-  if (!header_number_after(header, "\nWIDTH", &width) || !header_number_after(header, "\nHEIGHT", &height)) return false;
-  return set_size(width, height, w, h);
-}
-
-bool sniff_hdr(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 6 || b[0] != '#' || b[1] != '?') return false;
-  const std::string header(b.begin(), b.begin() + static_cast<long>(std::min<size_t>(b.size(), 8192)));
-  const size_t end = header.find("\n\n");
-  if (end == std::string::npos) return false;
-  const std::string resolution = header.substr(end + 2, header.find('\n', end + 2) - end - 2);
-  long long width = 0, height = 0;
-  const bool y = header_number_after(resolution, "Y", &height), x = header_number_after(resolution, "X", &width);
-  return x && y && set_size(width, height, w, h);
-}
-
-bool sniff_sun_raster(const std::vector<uint8_t>& b, int* w, int* h) {
-  if (b.size() < 12 || be32(&b[0]) != 0x59a66a95u) return false;
-  return set_size(be32(&b[4]), be32(&b[8]), w, h);
-}
-
-bool sniff_jpeg2000(const std::vector<uint8_t>& b, int* w, int* h) {
-  static const uint8_t kJp2[12] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
-  if (b.size() >= 24 && b[0] == 0xFF && b[1] == 0x4F && b[2] == 0xFF && b[3] == 0x51) {  // raw codestream: SIZ
-    return set_size(static_cast<long long>(be32(&b[8])) - be32(&b[16]), static_cast<long long>(be32(&b[12])) - be32(&b[20]), w, h);
-  }
-  if (b.size() < 12 || std::memcmp(b.data(), kJp2, 12) != 0) return false;
-  const size_t limit = std::min<size_t>(b.size(), 1 << 16);
-  for (size_t i = 12; i + 12 <= limit; ++i) {
-    if (std::memcmp(&b[i], "ihdr", 4) == 0) return set_size(be32(&b[i + 8]), be32(&b[i + 4]), w, h);
-  }
-  return false;
-}
-
-bool sniff_exr(const std::vector<uint8_t>& b, int* w, int* h) {
-  static const uint8_t kMagic[4] = {0x76, 0x2f, 0x31, 0x01};
-  if (b.size() < 8 || std::memcmp(b.data(), kMagic, 4) != 0) return false;
-  size_t pos = 8;
-  while (pos < b.size() && b[pos] != 0) {  // attributes: name\0 type\0 size value
-    const size_t name_end = std::find(b.begin() + pos, b.end(), 0) - b.begin();
-    const size_t type_end = name_end < b.size() ? std::find(b.begin() + name_end + 1, b.end(), 0) - b.begin() : b.size();
-    if (type_end + 5 > b.size()) return false;
-    const std::string name(b.begin() + pos, b.begin() + name_end);
-    const uint32_t size = le32(&b[type_end + 1]);
-    const size_t value = type_end + 5;
-    if (value + size > b.size()) return false;
-    if (name == "dataWindow" && size == 16) {
-      const auto i32 = [&](size_t at) { return static_cast<long long>(static_cast<int32_t>(le32(&b[at]))); };
-      return set_size(i32(value + 8) - i32(value) + 1, i32(value + 12) - i32(value + 4) + 1, w, h);
+    ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    for (; n > 0; ++first) {  // a short write: drop what was written, resume mid-part
+      const size_t taken = std::min(static_cast<size_t>(n), parts[first].size);
+      parts[first].data += taken;
+      parts[first].size -= taken;
+      n -= static_cast<ssize_t>(taken);
+      if (parts[first].size != 0) break;
     }
-    pos = value + size;
   }
-  return false;
+  return 0;
 }
 
 }  // namespace
@@ -276,57 +92,12 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
   return status;
 }
 
-bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height) {
-  return sniff_png(bytes, width, height) || sniff_jpeg(bytes, width, height) || sniff_bmp(bytes, width, height) ||
-         sniff_pnm(bytes, width, height) || sniff_pam(bytes, width, height) || sniff_webp(bytes, width, height) ||
-         sniff_tiff(bytes, width, height) || sniff_hdr(bytes, width, height) || sniff_sun_raster(bytes, width, height) ||
-         sniff_jpeg2000(bytes, width, height) || sniff_exr(bytes, width, height);
-}
-
-Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image) {
-  if (bytes.empty()) return Status::Error("empty file: not an image");
-  int width = 0, height = 0;
-  // Fail closed: a decoder only ever sees an image whose size was checked (OpenCV reads its own limit,
-  // OPENCV_IO_MAX_IMAGE_PIXELS, once at load time, so it cannot follow --max-pixels).
-  if (!sniff_image_size(bytes, &width, &height)) {
-    return Status::Error("cannot decode image: not a recognised image format, or its header is damaged");
-  }
-  if (static_cast<int64_t>(width) * height > max_pixels) {
-    return Status::Error(fmt::format("image header claims {}x{} = {} pixels, over the limit of {} (--max-pixels)",
-                                     width, height, static_cast<int64_t>(width) * height, max_pixels));
-  }
-  if (jpeg_truncated(bytes)) return Status::Error("cannot decode image: truncated JPEG (no end-of-image marker)");
-  try {
-    *image = cv::imdecode(bytes, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    return Status::Error(fmt::format("cannot decode image: {}", e.what()));
-  }
-  if (image->empty()) return Status::Error("cannot decode image: corrupt, truncated or not a supported image format");
-  return Status();
-}
-
-Status encode_image(const cv::Mat& image, const std::string& ext, std::vector<uint8_t>* bytes) {
-  try {
-    if (!cv::imencode(ext, image, *bytes)) return Status::Error(fmt::format("cannot encode as '{}'", ext));
-  } catch (const cv::Exception& e) {
-    return Status::Error(fmt::format("cannot encode as '{}': {}", ext, e.what()));
-  }
-  return Status();
-}
-
-Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync) {
+Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
   // A short name (temp_files.h): the output's own name may already be as long as the file system allows.
   fs::path temp;
   const int fd = create_temp_file(path.parent_path(), &temp);
   if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
-  size_t done = 0;
-  int err = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { err = errno; break; }
-    done += static_cast<size_t>(n);
-  }
+  int err = write_all(fd, parts);
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
@@ -343,19 +114,15 @@ Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes
   return Status();
 }
 
+Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync) {
+  return write_file_atomic(path, std::vector<ByteRange>{ByteRange{bytes.data(), bytes.size()}}, sync);
+}
+
 bool has_image_extension(const fs::path& path) {
   static const char* kExtensions[] = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp",
                                       ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".jp2", ".exr", ".hdr", ".pic"};
   const std::string ext = lower(path.extension().string());
   return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
-}
-
-bool can_encode_extension(const std::string& ext) {
-  try {
-    return cv::haveImageWriter("x" + ext);
-  } catch (const cv::Exception&) {
-    return false;
-  }
 }
 
 }  // namespace dips

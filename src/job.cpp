@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "dips/codec.h"
 #include "dips/image_io.h"
 
 namespace dips {
@@ -230,7 +231,10 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
   tasks->clear();
   Problems problems;
   if (!spec.format.empty() && !can_encode_extension("." + spec.format)) {
-    return Status::Error(fmt::format("--format {}: OpenCV cannot write this format (try png, jpg, tif, bmp, webp)", spec.format));
+    const Status codecs = load_opencv_codecs();  // a missing libdips_imgcodecs.so is the real reason, if so
+    return Status::Error(fmt::format("--format {}: {}", spec.format,
+                                     codecs.ok() ? "OpenCV cannot write this format (try png, jpg, tif, bmp, webp)"
+                                                 : codecs.message()));
   }
   if (!spec.manifest.empty()) {
     std::error_code ec;

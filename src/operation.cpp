@@ -185,17 +185,17 @@ constexpr ParamSpec kResizeParam{true, 0, 1, kMaxResize};
 
 // The registry: one line per operation.
 const std::vector<Operation> kOperations = {
-    {"edge_detection", "Canny edges (thresholds 100, 200) of the colour image; 1 channel 0/255", kNoParam, Tiling::kCanny, canny_halo, edge_detection, canny_marks, finish_canny},
-    {"color_inversion", "bitwise NOT of every channel", kNoParam, Tiling::kPointwise, no_halo, color_inversion, nullptr, nullptr},
-    {"grayscale", "BGR to gray; 1 channel", kNoParam, Tiling::kPointwise, no_halo, grayscale, nullptr, nullptr},
-    {"threshold", "gray, then binary threshold at 128; 1 channel 0/255", kNoParam, Tiling::kPointwise, no_halo, threshold, nullptr, nullptr},
-    {"blur", "Gaussian blur with a k x k kernel (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, blur_halo, blur, nullptr, nullptr},
-    {"dilate", "dilation by a k x k square, 2 iterations (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, morph_halo, dilate, nullptr, nullptr},
-    {"erode", "erosion by a k x k square, 2 iterations (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, morph_halo, erode, nullptr, nullptr},
-    {"resize", "area resize to n x n; without n the image is unchanged", kResizeParam, Tiling::kWholeImage, no_halo, resize, nullptr, nullptr},
-    {"equalize_histogram", "gray, then histogram equalization; 1 channel", kNoParam, Tiling::kHistogram, no_halo, equalize_histogram, gray_partial, finish_equalize},
-    {"find_contours", "external contours of Canny(gray, 30, 100) drawn in green", kNoParam, Tiling::kWholeImage, no_halo, find_contours, nullptr, nullptr},
-    {"read_qr_code", "decode QR codes and barcodes (ZBar), draw boxes and text in green", kNoParam, Tiling::kWholeImage, no_halo, read_qr_code, nullptr, nullptr},
+    {"edge_detection", "Canny edges (thresholds 100, 200) of the colour image; 1 channel 0/255", kNoParam, Tiling::kCanny, OutputChannels::kGray, canny_halo, edge_detection, canny_marks, finish_canny},
+    {"color_inversion", "bitwise NOT of every channel", kNoParam, Tiling::kPointwise, OutputChannels::kSame, no_halo, color_inversion, nullptr, nullptr},
+    {"grayscale", "BGR to gray; 1 channel", kNoParam, Tiling::kPointwise, OutputChannels::kGray, no_halo, grayscale, nullptr, nullptr},
+    {"threshold", "gray, then binary threshold at 128; 1 channel 0/255", kNoParam, Tiling::kPointwise, OutputChannels::kGray, no_halo, threshold, nullptr, nullptr},
+    {"blur", "Gaussian blur with a k x k kernel (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, OutputChannels::kSame, blur_halo, blur, nullptr, nullptr},
+    {"dilate", "dilation by a k x k square, 2 iterations (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, OutputChannels::kSame, morph_halo, dilate, nullptr, nullptr},
+    {"erode", "erosion by a k x k square, 2 iterations (even k taken as k-1)", kKernelParam, Tiling::kNeighbourhood, OutputChannels::kSame, morph_halo, erode, nullptr, nullptr},
+    {"resize", "area resize to n x n; without n the image is unchanged", kResizeParam, Tiling::kWholeImage, OutputChannels::kSame, no_halo, resize, nullptr, nullptr},
+    {"equalize_histogram", "gray, then histogram equalization; 1 channel", kNoParam, Tiling::kHistogram, OutputChannels::kGray, no_halo, equalize_histogram, gray_partial, finish_equalize},
+    {"find_contours", "external contours of Canny(gray, 30, 100) drawn in green", kNoParam, Tiling::kWholeImage, OutputChannels::kColour, no_halo, find_contours, nullptr, nullptr},
+    {"read_qr_code", "decode QR codes and barcodes (ZBar), draw boxes and text in green", kNoParam, Tiling::kWholeImage, OutputChannels::kColour, no_halo, read_qr_code, nullptr, nullptr},
 };
 
 std::string range_text(const Operation& op) {
@@ -244,6 +244,15 @@ Status parse_param(const Operation& op, std::string_view text, bool given, int* 
   }
   *param = value;
   return Status();
+}
+
+int output_channels(const std::vector<Step>& pipeline, int input_channels) {
+  int channels = input_channels;
+  for (const Step& step : pipeline) {
+    if (step.op->channels == OutputChannels::kGray) channels = 1;
+    if (step.op->channels == OutputChannels::kColour) channels = 3;
+  }
+  return channels;
 }
 
 Status apply_step(const Step& step, const cv::Mat& image, OpResult* result) {

@@ -5,30 +5,34 @@
 namespace dips {
 namespace {
 
-constexpr size_t kNoBand = static_cast<size_t>(-1);
-
-std::string output_ext(const std::filesystem::path& output) {
+std::string output_ext_of(const std::filesystem::path& output) {
   std::string ext = output.extension().string();
   return ext.empty() ? ".png" : ext;
 }
 
 }  // namespace
 
-TaskRun::TaskRun(const Task& task, TaskIo io, TaskShape shape) : task_(task), io_(std::move(io)), shape_(shape) {
+TaskRun::TaskRun(const Task& task, TaskIo io, TaskShape shape)
+    : task_(task), io_(std::move(io)), shape_(shape), output_ext_(output_ext_of(task.output)) {
   if (!shape_.bands) {  // the whole file, one piece
     WorkItem item = file_source();
     item.steps = task_.pipeline;
     set_final_sink(&item);
-    add(std::move(item), "file");
+    add(std::move(item), Role::kWhole, "file");
     return;
   }
   stages_ = plan_stages(task_.pipeline);
-  // Stage 1's input is decoded by one worker; a whole-image first stage runs in the same piece.
+  const Tiling last = stages_.back().kind;
+  encode_in_bands_ = last != Tiling::kWholeImage && can_encode_bands(output_ext_, output_channels(task_.pipeline, 3));
   WorkItem decode = file_source();
-  const bool whole_first = stages_.front().kind == Tiling::kWholeImage;
-  if (whole_first) decode.steps = stages_.front().steps;
-  if (whole_first && last_stage()) set_final_sink(&decode);
-  add(std::move(decode), whole_first ? "whole" : "decode");
+  if (stages_.front().kind == Tiling::kWholeImage) {  // a whole-image first stage runs in the decoding piece
+    decode.steps = stages_.front().steps;
+    if (last_stage()) set_final_sink(&decode);
+    add(std::move(decode), Role::kWholeStage, "whole");
+    return;
+  }
+  decode.probe = true;
+  add(std::move(decode), Role::kProbe, "decode");
 }
 
 WorkItem TaskRun::file_source() const {
@@ -46,7 +50,7 @@ WorkItem TaskRun::file_source() const {
 }
 
 void TaskRun::set_final_sink(WorkItem* item) const {
-  item->output_ext = output_ext(task_.output);
+  item->output_ext = output_ext_;
   if (io_.shared) {
     item->sink = Sink::kWriteFile;
     item->output_path = task_.output.string();
@@ -56,7 +60,7 @@ void TaskRun::set_final_sink(WorkItem* item) const {
   }
 }
 
-size_t TaskRun::add(WorkItem item, std::string kind, int row0, int row1) {
+size_t TaskRun::add(WorkItem item, Role role, std::string kind, int row0, int row1, size_t band) {
   const size_t index = records_.size();
   PieceRecord record;
   record.kind = std::move(kind);
@@ -64,43 +68,62 @@ size_t TaskRun::add(WorkItem item, std::string kind, int row0, int row1) {
   record.row0 = row0;
   record.row1 = row1;
   records_.push_back(std::move(record));
-  band_of_piece_.push_back(kNoBand);
-  delivers_.push_back(item.sink != Sink::kPixels);
+  roles_.push_back(role);
+  band_of_piece_.push_back(band);
   ready_.emplace_back(index, std::move(item));
   return index;
 }
 
 std::vector<std::pair<size_t, WorkItem>> TaskRun::take_ready() { return std::move(ready_); }
 
+// Rows per band: the shape's, rounded up so that bands the workers encode start where the format can
+// cut the file (a JPEG MCU row).
+int TaskRun::band_rows(bool encoded) const {
+  if (!encoded) return shape_.tile_rows;
+  const int multiple = std::max(1, band_row_multiple(output_ext_, output_channels(task_.pipeline, 3)));
+  return (shape_.tile_rows + multiple - 1) / multiple * multiple;
+}
+
 Status TaskRun::on_result(size_t piece, ResultItem result) {
   if (!result.error.empty()) return Status::Error(result.error);
+  records_.at(piece).ok = true;
   if (result.width > 0) {
     width_ = result.width;
     height_ = result.height;
   }
-  records_.at(piece).ok = true;
-  const std::string& kind = records_.at(piece).kind;
-  if (kind != "band") {
-    for (auto& text : result.decoded) decoded_.push_back(std::move(text));
-    if (delivers_.at(piece)) {
-      output_ = std::move(result.encoded);
-      current_.release();
-      done_ = true;
+  for (auto& text : result.decoded) decoded_.push_back(std::move(text));
+  switch (roles_.at(piece)) {
+    case Role::kBand:
+      return on_band(band_of_piece_[piece], result);
+    case Role::kEncodeBand:
+      return on_encoded_band(band_of_piece_[piece], result);
+    case Role::kProbe:
+      rows_from_file_ = result.cheap_rows;
+      if (!rows_from_file_ && result.pixels.empty()) return Status::Error("a decode piece returned no image");
+      current_ = result.pixels;
+      rows_ = result.height;
+      cols_ = result.width;
+      start_stage();
       return Status();
-    }
-    if (result.pixels.empty()) return Status::Error(fmt::format("a {} piece returned no image", kind));
-    current_ = result.pixels;
-    if (kind != "decode") ++stage_;  // a whole-image stage or a stage's finish: the next stage starts
-    start_stage();
+    case Role::kWhole:
+    case Role::kWholeStage:
+    case Role::kFinish:
+    case Role::kEncode:
+      break;
+  }
+  if (result.pixels.empty()) {  // the piece wrote or encoded the output
+    finish_with(std::move(result.encoded));
     return Status();
   }
-  // A band of the current stage.
-  const size_t band = band_of_piece_.at(piece);
-  if (band == kNoBand || !assembler_) return Status::Error("a band result for no band");
-  PieceOutput output{std::move(result.pixels), std::move(result.histogram), std::move(result.decoded)};
-  Status status = assembler_->add(bands_[band], std::move(output));
-  if (!status.ok()) return status;
-  if (assembler_->complete()) stage_finished();
+  current_ = result.pixels;
+  rows_ = current_.rows;
+  cols_ = current_.cols;
+  if (roles_[piece] == Role::kFinish && last_stage()) {
+    start_band_encoding();
+    return Status();
+  }
+  ++stage_;  // a whole-image stage or a stage's finish: the next stage starts
+  start_stage();
   return Status();
 }
 
@@ -112,22 +135,45 @@ void TaskRun::start_stage() {
     item.pixels = current_;
     item.steps = stage.steps;
     if (last_stage()) set_final_sink(&item);
-    add(std::move(item), "whole");
+    add(std::move(item), Role::kWholeStage, "whole");
     return;
   }
-  bands_ = plan_pieces(stage, current_.rows, shape_.tile_rows);
-  assembler_ = std::make_unique<StageAssembler>(stage, current_.rows, bands_.size());
+  const bool encoded = last_stage() && encode_in_bands_ && stage.kind != Tiling::kCanny && stage.kind != Tiling::kHistogram;
+  const bool from_file = stage_ == 0 && rows_from_file_;
+  bands_ = plan_pieces(stage, rows_, band_rows(encoded));
+  if (encoded) {
+    encoded_.assign(bands_.size(), EncodedBand());
+    encoded_count_ = 0;
+  } else {
+    assembler_ = std::make_unique<StageAssembler>(stage, rows_, bands_.size());
+  }
   for (size_t b = 0; b < bands_.size(); ++b) {
     const PieceRows& rows = bands_[b];
-    WorkItem item;
-    item.source = Source::kPixels;
-    item.pixels = current_.rowRange(rows.in_row0, rows.in_row1);
+    WorkItem item = from_file ? file_source() : WorkItem();
+    if (!from_file) {
+      item.source = Source::kPixels;
+      item.pixels = current_.rowRange(rows.in_row0, rows.in_row1);
+    }
     item.band = true;
     item.rows = rows;
     item.steps = stage.steps;
-    const size_t index = add(std::move(item), "band", rows.row0, rows.row1);
-    band_of_piece_[index] = b;
+    if (encoded) {
+      item.sink = Sink::kBand;
+      item.output_ext = output_ext_;
+      item.image_width = cols_;
+      item.image_height = rows_;
+    }
+    add(std::move(item), encoded ? Role::kEncodeBand : Role::kBand, "band", rows.row0, rows.row1, b);
   }
+}
+
+Status TaskRun::on_band(size_t band, ResultItem& result) {
+  if (!assembler_ || band >= bands_.size()) return Status::Error("a band result for no band");
+  PieceOutput output{std::move(result.pixels), std::move(result.histogram), {}};
+  Status status = assembler_->add(bands_[band], std::move(output));
+  if (!status.ok()) return status;
+  if (assembler_->complete()) stage_finished();
+  return Status();
 }
 
 void TaskRun::stage_finished() {
@@ -137,7 +183,6 @@ void TaskRun::stage_finished() {
   std::vector<std::string> decoded;
   assembler_->take(&stitched, &histogram, &decoded);
   assembler_.reset();
-  for (auto& text : decoded) decoded_.push_back(std::move(text));
   if (stage.kind == Tiling::kCanny || stage.kind == Tiling::kHistogram) {
     // The global step (hysteresis over the whole map, the histogram's lookup table) runs on a worker.
     WorkItem item;
@@ -145,8 +190,8 @@ void TaskRun::stage_finished() {
     item.pixels = stitched;
     item.finish = stage.steps.back();
     item.histogram = std::move(histogram);
-    if (last_stage()) set_final_sink(&item);
-    add(std::move(item), "finish");
+    if (last_stage() && !encode_in_bands_) set_final_sink(&item);
+    add(std::move(item), Role::kFinish, "finish");
     return;
   }
   current_ = stitched;
@@ -159,7 +204,52 @@ void TaskRun::stage_finished() {
   encode.source = Source::kPixels;
   encode.pixels = current_;
   set_final_sink(&encode);
-  add(std::move(encode), "encode");
+  add(std::move(encode), Role::kEncode, "encode");
+}
+
+// The final image is on rank 0 (after a finish): the workers encode it in bands.
+void TaskRun::start_band_encoding() {
+  const Stage copy_rows{{}, Tiling::kPointwise, 0};
+  bands_ = plan_pieces(copy_rows, rows_, band_rows(true));
+  encoded_.assign(bands_.size(), EncodedBand());
+  encoded_count_ = 0;
+  for (size_t b = 0; b < bands_.size(); ++b) {
+    const PieceRows& rows = bands_[b];
+    WorkItem item;
+    item.source = Source::kPixels;
+    item.pixels = current_.rowRange(rows.in_row0, rows.in_row1);
+    item.band = true;
+    item.rows = rows;
+    item.sink = Sink::kBand;
+    item.output_ext = output_ext_;
+    item.image_width = cols_;
+    item.image_height = rows_;
+    add(std::move(item), Role::kEncodeBand, "encode", rows.row0, rows.row1, b);
+  }
+}
+
+Status TaskRun::on_encoded_band(size_t band, ResultItem& result) {
+  if (band >= encoded_.size() || encoded_[band].rows != 0) return Status::Error("an encoded band for no band");
+  EncodedBand& part = encoded_[band];
+  part = result.band;
+  part.bytes.assign(result.encoded.data, result.encoded.data + result.encoded.size);
+  if (part.rows == 0) return Status::Error("an encoded band without its description");
+  if (++encoded_count_ < encoded_.size()) return Status();
+  std::vector<const EncodedBand*> parts;
+  for (const EncodedBand& each : encoded_) parts.push_back(&each);
+  Status status = assemble_bands(parts, &assembled_);
+  if (!status.ok()) return status;
+  output_parts_ = assembled_.parts;
+  current_.release();
+  done_ = true;
+  return Status();
+}
+
+void TaskRun::finish_with(Bytes bytes) {
+  output_bytes_ = std::move(bytes);
+  if (!output_bytes_.empty()) output_parts_ = {ByteRange{output_bytes_.data, output_bytes_.size}};
+  current_.release();
+  done_ = true;
 }
 
 }  // namespace dips

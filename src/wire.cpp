@@ -134,19 +134,23 @@ class Reader {
 
   template <typename T>
   bool get(T* value) {
-    if (head_end_ - pos_ < sizeof(T)) return fail("truncated message");
+    if (remaining() < sizeof(T)) return fail("truncated message");
     std::memcpy(value, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return true;
   }
-  bool get_length(size_t limit, uint64_t* length) {
-    if (!get(length)) return false;
-    if (*length > limit) return fail("field length beyond the message");
+  // Only 0 and 1, so that every flag has one encoding.
+  bool get_flag(bool* flag) {
+    uint8_t byte = 0;
+    if (!get(&byte)) return false;
+    if (byte > 1) return fail("flag is not 0 or 1");
+    *flag = byte == 1;
     return true;
   }
   bool get_string(std::string* s) {
     uint64_t length = 0;
-    if (!get_length(head_end_ - pos_, &length)) return false;
+    if (!get(&length)) return false;
+    if (length > remaining()) return fail("field length beyond the message");  // what is left after the length
     s->assign(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
     return true;
@@ -155,6 +159,7 @@ class Reader {
     uint32_t count = 0;
     if (!get(&count)) return false;
     if (count > kMaxStrings) return fail("too many strings");
+    if (count > remaining() / sizeof(uint64_t)) return fail("more strings than the message holds");  // before allocating
     strings->resize(count);
     for (auto& s : *strings) {
       if (!get_string(&s)) return false;
@@ -229,12 +234,19 @@ class Reader {
     if (payload_pos_ != size_) return fail("trailing bytes after message");
     return true;
   }
+  // For messages without payloads (hello, hello reply): the fields end where the message ends.
+  bool at_end_of_fields() {
+    if (pos_ != size_) return fail("trailing bytes after message");
+    return true;
+  }
   bool zeros(size_t from, size_t to) const {
     for (size_t i = from; i < to; ++i) {
       if (data_[i] != 0) return false;
     }
     return true;
   }
+  // Bytes left to read in the head: every count is checked against them before anything is allocated.
+  size_t remaining() const { return head_end_ - pos_; }
   Status status() const { return error_.empty() ? Status() : Status::Error(error_); }
   bool fail(std::string what) {
     if (error_.empty()) error_ = fmt::format("malformed message at byte {}: {}", pos_, what);
@@ -268,6 +280,7 @@ bool get_prologue(Reader& r, uint32_t magic, std::vector<uint64_t>* ids) {
   if (found != magic) return r.fail("wrong message kind");
   if (!r.get(&count)) return false;
   if (count > kMaxItems) return r.fail("too many items");
+  if (count > r.remaining() / sizeof(uint64_t)) return r.fail("more items than the message holds");  // before allocating
   ids->resize(count);
   for (uint64_t& id : *ids) {
     if (!r.get(&id)) return false;
@@ -287,6 +300,12 @@ Status check_work(const WorkItem& m) {
   if (m.source == Source::kPixels && m.pixels.empty()) return bad("a pixel source without pixels");
   if (m.sink == Sink::kWriteFile && m.output_path.empty()) return bad("a file sink without a path");
   if (m.sink != Sink::kPixels && m.output_ext.empty()) return bad("an encoding sink without a format");
+  if (m.sink == Sink::kBand && (!m.band || m.image_width <= 0 || m.image_height <= 0 || m.rows.row1 > m.image_height)) {
+    return bad("a band sink without a band of a sized image");
+  }
+  if (m.probe && (m.source == Source::kPixels || m.band || !m.steps.empty() || m.sink != Sink::kPixels)) {
+    return bad("a probe that is not a plain file decode");
+  }
   if (m.finish.op != nullptr && m.finish.op->finish == nullptr) return bad("a finish of an operation that has none");
   if (!m.band) return Status();
   const PieceRows& rows = m.rows;
@@ -331,9 +350,12 @@ OutMessage encode_work(const std::vector<WorkItem>& items) {
     w.put_steps(m.finish.op ? Pipeline{m.finish} : Pipeline{});
     w.put_doubles(m.histogram);
     w.put_steps(m.steps);
+    w.put<uint8_t>(m.probe);
     w.put(static_cast<uint8_t>(m.sink));
     w.put_string(m.output_ext);
     w.put_string(m.output_path);
+    w.put<int32_t>(m.image_width);
+    w.put<int32_t>(m.image_height);
     w.put<uint8_t>(m.sync);
     w.put(m.max_pixels);
     w.put(m.max_file_bytes);
@@ -349,19 +371,18 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
   for (size_t i = 0; i < ids.size(); ++i) {
     WorkItem& m = (*items)[i];
     m.piece_id = ids[i];
-    uint8_t source = 0, band = 0, sink = 0, sync = 0;
+    uint8_t source = 0, sink = 0;
     Pipeline finish;
-    const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get(&band) &&
-                    r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) && r.get(&sink) &&
-                    r.get_string(&m.output_ext) && r.get_string(&m.output_path) && r.get(&sync) && r.get(&m.max_pixels) &&
+    const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get_flag(&m.band) &&
+                    r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) &&
+                    r.get_flag(&m.probe) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
+                    r.get(&m.image_width) && r.get(&m.image_height) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
                     r.get(&m.max_file_bytes);
     if (!ok) return r.status();
     if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
-    if (sink < 1 || sink > 3) return Status::Error("malformed message: unknown sink");
+    if (sink < 1 || sink > 4) return Status::Error("malformed message: unknown sink");
     m.source = static_cast<Source>(source);
     m.sink = static_cast<Sink>(sink);
-    m.band = band != 0;
-    m.sync = sync != 0;
     if (finish.size() > 1) return Status::Error("malformed message: more than one finish");
     if (!finish.empty()) m.finish = finish.front();
     Status status = check_work(m);
@@ -381,7 +402,16 @@ OutMessage encode_result(const std::vector<ResultItem>& items) {
     w.put_strings(m.decoded);
     w.put_doubles(m.histogram);
     w.put_mat(m.pixels);
+    w.put<uint8_t>(m.cheap_rows);
     w.put_payload(m.encoded);
+    w.put<int32_t>(m.band.width);
+    w.put<int32_t>(m.band.height);
+    w.put<int32_t>(m.band.channels);
+    w.put<int32_t>(m.band.row0);
+    w.put<int32_t>(m.band.rows);
+    w.put<uint8_t>(m.band.png);
+    w.put(m.band.adler32);
+    w.put(m.band.raw_size);
     w.put(m.written);
     w.put(m.compute_ms);
     w.put(m.queue_ms);
@@ -398,9 +428,15 @@ Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, 
     ResultItem& m = (*items)[i];
     m.piece_id = ids[i];
     const bool ok = r.get_string(&m.error) && r.get(&m.width) && r.get(&m.height) && r.get_strings(&m.decoded) &&
-                    r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_payload(&m.encoded) && r.get(&m.written) &&
-                    r.get(&m.compute_ms) && r.get(&m.queue_ms);
+                    r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_flag(&m.cheap_rows) && r.get_payload(&m.encoded) &&
+                    r.get(&m.band.width) && r.get(&m.band.height) && r.get(&m.band.channels) && r.get(&m.band.row0) &&
+                    r.get(&m.band.rows) && r.get_flag(&m.band.png) && r.get(&m.band.adler32) && r.get(&m.band.raw_size) &&
+                    r.get(&m.written) && r.get(&m.compute_ms) && r.get(&m.queue_ms);
     if (!ok) return r.status();
+    const EncodedBand& band = m.band;  // described when it has rows (a kBand result)
+    const bool sane_band = band.width > 0 && band.height > 0 && (band.channels == 1 || band.channels == 3 || band.channels == 4) &&
+                           band.row0 >= 0 && band.rows <= band.height - band.row0;
+    if (band.rows != 0 && (band.rows < 0 || !sane_band)) return Status::Error("malformed message: band description out of range");
   }
   if (!r.at_end()) return r.status();
   return Status();
@@ -438,7 +474,7 @@ Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello) {
   uint32_t magic = 0;
   if (!r.get(&magic) || magic != kHelloMagic) return Status::Error("malformed message: not a hello");
   const bool ok = r.get_string(&hello->probe_path) && r.get_string(&hello->probe_token) && r.get_string(&hello->input_path) &&
-                  r.get(&hello->input_size);
+                  r.get(&hello->input_size) && r.at_end_of_fields();
   return ok ? Status() : r.status();
 }
 
@@ -446,13 +482,12 @@ Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply)
   Reader r(borrowed(buffer));
   uint32_t magic = 0;
   int32_t threads = 0;
-  uint8_t sees = 0;
   if (!r.get(&magic) || magic != kHelloMagic + 1) return Status::Error("malformed message: not a hello reply");
-  const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get(&sees);
+  const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get_flag(&reply->sees_files) &&
+                  r.at_end_of_fields();
   if (!ok) return r.status();
   if (threads < 1 || threads > 4096) return Status::Error("malformed message: thread count out of range");
   reply->threads = threads;
-  reply->sees_files = sees != 0;
   return Status();
 }
 

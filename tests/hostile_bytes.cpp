@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "dips/pipeline.h"
+#include "dips/tiling.h"
 #include "test_images.h"
 
 namespace dips::testing {
@@ -51,6 +52,20 @@ std::vector<uint8_t> bit_flipped(const std::vector<uint8_t>& bytes, size_t bit) 
   std::vector<uint8_t> flipped = bytes;
   flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
   return flipped;
+}
+
+std::vector<uint8_t> with_head_edit(const std::vector<uint8_t>& message, size_t fields_end, size_t at, size_t erase,
+                                    const std::vector<uint8_t>& insert) {
+  const size_t head_size_at = 8 + 8 * size_t{peek<uint32_t>(message, 4)};  // after magic, count and the ids
+  const auto head_size = static_cast<size_t>(peek<uint64_t>(message, head_size_at));
+  REQUIRE((head_size_at + 8 <= at && at + erase <= fields_end && fields_end <= head_size && head_size <= message.size()));
+  std::vector<uint8_t> edited(message.begin(), message.begin() + static_cast<long>(fields_end));
+  edited.erase(edited.begin() + static_cast<long>(at), edited.begin() + static_cast<long>(at + erase));
+  edited.insert(edited.begin() + static_cast<long>(at), insert.begin(), insert.end());
+  edited.resize((edited.size() + 63) / 64 * 64, 0);
+  poke<uint64_t>(edited, head_size_at, edited.size());
+  edited.insert(edited.end(), message.begin() + static_cast<long>(head_size), message.end());
+  return edited;
 }
 
 namespace {
@@ -190,6 +205,81 @@ dips::ResultItem small_result() {
   result.compute_ms = 1.5;
   result.queue_ms = 0.25;
   return result;
+}
+
+std::vector<dips::WorkItem> mixed_work() {
+  std::vector<dips::WorkItem> items(4);
+  dips::WorkItem& path = items[0];
+  path.piece_id = 1;
+  path.source = dips::Source::kPath;
+  path.path = "/data/in/photo 1.jpg";
+  REQUIRE(dips::parse_pipeline("grayscale,blur=5", &path.steps).ok());
+  path.sink = dips::Sink::kWriteFile;
+  path.output_ext = ".png";
+  path.output_path = "/data/out/photo 1.png";
+  path.sync = true;
+  path.max_pixels = 1 << 20;
+  path.max_file_bytes = uint64_t(1) << 33;
+
+  items[1] = file_work(encode(noise(2, 3, 5), ".png"), "resize=8,read_qr_code", ".jpg");
+  items[1].piece_id = 2;
+
+  dips::WorkItem& finish = items[2];
+  finish.piece_id = 3;
+  finish.source = dips::Source::kPixels;
+  finish.pixels = cv::Mat(6, 7, CV_8UC1);
+  for (int i = 0; i < 42; ++i) finish.pixels.data[i] = static_cast<uchar>(i * 37);
+  finish.finish = dips::Step{dips::find_operation("equalize_histogram"), 0};
+  finish.histogram = dips::gray_histogram(finish.pixels);
+  REQUIRE(dips::parse_pipeline("blur=3", &finish.steps).ok());
+  finish.sink = dips::Sink::kEncoded;
+  finish.output_ext = ".png";
+
+  dips::WorkItem& band = items[3];
+  band.piece_id = 4;
+  band.source = dips::Source::kPixels;
+  band.band = true;
+  REQUIRE(dips::parse_pipeline("edge_detection", &band.steps).ok());
+  const std::vector<dips::PieceRows> pieces = dips::plan_pieces(dips::plan_stages(band.steps).front(), 8, 3);
+  REQUIRE(pieces.size() == 3);
+  band.rows = pieces[1];
+  band.pixels = noise(8, 9, 4).rowRange(band.rows.in_row0, band.rows.in_row1).clone();
+  return items;
+}
+
+std::vector<dips::ResultItem> mixed_results() {
+  std::vector<dips::ResultItem> items(4);
+  items[0] = small_result();
+  items[0].piece_id = 1;
+  items[1].piece_id = 2;
+  items[1].error = "cannot decode image: truncated JPEG (no end-of-image marker)";
+  items[1].width = 640;
+  items[1].height = 480;
+  items[2].piece_id = 3;
+  items[2].written = 123456;
+  items[2].compute_ms = 12.5;
+  items[3].piece_id = 4;
+  items[3].encoded = dips::Bytes::of(encode(noise(4, 4, 1), ".png"));
+  items[3].queue_ms = 3;
+  return items;
+}
+
+dips::Hello a_hello() {
+  dips::Hello hello;
+  hello.probe_path = "/data/out/.dips-probe-1234";
+  hello.probe_token = "token 0123456789abcdef";
+  hello.input_path = "/data/in/photo 1.jpg";
+  hello.input_size = 5000000000;
+  return hello;
+}
+
+dips::HelloReply a_hello_reply() {
+  dips::HelloReply reply;
+  reply.host = "node-7.cluster";
+  reply.pid = 43210;
+  reply.threads = 2;
+  reply.sees_files = true;
+  return reply;
 }
 
 }  // namespace dips::testing

@@ -52,6 +52,20 @@ T peek(const std::vector<uint8_t>& bytes, size_t offset) {
   return value;
 }
 
+// The bytes of a raw value (the wire format's byte order), to splice into a message.
+template <typename T>
+std::vector<uint8_t> raw(T value) {
+  std::vector<uint8_t> bytes(sizeof(T));
+  std::memcpy(bytes.data(), &value, sizeof(T));
+  return bytes;
+}
+
+// A work or result message with its head's fields edited: `erase` bytes at offset `at` replaced by
+// `insert`, the head padded again and its size field updated, the payloads kept, so that the edit is the
+// only thing wrong with it. `fields_end` is where the head's fields end, before their zero padding.
+std::vector<uint8_t> with_head_edit(const std::vector<uint8_t>& message, size_t fields_end, size_t at, size_t erase,
+                                    const std::vector<uint8_t>& insert);
+
 // ---- decompression-bomb headers: tiny, well-formed headers that claim a huge image
 
 // PNG signature, an IHDR chunk with a correct CRC, and IEND: a valid PNG header claiming width x height RGB.
@@ -86,5 +100,19 @@ dips::WorkItem band_work();
 
 // A result with every field set: two strings, a 256-bin histogram, a 2x3 image and encoded bytes (id 42).
 dips::ResultItem small_result();
+
+// A batch of every source and sink (ids 1 to 4), the same bytes in every run: a path the worker reads
+// (limits set), written to a file with fsync; a 3x2 PNG's bytes, returned encoded as .jpg; a 6x7 gray
+// image given the finish of equalize_histogram from a 256-bin histogram, then blur=3, encoded as .png;
+// and a 3-channel band of edge_detection (rows [3, 6) of an 8-row image, halo included), as pixels.
+std::vector<dips::WorkItem> mixed_work();
+
+// Results of every shape (ids 1 to 4): small_result's fields; an error with the decoded input size; a
+// written file; encoded bytes alone.
+std::vector<dips::ResultItem> mixed_results();
+
+// A hello with every field set, and a reply to it.
+dips::Hello a_hello();
+dips::HelloReply a_hello_reply();
 
 }  // namespace dips::testing

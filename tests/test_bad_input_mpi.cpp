@@ -47,6 +47,7 @@ TEST_CASE("hostile files each fail alone with a clear error; the rest is done ex
       {"broken_link.png", "broken symbolic link"},
       {"bomb.png", "--max-pixels"},
       {"jpeg_bomb.jpg", "--max-pixels"},
+      {"three_pages.tif", "the TIFF has 3 pages"},  // OpenCV alone would keep page 1 and say nothing
   };
   write_bytes(in / "empty.jpg", {});
   write_bytes(in / "truncated_half.jpg", truncated(jpeg, jpeg.size() / 2));
@@ -59,6 +60,8 @@ TEST_CASE("hostile files each fail alone with a clear error; the rest is done ex
   fs::create_symlink(dir / "nowhere.png", in / "broken_link.png");
   write_bytes(in / "bomb.png", png_bomb(100000, 100000));
   write_bytes(in / "jpeg_bomb.jpg", jpeg_claiming(65000, 65000));
+  REQUIRE(cv::imwritemulti((in / "three_pages.tif").string(),
+                           std::vector<cv::Mat>{photo_like(20, 30, 1), photo_like(20, 30, 2), photo_like(20, 30, 3)}));
   // Good ones, unusual but valid: wrong extension, 16-bit, gray, alpha, 1x1, nested in a folder with a
   // symlink loop (never followed).
   write_bytes(in / "really_a_png.jpg", png);
@@ -72,7 +75,12 @@ TEST_CASE("hostile files each fail alone with a clear error; the rest is done ex
   REQUIRE(cv::imwrite((in / "alpha.png").string(), alpha));
   REQUIRE(cv::imwrite((in / "sub/one_pixel.png").string(), photo_like(1, 1, 7)));
   fs::create_directory_symlink("..", in / "sub/loop");
-  const std::vector<std::string> good = {"really_a_png.jpg", "sixteen_bit.png", "gray.png", "alpha.png", "sub/one_pixel.png"};
+  // Formats dips decodes through OpenCV's imgcodecs, which the dips binary loads from its own folder.
+  write_bytes(in / "photo.tif", encode(photo_like(40, 50, 8), ".tif"));
+  write_bytes(in / "bitmap.bmp", encode(photo_like(40, 50, 9), ".bmp"));
+  write_bytes(in / "web.webp", encode(photo_like(40, 50, 10), ".webp"));
+  const std::vector<std::string> good = {"really_a_png.jpg", "sixteen_bit.png", "gray.png",  "alpha.png",
+                                         "sub/one_pixel.png", "photo.tif",      "bitmap.bmp", "web.webp"};
 
   const fs::path outdir = dir / "out";
   const RunResult run = run_dips(3, "--recursive --format png --max-pixels 100000000 --tile-rows 16 --op blur=3 --output " +

@@ -261,7 +261,7 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"decode", "blur=3,edge_detection,dilate=3,read_qr_code"}, {"band", "blur=3,edge_detection,dilate=3,read_qr_code"},
       {"finish", "blur=3,edge_detection,dilate=3,read_qr_code"}, {"whole", "blur=3,edge_detection,dilate=3,read_qr_code"},
-      {"finish", "equalize_histogram,blur=3"},                    {"encode", "equalize_histogram,blur=3"}};
+      {"finish", "equalize_histogram,blur=3"},                    {"encode", "blur=3,edge_detection"}};
   for (const auto& [kind, pipeline] : cases) {
     DYNAMIC_SECTION("killed holding a " << kind << " piece of " << pipeline) {
       const fs::path outdir = dir / ("out_" + kind + std::to_string(pipeline.size()));

@@ -143,7 +143,7 @@ TEST_CASE("truncated PNG, BMP, TIFF, WebP and PNM files are errors at every cut"
 // OpenCV's JPEG decoder (libjpeg) treats a premature end of the data as a warning: once the headers are
 // complete it returns a full-size image whose missing rows are filled in (measured with OpenCV 4.6: a
 // 50% cut gave a 80x64 image whose top rows matched the full decode). dips therefore checks for the
-// end-of-image marker itself (image_io.cpp, jpeg_truncated): every cut is an error, with a message that
+// end-of-image marker itself (codec_sniff.cpp, jpeg_truncated): every cut is an error, with a message that
 // says "truncated JPEG" once the cut is past the headers. Data after the end-of-image marker is tolerated.
 TEST_CASE("truncated JPEGs are errors at every cut; trailing data after the end is tolerated", "[bad_input][image]") {
   const cv::Mat original = dips::testing::photo_like(64, 80, 12);
@@ -468,10 +468,13 @@ TEST_CASE("max_pixels holds for formats that sniffing does not know", "[bad_inpu
     CHECK_THAT(dips::decode_image(bytes, 1999, &image).message(), Contains("over the limit of 1999"));
     CHECK(dips::decode_image(bytes, 2000, &image).ok());
   }
-  // Unknown formats are refused before any decoder sees them.
+  // Unknown formats are refused before any decoder sees them; GIF, which OpenCV 4.6 cannot decode, by name
+  // (test_codec.cpp).
   cv::Mat image;
-  CHECK_THAT(dips::decode_image(bytes_of("GIF89a not supported anyway"), kDefaultMaxPixels, &image).message(),
+  CHECK_THAT(dips::decode_image(bytes_of("XCF not supported anyway"), kDefaultMaxPixels, &image).message(),
              Contains("not a recognised image format"));
+  CHECK_THAT(dips::decode_image(bytes_of("GIF89a not supported anyway"), kDefaultMaxPixels, &image).message(),
+             Contains("GIF is not supported (convert it to PNG first)"));
 }
 
 // libjpeg skips "extraneous bytes" between segments with a warning; dips' segment walker must too, or one

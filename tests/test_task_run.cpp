@@ -35,6 +35,8 @@ struct Outcome {
   cv::Mat image;  // the output, decoded
   std::vector<std::string> decoded;
   size_t pieces = 0;
+  bool bands_from_file = false;  // some band decoded its own rows from the file
+  bool bands_encoded = false;    // some band was encoded by a worker as its part of the output
 };
 
 // Runs a task to its end. `shuffle` completes the ready pieces in a random order; `redo` computes every
@@ -49,6 +51,8 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
     REQUIRE(!ready.empty());
     if (shuffle) std::shuffle(ready.begin(), ready.end(), random);
     for (auto& [index, item] : ready) {
+      outcome.bands_from_file |= item.band && item.source != Source::kPixels;
+      outcome.bands_encoded |= item.sink == Sink::kBand;
       ResultItem result = work_on(item);
       if (redo && ++count % 3 == 0) result = work_on(item);
       ++outcome.pieces;
@@ -56,11 +60,13 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
       if (!outcome.status.ok()) return outcome;
     }
   }
-  if (io.shared) {
+  if (run.output().empty()) {  // a worker wrote it
+    REQUIRE(io.shared);
     outcome.image = cv::imread(task.output.string(), cv::IMREAD_UNCHANGED);
-  } else {
-    const Bytes& bytes = run.output_bytes();
-    outcome.image = cv::imdecode(std::vector<uint8_t>(bytes.data, bytes.data + bytes.size), cv::IMREAD_UNCHANGED);
+  } else {  // rank 0 writes what the run holds: encoded bytes, or parts encoded in bands
+    std::vector<uint8_t> file;
+    for (const ByteRange& part : run.output()) file.insert(file.end(), part.data, part.data + part.size);
+    outcome.image = cv::imdecode(file, cv::IMREAD_UNCHANGED);
   }
   outcome.decoded = run.decoded();
   CHECK(run.records().size() == outcome.pieces);
@@ -112,6 +118,58 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
             CHECK(identical(outcome.image, expected));
             CHECK(outcome.decoded == expected_decoded);
             if (!shape.bands) CHECK(outcome.pieces == 1);
+          }
+        }
+      }
+    }
+  }
+}
+
+// What a user of OpenCV alone would get in the file: the reference pipeline's image, encoded, decoded.
+cv::Mat as_written(const cv::Mat& image, const std::string& ext) {
+  std::vector<uint8_t> bytes;
+  REQUIRE(cv::imencode(ext, image, bytes));
+  return cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+}
+
+TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts of the output", "[task_run]") {
+  // A JPEG input: the decode piece only probes it, each band decodes its own rows; JPEG and PNG outputs:
+  // the last bands (or, after a finish, bands of the final image) are encoded by the workers and
+  // assembled on rank 0 without touching pixels. Sizes that are not multiples of a JPEG MCU.
+  TempDir dir;
+  const cv::Mat photo = photo_like(203, 77, 21);
+  const fs::path input = dir / "in.jpg";
+  REQUIRE(cv::imwrite(input.string(), photo));
+  const cv::Mat decoded_input = cv::imread(input.string(), cv::IMREAD_COLOR);
+  int case_number = 0;
+  for (const std::string ext : {".jpg", ".png"}) {
+    for (const std::string text : {"blur=5", "grayscale,threshold", "edge_detection", "equalize_histogram,blur=3", "dilate=3,read_qr_code"}) {
+      for (int tile_rows : {1, 16, 40, 150}) {
+        for (bool shared : {true, false}) {
+          DYNAMIC_SECTION(text << " to " << ext << ", tile rows " << tile_rows << (shared ? ", shared files" : ", bytes")) {
+            Task task;
+            task.input = input;
+            REQUIRE(parse_pipeline(text, &task.pipeline).ok());
+            task.output = dir / ("band" + std::to_string(case_number++) + ext);
+            TaskIo io;
+            io.shared = shared;
+            if (!shared) {
+              const std::string text_bytes = read_text(input);
+              io.file = Bytes::of(std::vector<uint8_t>(text_bytes.begin(), text_bytes.end()));
+            }
+            io.max_pixels = 1 << 30;
+            io.max_file_bytes = 1 << 30;
+            std::vector<std::string> expected_decoded;
+            const cv::Mat expected = as_written(reference_pipeline(text, decoded_input, &expected_decoded), ext);
+            for (unsigned shuffle : {0u, 9u}) {
+              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows}, shuffle, shuffle != 0);
+              INFO("shuffle " << shuffle << ": " << outcome.status.message());
+              REQUIRE(outcome.status.ok());
+              CHECK(identical(outcome.image, expected));
+              CHECK(outcome.decoded == expected_decoded);
+              CHECK(outcome.bands_from_file);  // a JPEG without rotation: no worker decoded it whole
+              CHECK(outcome.bands_encoded == (text != "dilate=3,read_qr_code"));  // a whole-image last stage writes it whole
+            }
           }
         }
       }

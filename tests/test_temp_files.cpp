@@ -60,7 +60,7 @@ TEST_CASE("temporary files: named by host and pid, registered until renamed", "[
   CHECK(temp.filename().string().rfind(own_temp_prefix(), 0) == 0);
   ::unlink(temp.c_str());
   release_temp_file(temp);
-  REQUIRE(write_file_atomic(dir / "out.png", {1, 2, 3}).ok());
+  REQUIRE(write_file_atomic(dir / "out.png", std::vector<uint8_t>{1, 2, 3}).ok());
   for (const auto& entry : fs::directory_iterator(dir.path())) CHECK(entry.path().filename() == "out.png");
 }
 
@@ -76,7 +76,7 @@ TEST_CASE("an exiting process removes the temporary files it is writing and star
     remove_own_temp_files();
     fs::path third;
     if (create_temp_file(dir.path(), &third) >= 0 || errno != ECANCELED) ::_exit(2);
-    if (write_file_atomic(dir / "late.png", {1}).ok()) ::_exit(3);
+    if (write_file_atomic(dir / "late.png", std::vector<uint8_t>{1}).ok()) ::_exit(3);
     ::_exit(0);
   }
   int status = 0;

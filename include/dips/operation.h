@@ -34,6 +34,9 @@ struct OpResult {
   std::vector<std::string> decoded;
 };
 
+// How many channels an operation's output has.
+enum class OutputChannels { kSame, kGray, kColour };
+
 // Values of a Canny piece map (kCanny tiling): what a pixel is before hysteresis.
 enum CannyMark : unsigned char { kNotEdge = 0, kCandidate = 1, kStrong = 2 };
 
@@ -45,6 +48,7 @@ struct Operation {
   std::string_view description;
   ParamSpec param;
   Tiling tiling;
+  OutputChannels channels;
   // Rows of real neighbouring pixels a piece needs above and below its own rows.
   int (*halo)(int param);
   // The operation on a whole image (or, for kPointwise/kNeighbourhood, on a piece with its halo).
@@ -73,6 +77,9 @@ struct Step {
 // Checks a parameter text for op ("" when none was given) and stores the value in *param.
 // The error names the operation and the valid range.
 Status parse_param(const Operation& op, std::string_view text, bool given, int* param);
+
+// Channels of a pipeline's output for an input of `input_channels` (the decoded input has 3).
+int output_channels(const std::vector<Step>& pipeline, int input_channels);
 
 // Applies a step to a whole image; cv::Exception and std::exception become an error status.
 Status apply_step(const Step& step, const cv::Mat& image, OpResult* result);

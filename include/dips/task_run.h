@@ -21,11 +21,13 @@ struct TaskIo {
 };
 
 // One task in flight on rank 0, as a state machine with no I/O: which pieces it needs next, what their
-// results make of it, and when it is done. A whole task is one piece. A task in bands is: its stage-1
-// input (decoded by one worker, or by each band's worker from the file), then for every stage its bands,
-// stitched here, with a stage's finish (Canny's hysteresis, the histogram's lookup table) and the final
-// encoding done by a worker; rank 0 only copies rows. Every piece is self-contained, so that any worker
-// can redo any of them after a death.
+// results make of it, and when it is done. A whole task is one piece. A task in bands starts with a
+// `decode` piece: a worker probes the file and, unless its rows decode cheaply (a JPEG: then each band's
+// worker decodes just its rows from the file), returns the decoded image. Then for every stage its bands,
+// stitched here, with a stage's finish (Canny's hysteresis, the histogram's lookup table) done by a worker;
+// the last bands are encoded by the workers as their parts of the output file (PNG, JPEG; codec.h), which
+// rank 0 only concatenates, or the final image is encoded by one worker. Rank 0 only copies rows and
+// bytes. Every piece is self-contained, so that any worker can redo any of them after a death.
 class TaskRun {
  public:
   TaskRun(const Task& task, TaskIo io, TaskShape shape);
@@ -34,10 +36,11 @@ class TaskRun {
   std::vector<std::pair<size_t, WorkItem>> take_ready();
   // A piece's accepted result. An error fails the task.
   Status on_result(size_t piece, ResultItem result);
-  // True when the output exists (written by a worker) or is in output_bytes() for rank 0 to write.
+  // True when the output exists (written by a worker) or is in output() for rank 0 to write.
   bool done() const { return done_; }
-  // The encoded output when workers do not write files (TaskIo::shared false); empty otherwise.
-  const Bytes& output_bytes() const { return output_; }
+  // The output file's bytes, in order, when rank 0 writes it (TaskIo::shared false, or assembled bands);
+  // empty when a worker wrote it. Valid while this TaskRun lives.
+  const std::vector<ByteRange>& output() const { return output_parts_; }
 
   // The journal's view of its pieces, indexed like take_ready's.
   std::vector<PieceRecord>& records() { return records_; }
@@ -48,28 +51,43 @@ class TaskRun {
   const TaskShape& shape() const { return shape_; }
 
  private:
-  size_t add(WorkItem item, std::string kind, int row0 = 0, int row1 = 0);
+  // What a piece of this task does with its result.
+  enum class Role { kWhole, kProbe, kBand, kFinish, kWholeStage, kEncode, kEncodeBand };
+  size_t add(WorkItem item, Role role, std::string kind, int row0 = 0, int row1 = 0, size_t band = 0);
   WorkItem file_source() const;
   void set_final_sink(WorkItem* item) const;
   void start_stage();
   void stage_finished();
+  void start_band_encoding();
+  void finish_with(Bytes bytes);
+  Status on_band(size_t band, ResultItem& result);
+  Status on_encoded_band(size_t band, ResultItem& result);
   bool last_stage() const { return stage_ + 1 == stages_.size(); }
+  int band_rows(bool encoded) const;
 
   const Task& task_;
   TaskIo io_;
   TaskShape shape_;
+  std::string output_ext_;
+  bool encode_in_bands_ = false;  // the last bands are encoded by the workers (codec.h band encoding)
+  bool rows_from_file_ = false;   // stage 1's bands decode their own rows from the file
   std::vector<Stage> stages_;
   size_t stage_ = 0;
-  cv::Mat current_;  // the current stage's input (bands mode)
+  cv::Mat current_;  // the current stage's input (bands mode), when it is not read from the file
+  int rows_ = 0, cols_ = 0;  // its size
   std::vector<PieceRows> bands_;
-  std::vector<size_t> band_of_piece_;  // piece index -> band index of the current stage (or npos)
-  std::vector<bool> delivers_;         // piece index -> it produces the task's output
   std::unique_ptr<StageAssembler> assembler_;
+  std::vector<EncodedBand> encoded_;  // the output's parts, by band
+  size_t encoded_count_ = 0;
+  AssembledFile assembled_;
+  Bytes output_bytes_;
+  std::vector<ByteRange> output_parts_;
   std::vector<std::pair<size_t, WorkItem>> ready_;
   std::vector<PieceRecord> records_;
+  std::vector<Role> roles_;
+  std::vector<size_t> band_of_piece_;
   std::vector<std::string> decoded_;
   int width_ = 0, height_ = 0;
-  Bytes output_;
   bool done_ = false;
 };
 

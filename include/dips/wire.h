@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "dips/codec.h"
 #include "dips/pipeline.h"
 #include "dips/status.h"
 #include "dips/tiling.h"
@@ -55,6 +56,7 @@ enum class Sink : uint8_t {
   kPixels = 1,     // the rows it produced (plus histogram or decoded strings)
   kEncoded = 2,    // its output encoded in output_ext, as bytes
   kWriteFile = 3,  // its output encoded and written atomically to output_path by the worker
+  kBand = 4,       // its rows encoded as their band of the output file (codec.h encode_band), as bytes
 };
 
 // One piece of work, as plain data: enough for any worker to do it, with no shared state. Reads as
@@ -71,8 +73,11 @@ struct WorkItem {
   Step finish;                   // op set: first apply this op's finish to the source (Canny's hysteresis,
   std::vector<double> histogram; // the histogram's lookup table from these 256 bins of the whole image)
   Pipeline steps;                // then these; may be empty (a pure decode, finish or encode)
+  bool probe = false;            // a file source, no steps: return the image's size and whether its rows decode
+                                 // cheaply (codec.h probe_image), and its pixels only when they do not
   Sink sink = Sink::kPixels;
-  std::string output_ext;        // kEncoded, kWriteFile: ".png", ".jpg", ...
+  std::string output_ext;        // kEncoded, kWriteFile, kBand: ".png", ".jpg", ...
+  int image_width = 0, image_height = 0;  // kBand: the size of the whole output image
   std::string output_path;       // kWriteFile
   bool sync = false;             // kWriteFile: fsync before renaming
   int64_t max_pixels = 0;        // kPath, kFile: refuse to decode images larger than this
@@ -87,7 +92,9 @@ struct ResultItem {
   std::vector<std::string> decoded;  // QR strings
   std::vector<double> histogram;     // a band of a histogram stage
   cv::Mat pixels;                    // kPixels: the produced rows
-  Bytes encoded;                     // kEncoded: the output file's bytes
+  bool cheap_rows = false;           // a probe: the file's rows decode cheaply (no pixels then)
+  Bytes encoded;                     // kEncoded: the output file's bytes; kBand: the band's bytes
+  EncodedBand band;                  // kBand: the band's description (its bytes are in `encoded`)
   uint64_t written = 0;              // kWriteFile: bytes written
   double compute_ms = 0;             // time the worker spent on it
   double queue_ms = 0;               // time it waited in the worker before a thread took it
