@@ -108,6 +108,19 @@ std::vector<ProcessId> wait_mid_job(Started& run, const StopJob& job, bool slow)
   return tree;
 }
 
+// The process of `ids` that is MPI rank `rank` (Open MPI puts the rank in each process's environment).
+ProcessId find_rank(const std::vector<ProcessId>& ids, int rank) {
+  const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const ProcessId& id : ids) {
+    if (id.name != "dips") continue;
+    std::ifstream environ("/proc/" + std::to_string(id.pid) + "/environ");
+    for (std::string entry; std::getline(environ, entry, '\0');) {
+      if (entry == wanted) return id;
+    }
+  }
+  return ProcessId();
+}
+
 void check_nothing_left(const std::vector<ProcessId>& tree) {
   // dips-run has returned: mpirun, every rank and the filter must be gone with it.
   for (const ProcessId& left : still_running(tree)) FAIL_CHECK("still running: " << left.name << " (pid " << left.pid << ")");
@@ -186,6 +199,27 @@ TEST_CASE("Ctrl-C twice: the second stops at once, without waiting for the piece
   CHECK(s["ok"] == 1);  // the slow piece was not waited for
   CHECK(s["unfinished"] == 7);
   check_no_temporary_files(job.out());
+  resume_and_check(job);
+}
+
+TEST_CASE("a third signal to dips-run kills mpirun and every rank, even ranks that do not answer", "[interrupt]") {
+  StopJob job;
+  // Workers that would outlive their mpirun for two minutes (the orphan timeout) if nothing killed them.
+  Started run(job.dips_run_command(kHold, "--orphan-timeout 120"));
+  const std::vector<ProcessId> tree = wait_mid_job(run, job, false);
+  // Rank 0 stopped: it cannot answer the first two signals. Each rank runs in a process group of its own,
+  // so only something that finds all of mpirun's session gets the workers.
+  const ProcessId rank0 = find_rank(tree, 0);
+  REQUIRE(rank0.pid != 0);
+  REQUIRE(::kill(rank0.pid, SIGSTOP) == 0);
+  for (const char* answer : {"asking dips to stop (", "asking dips to stop at once", "killing mpirun and its ranks"}) {
+    REQUIRE(::kill(run.pid(), SIGTERM) == 0);
+    REQUIRE(wait_until([&] { return run.output().find(answer) != std::string::npos; }, 30));
+  }
+  const int code = run.wait(60);
+  INFO(run.output());
+  CHECK(code == 4);
+  check_nothing_left(tree);
   resume_and_check(job);
 }
 
