@@ -1,17 +1,14 @@
 # Installation (cmake --install BUILD [--prefix P]) and the Debian package (cpack -G DEB in BUILD).
 #
 #   P/bin/dips, P/bin/dips-run             dips-run finds the dips next to itself
-#   P/lib/dips/                            libraries dips loads at run time (DIPS_INSTALL_LIBDIR)
+#   P/lib/dips/libdips_imgcodecs.so        OpenCV's imgcodecs, loaded when needed (DIPS_MODULE_RELDIR: dips
+#                                          looks there relative to itself, so any prefix works)
 #   P/share/dips/dips.sbatch               the Slurm script, pointing at P/bin/dips-run
 #   P/share/dips/hostfiles/                hostfile examples
 #   P/share/doc/dips/                      README, LICENSE, docs/*.md
 #   P/share/man/man1/dips.1                the manual page
 include(GNUInstallDirs)
 
-# Where a library dips loads at run time goes (e.g. a codec plugin: install(TARGETS plugin LIBRARY
-# DESTINATION ${DIPS_INSTALL_LIBDIR})); looked up relative to the binary (../${DIPS_INSTALL_LIBDIR}),
-# any prefix works, the .deb included.
-set(DIPS_INSTALL_LIBDIR "${CMAKE_INSTALL_LIBDIR}/dips" CACHE STRING "folder (under the prefix) of libraries dips loads at run time")
 set(DIPS_INSTALL_DATADIR "${CMAKE_INSTALL_DATADIR}/dips")
 
 # The binary is linked once, as it is installed: Open MPI's link flags carry their own -rpath, which
@@ -19,6 +16,7 @@ set(DIPS_INSTALL_DATADIR "${CMAKE_INSTALL_DATADIR}/dips")
 set_target_properties(dips PROPERTIES BUILD_WITH_INSTALL_RPATH ON INSTALL_RPATH_USE_LINK_PATH ON)
 install(TARGETS dips RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS scripts/dips-run DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS dips_imgcodecs LIBRARY DESTINATION ${DIPS_MODULE_RELDIR})
 
 # Slurm runs a copy of dips.sbatch from its spool folder: the installed copy names the installed dips-run
 # (the prefix is known only at install time, hence the substitution then).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The installed copy: `cmake --install` into a temporary prefix, then a job run through the installed
-# dips-run (which must find the installed dips next to itself, with PATH holding neither), the installed
+# dips-run (which must find the installed dips next to itself, with PATH holding neither, and the installed
+# dips its imgcodecs module under the prefix, for a BMP input), the installed
 # dips.sbatch run the way Slurm runs it (a copy, from elsewhere: it must find the installed dips-run), the
 # manual page (every option of `dips --help` documented, no formatting warnings), and `cpack -G DEB`: a
 # package with the files and the Depends a fresh Debian 12 needs (checked against the apt lists with an
@@ -15,6 +16,8 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix" > "$work/install.log" || { cat "$work/install.log"; echo "FAIL: cmake --install"; exit 1; }
+module=$(cd "$prefix" && ls lib*/dips/libdips_imgcodecs.so lib/*/dips/libdips_imgcodecs.so 2> /dev/null | head -1)
+[ -n "$module" ] || fail "libdips_imgcodecs.so not installed under $prefix/lib*/dips"
 for file in bin/dips bin/dips-run share/dips/dips.sbatch share/dips/hostfiles/localhost share/dips/hostfiles/cluster.example \
             share/man/man1/dips.1 share/doc/dips/README.md share/doc/dips/LICENSE share/doc/dips/fault-tolerance.md; do
   [ -f "$prefix/$file" ] || fail "$file not installed"
@@ -25,6 +28,8 @@ grep -q "\"$prefix/bin/dips-run\"" "$prefix/share/dips/dips.sbatch" || fail "the
 # A job through the installed copy, from a folder outside the source and build trees.
 mkdir -p "$work/in" "$work/elsewhere"
 "$build/dips-make-samples" "$work/in" > /dev/null
+# A BMP: a format dips decodes through OpenCV's imgcodecs, in the module it loads from the prefix.
+"$build/dips-reference" blur=5 "$work/in/photo_small.png" "$work/in/module.bmp" > /dev/null || fail "cannot make a BMP input"
 clean_env=(env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin TMPDIR="${TMPDIR:-/tmp}")
 check_job() {  # $1: output folder, $2: what ran it
   for input in "$work"/in/*; do
@@ -61,11 +66,11 @@ if command -v cpack > /dev/null && command -v dpkg-shlibdeps > /dev/null; then
   deb=$(ls "$work"/package/dips_*.deb 2> /dev/null | head -1)
   if [ -n "$deb" ]; then
     contents=$(dpkg-deb -c "$deb")
-    for file in ./usr/bin/dips ./usr/bin/dips-run ./usr/share/dips/dips.sbatch ./usr/share/man/man1/dips.1; do
+    for file in ./usr/bin/dips ./usr/bin/dips-run "./usr/$module" ./usr/share/dips/dips.sbatch ./usr/share/man/man1/dips.1; do
       grep -q " $file\$" <<< "$contents" || fail "the .deb lacks $file"
     done
     depends=$(dpkg-deb -f "$deb" Depends)
-    for needed in openmpi-bin libopencv-imgproc libzbar0 libboost-program-options libfmt; do
+    for needed in openmpi-bin libopencv-imgproc libopencv-imgcodecs libzbar0 libboost-program-options libfmt; do
       grep -q "$needed" <<< "$depends" || fail "the .deb's Depends lack $needed: $depends"
     done
     dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/dips/dips.sbatch | grep -q '"/usr/bin/dips-run"' \
