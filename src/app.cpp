@@ -12,6 +12,7 @@
 #include "dips/coordinator.h"
 #include "dips/dry_run.h"
 #include "dips/fault.h"
+#include "dips/signals.h"
 #include "dips/transport.h"
 #include "dips/version.h"
 #include "dips/worker.h"
@@ -31,6 +32,18 @@ std::string join_arguments(int argc, char** argv) {
   std::string text;
   for (int i = 0; i < argc; ++i) text += (i ? " " : "") + std::string(argv[i]);
   return text;
+}
+
+// --status-file's value read from argv as it is: a command line that does not parse sets no option.
+std::string status_file_argument(int argc, char** argv) {
+  const std::string flag = "--status-file";
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == flag && i + 1 < argc) path = argv[++i];
+    else if (arg.rfind(flag + "=", 0) == 0) path = arg.substr(flag.size() + 1);
+  }
+  return path;
 }
 
 int default_threads(int ranks) {
@@ -88,16 +101,30 @@ int dips_main(int argc, char** argv) {
   const bool speaker = launcher_rank() <= 0;  // only one rank prints help, errors and tables
   Options options;
   Status status = parse_options(argc, argv, &options);
+  // Under a launcher every rank parses and ends here alike, before MPI starts: with a status file rank 0
+  // leaves the status there and every rank exits 0, since a rank exiting non-zero makes mpirun kill the
+  // others, rank 0 perhaps before it has written the status.
   if (!status.ok()) {
+    const std::string status_file = status_file_argument(argc, argv);
     if (speaker) {
       std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
-      write_status_file(options.status_file, ExitCode::kUsage);
+      write_status_file(status_file, ExitCode::kUsage);
     }
-    return static_cast<int>(ExitCode::kUsage);
+    return status_file.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
   }
   if (options.help || options.version || options.list_ops) {
-    if (speaker) std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
+    if (speaker) {
+      std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
+      std::fflush(stdout);
+      write_status_file(options.status_file, ExitCode::kOk);
+    }
     return 0;
+  }
+  // Before MPI starts, so that a stop signal arriving meanwhile is kept (rank 0) or ignored (workers).
+  if (launched && !speaker) {
+    ignore_stop_signals();
+  } else {
+    install_stop_handlers(launched);
   }
   // Rank 0 lists the job's files while MPI starts (MPI_Init takes a good part of a second with a few ranks).
   std::future<BuiltJob> job;
@@ -126,12 +153,13 @@ int dips_main(int argc, char** argv) {
   BuiltJob built = wait_for_job(job, *transport, world.size > 1, options.orphan_timeout);
   const ExitCode code = coordinate(options, world, *transport, std::move(built), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
-  const bool clean = transport->shutdown();
+  const bool clean = transport->shutdown(stop_request().signal != 0);
   transport.reset();
   // With a status file the status is there; exiting 0 keeps Open MPI from reporting a failed rank
   // (under --enable-recovery its own exit status means nothing anyway).
   const int process_code = options.status_file.empty() ? static_cast<int>(code) : 0;
-  if (launched) mpi_end(clean, process_code);
+  // Unclean (interrupted, or a worker lost): exit without waiting for compute threads or MPI_Finalize.
+  if (launched || !clean) mpi_end(clean, process_code);
   return process_code;
 }
 

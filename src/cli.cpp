@@ -89,6 +89,7 @@ Described describe(Options* o) {
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
       ("dashboard", po::value(&o->dashboard), "serve a live view of the job (the report page) on [HOST:]PORT while it runs; HOST defaults to 127.0.0.1, port 0 picks a free one (printed on stderr)")
+      ("stop-grace", po::value(&o->stop_grace), "on SIGINT, SIGTERM or SIGUSR1, seconds the pieces in flight get to finish before dips stops, exit 4 (default 1; a second signal stops at once)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
@@ -142,6 +143,7 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   }
   if (o->scheduler.queue_depth < 1) return Status::Error("--queue-depth must be at least 1");
   if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
+  if (!(o->stop_grace >= 0 && o->stop_grace <= 3600)) return Status::Error("--stop-grace must be 0..3600 seconds");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;
@@ -170,7 +172,7 @@ std::string help_text() {
          "relative to the INPUT it was found under; a report (JSON lines) to OUTDIR/report.jsonl.\n\n"
       << describe(&o).visible
       << "\nExit status: 0 all tasks ok; 1 some tasks failed; 2 usage or manifest error (nothing processed);\n"
-         "3 the job could not finish (no worker left).\n";
+         "3 the job could not finish (no worker left); 4 interrupted by a signal (--resume does the rest).\n";
   return out.str();
 }
 

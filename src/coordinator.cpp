@@ -24,8 +24,10 @@
 #include "dips/progress.h"
 #include "dips/report.h"
 #include "dips/scheduler.h"
+#include "dips/signals.h"
 #include "dips/task_run.h"
 #include "dips/thumbnail.h"
+#include "dips/temp_files.h"
 #include "dips/version.h"
 
 namespace dips {
@@ -190,6 +192,10 @@ class Coordinator {
   void write_page();
   void publish_live();
   void remember_piece(const PieceEntry& entry, const PieceRecord& record, bool ok);
+  void check_stop();
+  bool stopped() const;
+  void remove_stale_temp_files_of(const std::vector<std::string>& folders);
+  void note_report(const Status& status);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
   bool finished() const { return next_task_ >= tasks_.size() && active_.empty(); }
@@ -228,6 +234,9 @@ class Coordinator {
   std::unique_ptr<Dashboard> dashboard_;
   double last_publish_ = -1;
   std::deque<LivePiece> recent_pieces_;          // for the dashboard only
+  bool stopping_ = false, stop_at_once_ = false;  // a stop signal came (signals.h)
+  int stop_signal_ = 0;
+  double stop_deadline_ = 0;
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -363,7 +372,7 @@ void Coordinator::apply_deadlines() {
 }
 
 bool Coordinator::admission_open() const {
-  if (next_task_ >= tasks_.size()) return false;
+  if (next_task_ >= tasks_.size() || stopping_) return false;
   if (scheduler_.pending() + preparing_ >= kMinPendingPieces + 4 * static_cast<size_t>(scheduler_.live_threads())) return false;
   return shared_io_ || loaded_bytes_ < kMaxLoadedBytes;
 }
@@ -495,6 +504,7 @@ void Coordinator::enqueue_ready(size_t index) {
 void Coordinator::dispatch() {
   std::map<int, std::vector<WorkItem>> batches;
   const double t = now();
+  if (stopping_) return;  // pieces not sent yet are left for --resume
   if (hold_until_ > t && lost_workers_.size() == lost_at_hold_) return;  // DIPS_FAULT hold
   while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
     auto it = pieces_.find(assignment->piece);
@@ -631,11 +641,7 @@ void Coordinator::finish_task(size_t index, const Status& status) {
     ++failed_;
     progress_.message(fmt::format("dips: error: {}{}: {}", spec.origin.empty() ? "" : spec.origin + ": ", record.input, status.message()));
   }
-  Status written = report_.write_task(record);
-  if (!written.ok() && !report_failed_) {
-    report_failed_ = true;
-    progress_.message("dips: error: " + written.message());
-  }
+  note_report(report_.write_task(record));
   loaded_bytes_ -= task.loaded_bytes;
   active_.erase(index);
   fire_own_fault(static_cast<int>(++tasks_completed_));
@@ -774,9 +780,50 @@ void Coordinator::publish_live() {
   dashboard_->publish(std::move(live));
 }
 
+// A stop signal: no new tasks and no new pieces; the pieces in flight get --stop-grace seconds.
+void Coordinator::check_stop() {
+  const StopRequest request = stop_request();
+  if (request.signal == 0) return;
+  if (!stopping_) {
+    stopping_ = true;
+    stop_signal_ = request.signal;
+    stop_deadline_ = now() + options_.stop_grace;
+    progress_.message(fmt::format("dips: stop requested ({}): no new work; the pieces in flight get up to {:g} s to finish (a second signal stops at once)",
+                                  signal_name(request.signal), options_.stop_grace));
+  }
+  if (request.at_once && !stop_at_once_) {
+    stop_at_once_ = true;
+    progress_.message("dips: stopping at once");
+  }
+}
+
+// Stopping, and nothing is left worth waiting for.
+bool Coordinator::stopped() const {
+  if (!stopping_) return false;
+  const bool in_flight = scheduler_.unfinished() > scheduler_.pending() || background_.outstanding() > 0;
+  return stop_at_once_ || !in_flight || now() >= stop_deadline_;
+}
+
+// Leftovers of writers that are gone (a killed worker, an earlier run); this run's own live writers remove
+// theirs when they stop.
+void Coordinator::remove_stale_temp_files_of(const std::vector<std::string>& folders) {
+  // No worker outlives rank 0 by more than --orphan-timeout: older files from other hosts are leftovers.
+  const double foreign_age_s = std::max(60.0, 3 * options_.orphan_timeout);
+  size_t removed = 0;
+  for (const std::string& folder : folders) removed += remove_stale_temp_files(folder, foreign_age_s);
+  if (removed > 0) progress_.message(fmt::format("dips: removed {} temporary file{} left by writers that are gone", removed, removed == 1 ? "" : "s"));
+}
+
+void Coordinator::note_report(const Status& status) {
+  if (status.ok() || report_failed_) return;
+  report_failed_ = true;
+  progress_.message("dips: error: " + status.message());
+}
+
 ProgressState Coordinator::progress_state() const {
   ProgressState state;
   state.done = ok_ + skipped_;
+  state.pieces_done = pieces_completed_;
   state.failed = failed_;
   state.total = tasks_.size();
   state.megapixels = megapixels_;
@@ -793,6 +840,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"failed", failed_},
           {"skipped", skipped_},
           {"unfinished", tasks_.size() - ok_ - failed_ - skipped_},
+          {"interrupted", stopping_ && !finished()},
           {"wall_s", std::round(wall * 1000) / 1000},
           {"megapixels", std::round(megapixels_ * 1000) / 1000},
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
@@ -814,6 +862,7 @@ bool Coordinator::step() {
     busy = true;
   }
   busy |= background_.run_completions();
+  check_stop();
   apply_deadlines();
   if (!io_decided_) {
     decide_io();
@@ -823,7 +872,7 @@ bool Coordinator::step() {
   dispatch();
   if (now() - last_flush_ >= kReportFlushInterval) {
     last_flush_ = now();
-    report_.flush();
+    note_report(report_.flush());
   }
   publish_live();
   progress_.update(progress_state());
@@ -855,9 +904,14 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message("dips: error: " + status.message());
     return ExitCode::kUsage;
   }
+  if (options_.resume) {
+    std::set<std::string> folders;
+    for (const Task& task : tasks_) folders.insert(task.output.parent_path().string());
+    remove_stale_temp_files_of(std::vector<std::string>(folders.begin(), folders.end()));
+  }
   greet_workers();
   auto backoff = std::chrono::microseconds(50);
-  while (!finished()) {
+  while (!finished() && !stopped()) {
     const bool busy = step();
     if (io_decided_ && scheduler_.live_workers() == 0) break;
     // Waits for a background completion, polling the workers more and more lazily while nothing happens.
@@ -866,15 +920,17 @@ ExitCode Coordinator::run(const std::string& command_line) {
   }
   progress_.update(progress_state(), true);
   const bool done = finished();
-  ExitCode code = !done ? ExitCode::kJobFailed : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
+  ExitCode code = !done ? (stopping_ ? ExitCode::kInterrupted : ExitCode::kJobFailed) : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
   if (report_failed_) code = ExitCode::kJobFailed;
   progress_.finish();
   if (!done) {
-    progress_.message(fmt::format("dips: error: no worker left; {} of {} tasks unfinished. Finished outputs and the report are kept; "
-                                  "rerun with --resume to do the rest.", tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
+    const std::string why = stopping_ ? fmt::format("interrupted by {}", signal_name(stop_signal_)) : "no worker left";
+    progress_.message(fmt::format("dips: {}{}; {} of {} tasks unfinished. Finished outputs and the report are kept; "
+                                  "rerun with --resume to do the rest.", stopping_ ? "" : "error: ", why, tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
   }
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
   if (!done) journal_unfinished_tasks();
+  if (stopping_) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
   status = report_.write_summary(summary(code));
   if (!status.ok()) code = ExitCode::kJobFailed;
   const double wall = now();

@@ -9,7 +9,6 @@
 #include <boost/archive/iterators/transform_width.hpp>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 
 namespace dips {
@@ -79,47 +78,29 @@ double rounded(double value, double scale) { return std::round(value * scale) / 
 
 }  // namespace
 
-ReportWriter::~ReportWriter() {
-  if (file_ != nullptr) std::fclose(file_);
-}
-
 Status ReportWriter::open(const fs::path& path, const nlohmann::ordered_json& run) {
-  std::error_code ec;
-  const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
+  Status status = file_.open(path);
+  if (!status.ok()) return status;
+  const bool existing = file_.had_content();
   if (existing) {
     FinishedTasks ignored;
-    Status status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
+    status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
     if (!status.ok()) return status;
-  }
-  file_ = std::fopen(path.c_str(), "ab");
-  if (file_ == nullptr) return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
-  path_ = path;
-  // A crash of rank 0 can leave its last line cut short: the new run starts on a line of its own.
-  if (existing && !ends_with_newline(path) && std::fputc('\n', file_) == EOF) {
-    return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
   }
   // A new report starts with its version; a continued one gets a line describing the new run.
   nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "continued"}, {"dips_report", kReportVersion}}
                                           : nlohmann::ordered_json{{"dips_report", kReportVersion}};
   first.update(run);
-  Status status = write_line(first);
+  status = write_line(first);
   return status.ok() ? flush() : status;
 }
 
 Status ReportWriter::write_line(const nlohmann::ordered_json& line) {
-  const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
-    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
-  }
+  file_.append(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   return Status();
 }
 
-Status ReportWriter::flush() {
-  if (file_ != nullptr && std::fflush(file_) != 0) {
-    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
-  }
-  return Status();
-}
+Status ReportWriter::flush() { return file_.flush(); }
 
 Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return write_line(event); }
 
@@ -186,7 +167,7 @@ Status ReportWriter::write_task(const TaskRecord& record) { return write_line(ta
 Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
   Status status = write_line(nlohmann::ordered_json{{"summary", summary}});
   if (status.ok()) status = flush();
-  if (status.ok()) ::fsync(fileno(file_));
+  if (status.ok()) file_.sync();
   return status;
 }
 
@@ -201,6 +182,8 @@ FileIdentity file_identity(const fs::path& path) {
 }
 
 Status read_finished_tasks(const fs::path& path, FinishedTasks* finished) {
+  Status readable = check_readable_report(path);
+  if (!readable.ok()) return readable;
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status();
   std::string line;

@@ -208,8 +208,8 @@ class MpiTransport : public Transport {
     runtime_kill(worker);
   }
 
-  bool shutdown() override {
-    const bool clean = abandoned_.empty();
+  bool shutdown(bool interrupted) override {
+    const bool clean = abandoned_.empty() && !interrupted;
     for (int worker : workers_) {
       OutMessage stop;
       stop.head = {static_cast<uint8_t>(clean ? 1 : 0)};

@@ -39,10 +39,12 @@ ProgressState at(double elapsed_s, size_t done) { return ProgressState{done, 0, 
 
 TEST_CASE("progress line", "[progress]") {
   ProgressState state{8, 2, 20, 30.0, 10.0, 2, 3};
-  CHECK(progress_line(state) == "10/20 tasks, 2 failed, 3.0 MP/s, ETA 0:10, workers 2/3");
-  CHECK(progress_line(ProgressState{0, 0, 5, 0, 0, 1, 1}) == "0/5 tasks, 0 failed, 0.0 MP/s, ETA -, workers 1/1");
-  CHECK(progress_line(ProgressState{1, 0, 200, 1, 2.0, 1, 1}) == "1/200 tasks, 0 failed, 0.5 MP/s, ETA 6:38, workers 1/1");
-  CHECK(progress_line(ProgressState{3, 1, 4, 8, 4.0, 0, 2}) == "4/4 tasks, 1 failed, 2.0 MP/s, ETA -, workers 0/2");
+  CHECK(progress_line(state) == "10/20 tasks (0 pieces), 2 failed, 3.0 MP/s, ETA 0:10, workers 2/3");
+  state.pieces_done = 57;
+  CHECK(progress_line(state) == "10/20 tasks (57 pieces), 2 failed, 3.0 MP/s, ETA 0:10, workers 2/3");
+  CHECK(progress_line(ProgressState{0, 0, 5, 0, 0, 1, 1}) == "0/5 tasks (0 pieces), 0 failed, 0.0 MP/s, ETA -, workers 1/1");
+  CHECK(progress_line(ProgressState{1, 0, 200, 1, 2.0, 1, 1}) == "1/200 tasks (0 pieces), 0 failed, 0.5 MP/s, ETA 6:38, workers 1/1");
+  CHECK(progress_line(ProgressState{3, 1, 4, 8, 4.0, 0, 2}) == "4/4 tasks (0 pieces), 1 failed, 2.0 MP/s, ETA -, workers 0/2");
 }
 
 TEST_CASE("progress display in a batch log: a line per interval, the final state once", "[progress]") {
@@ -56,10 +58,10 @@ TEST_CASE("progress display in a batch log: a line per interval, the final state
     display.update(at(7, 3), true);  // the same final state again: not repeated
     display.finish();
   });
-  CHECK(log == "[dips 0s] 0/4 tasks, 0 failed, 0.0 MP/s, ETA -, workers 2/2\n"
-               "[dips 6s] 2/4 tasks, 0 failed, 0.7 MP/s, ETA 0:06, workers 2/2\n"
+  CHECK(log == "[dips 0s] 0/4 tasks (0 pieces), 0 failed, 0.0 MP/s, ETA -, workers 2/2\n"
+               "[dips 6s] 2/4 tasks (0 pieces), 0 failed, 0.7 MP/s, ETA 0:06, workers 2/2\n"
                "dips: worker 2 lost\n"
-               "[dips 7s] 3/4 tasks, 0 failed, 0.9 MP/s, ETA 0:02, workers 2/2\n");
+               "[dips 7s] 3/4 tasks (0 pieces), 0 failed, 0.9 MP/s, ETA 0:02, workers 2/2\n");
 }
 
 TEST_CASE("progress display when quiet: nothing", "[progress]") {

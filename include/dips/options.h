@@ -33,6 +33,7 @@ struct Options {
   double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
   double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
   std::string dashboard;         // --dashboard [HOST:]PORT (dashboard.h); empty: none
+  double stop_grace = 1;         // after a stop signal, seconds the pieces in flight get to finish (signals.h)
 };
 
 // The command-line name of an I/O mode ("auto", "shared", "mpi").

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dips/report_file.h"
 #include "dips/status.h"
 
 namespace dips {
@@ -62,13 +63,13 @@ struct TaskRecord {
 };
 
 // The report: an append-only journal of JSON lines, one per finished task, flushed as each is written,
-// so that it survives a crash of rank 0 and --resume can read it.
+// so that it survives a crash of rank 0 and --resume can read it. Lines are whole or absent, even after a
+// full disk (report_file.h); the report may also be a pipe, FIFO or terminal (not for --resume).
 class ReportWriter {
  public:
   ReportWriter() = default;
   ReportWriter(const ReportWriter&) = delete;
   ReportWriter& operator=(const ReportWriter&) = delete;
-  ~ReportWriter();
 
   // Creates the report, or continues an existing one (never truncated: it is the job's journal; a file
   // that is not a dips report is refused). A new report's first line holds the format version, a
@@ -85,8 +86,7 @@ class ReportWriter {
 
  private:
   Status write_line(const nlohmann::ordered_json& line);
-  std::FILE* file_ = nullptr;
-  std::filesystem::path path_;
+  ReportFile file_;
 };
 
 // The JSON object of one task line. "input" and "output" are the names for display (a byte that is not
