@@ -12,7 +12,9 @@ namespace dips {
 namespace fs = std::filesystem;
 
 ReportFile::~ReportFile() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  flush();  // lines appended and not yet flushed still go out whole, as a closed stdio stream's would
+  ::close(fd_);
 }
 
 Status ReportFile::open(const fs::path& path) {
