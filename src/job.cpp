@@ -101,49 +101,6 @@ bool inside(const fs::path& dir, const fs::path& path) {
   return true;
 }
 
-std::vector<fs::path> list_directory(const fs::path& dir, bool recursive, const fs::path& skip, SkippedFiles* skipped) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  const auto consider = [&](const fs::directory_entry& entry) {
-    const std::string reason = skip_reason(entry);
-    if (reason.empty()) files.push_back(entry.path());
-    else ++(*skipped)[reason];
-  };
-  if (recursive) {
-    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      std::error_code type_ec;
-      if (fs::weakly_canonical(it->path(), type_ec) == skip) {
-        it.disable_recursion_pending();
-        continue;
-      }
-      // Real sub-directories are descended; a directory symlink is never followed (no loops).
-      if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) continue;
-      consider(*it);
-    }
-  } else {
-    for (const auto& entry : fs::directory_iterator(dir, ec)) consider(entry);
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-// Problems found while building a job, each with its place.
-class Problems {
- public:
-  void add(std::string message) { list_.push_back(std::move(message)); }
-  bool empty() const { return list_.empty(); }
-  Status status() const {
-    std::string text = fmt::format("{} problem{} in the job, nothing was run:", list_.size(), list_.size() == 1 ? "" : "s");
-    for (size_t i = 0; i < list_.size() && i < kMaxReportedProblems; ++i) text += "\n  " + list_[i];
-    if (list_.size() > kMaxReportedProblems) text += fmt::format("\n  ... and {} more", list_.size() - kMaxReportedProblems);
-    return Status::Error(text);
-  }
-
- private:
-  std::vector<std::string> list_;
-};
-
 fs::path full_canonical_or_lexical(const fs::path& absolute) {
   std::error_code ec;
   fs::path result = fs::weakly_canonical(absolute, ec);
@@ -173,6 +130,49 @@ fs::path canonical_or_lexical(const fs::path& path) {
   if (fs::is_symlink(fs::symlink_status(it->second / name, ec))) return full_canonical_or_lexical(absolute);
   return it->second / name;
 }
+
+std::vector<fs::path> list_directory(const fs::path& dir, bool recursive, const fs::path& skip, SkippedFiles* skipped) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  const auto consider = [&](const fs::directory_entry& entry) {
+    const std::string reason = skip_reason(entry);
+    if (reason.empty()) files.push_back(entry.path());
+    else ++(*skipped)[reason];
+  };
+  if (recursive) {
+    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::error_code type_ec;
+      if (canonical_or_lexical(it->path()) == skip) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      // Real sub-directories are descended; a directory symlink is never followed (no loops).
+      if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) continue;
+      consider(*it);
+    }
+  } else {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) consider(entry);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Problems found while building a job, each with its place.
+class Problems {
+ public:
+  void add(std::string message) { list_.push_back(std::move(message)); }
+  bool empty() const { return list_.empty(); }
+  Status status() const {
+    std::string text = fmt::format("{} problem{} in the job, nothing was run:", list_.size(), list_.size() == 1 ? "" : "s");
+    for (size_t i = 0; i < list_.size() && i < kMaxReportedProblems; ++i) text += "\n  " + list_[i];
+    if (list_.size() > kMaxReportedProblems) text += fmt::format("\n  ... and {} more", list_.size() - kMaxReportedProblems);
+    return Status::Error(text);
+  }
+
+ private:
+  std::vector<std::string> list_;
+};
 
 std::string task_name(const Task& task) { return task.origin.empty() ? task.input.string() : task.origin; }
 
