@@ -7,7 +7,8 @@
 #   bench_number NAME VALUE [MIN]   exits 2 with "--NAME needs a number" unless VALUE is a whole number >= MIN
 #   bench_packages PKG...       installs the Debian packages that are missing (apt-get; sudo when not root)
 #   bench_build NAME...         builds dips (scripts/build.sh) when one of build/NAME is missing
-#   bench_snapshot DIR FILE...  copies FILE... into DIR: the tree may be rebuilt or edited while a bench runs
+#   bench_snapshot DIR FILE...  copies FILE... into DIR (dips with its codec module): the tree may be rebuilt
+#                               or edited while a bench runs
 #                               (and bash reads a script as it goes, so an edit of dips-run breaks a running bench)
 
 bench_init() {
@@ -62,7 +63,13 @@ bench_build() {
 }
 
 bench_snapshot() {
-  local dir=$1; shift
+  local dir=$1 file; shift
   mkdir -p "$dir"
   cp "$@" "$dir/"
+  # dips loads OpenCV's image codecs (BMP, TIFF, WebP...) from the module next to its binary.
+  for file in "$@"; do
+    if [ "$(basename "$file")" = dips ] && [ -f "$(dirname "$file")/libdips_imgcodecs.so" ]; then
+      cp "$(dirname "$file")/libdips_imgcodecs.so" "$dir/"
+    fi
+  done
 }

@@ -1,5 +1,7 @@
 #include "dips/app.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <unistd.h>
 
@@ -11,6 +13,8 @@
 #include "dips/cli.h"
 #include "dips/coordinator.h"
 #include "dips/dry_run.h"
+#include "dips/fault.h"
+#include "dips/signals.h"
 #include "dips/transport.h"
 #include "dips/version.h"
 #include "dips/worker.h"
@@ -39,6 +43,7 @@ SpawnCommand spawn_command(int argc, char** argv) {
 // A process rank 0 started (--worker-id): it works for its parent until told to stop, then exits
 // without MPI_Finalize (which would wait for the parent to disconnect).
 int run_spawned_worker(int argc, char** argv, const Options& options) {
+  ignore_stop_signals();  // rank 0 stops the job; mpirun passes its signals to every process it started
   const MpiWorld world = mpi_start(&argc, &argv);
   if (!world.spawned) {
     std::fprintf(stderr, "dips: error: --worker-id is set by rank 0 on the workers it starts; not for the command line\n");
@@ -60,6 +65,18 @@ std::string join_arguments(int argc, char** argv) {
   return text;
 }
 
+// --status-file's value read from argv as it is: a command line that does not parse sets no option.
+std::string status_file_argument(int argc, char** argv) {
+  const std::string flag = "--status-file";
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == flag && i + 1 < argc) path = argv[++i];
+    else if (arg.rfind(flag + "=", 0) == 0) path = arg.substr(flag.size() + 1);
+  }
+  return path;
+}
+
 int default_threads(int ranks) {
   if (ranks > 1) return 1;  // under mpirun: one rank per core is the launch shape
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -68,22 +85,45 @@ int default_threads(int ranks) {
 struct BuiltJob {
   Status status;
   std::vector<Task> tasks;
+  SkippedFiles skipped;
 };
 
 // Rank 0: plans the job (--dry-run) or runs it on the workers.
 ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& transport, BuiltJob job, const std::string& command_line) {
   const Status& status = job.status;
   std::vector<Task>& tasks = job.tasks;
+  const SkippedFiles& skipped = job.skipped;
   if (!status.ok()) {
     std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
     return ExitCode::kUsage;
   }
   if (options.dry_run) {
     const int spawned = options.spawn_workers;
-    print_plan(options, tasks, world.size == 1 && spawned == 0 ? default_threads(1) : world.size - 1 + spawned);
+    print_plan(options, tasks, skipped, world.size == 1 && spawned == 0 ? default_threads(1) : world.size - 1 + spawned);
     return ExitCode::kOk;
   }
-  return run_coordinator(options, transport, std::move(tasks), command_line);
+  return run_coordinator(options, transport, std::move(tasks), command_line, skipped);
+}
+
+// Waits for the job rank 0 lists while MPI starts. A manifest of 100,000 tasks takes seconds, and a
+// worker takes rank 0's silence for its death after --orphan-timeout: pings tell them it is alive.
+BuiltJob wait_for_job(std::future<BuiltJob>& job, Transport& transport, bool keep_workers, double orphan_timeout) {
+  using namespace std::chrono;
+  const auto interval = duration<double>(std::min(1.0, orphan_timeout / 4));
+  auto last_ping = steady_clock::now();
+  while (job.wait_for(milliseconds(20)) != std::future_status::ready) {
+    if (!keep_workers || steady_clock::now() - last_ping < interval) continue;
+    last_ping = steady_clock::now();
+    for (int worker : transport.workers()) {
+      OutMessage ping;
+      ping.head.assign(8, 0);
+      transport.send(worker, Tag::kPing, std::move(ping));
+    }
+    Incoming pong;  // the answers; the coordinator's own pings come later
+    while (transport.poll(&pong)) {
+    }
+  }
+  return job.get();
 }
 
 }  // namespace
@@ -94,15 +134,23 @@ int dips_main(int argc, char** argv) {
   if (status.ok() && options.worker_id > 0) return run_spawned_worker(argc, argv, options);
   const bool launched = launcher_rank() >= 0;
   const bool speaker = launcher_rank() <= 0;  // only one rank prints help, errors and tables
+  // Under a launcher every rank parses and ends here alike, before MPI starts: with a status file rank 0
+  // leaves the status there and every rank exits 0, since a rank exiting non-zero makes mpirun kill the
+  // others, rank 0 perhaps before it has written the status.
   if (!status.ok()) {
+    const std::string status_file = status_file_argument(argc, argv);
     if (speaker) {
       std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
-      write_status_file(options.status_file, ExitCode::kUsage);
+      write_status_file(status_file, ExitCode::kUsage);
     }
-    return static_cast<int>(ExitCode::kUsage);
+    return status_file.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
   }
   if (options.help || options.version || options.list_ops) {
-    if (speaker) std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
+    if (speaker) {
+      std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
+      std::fflush(stdout);
+      write_status_file(options.status_file, ExitCode::kOk);
+    }
     return 0;
   }
   if (!launched && options.spawn_workers > 0) {
@@ -111,12 +159,19 @@ int dips_main(int argc, char** argv) {
     return static_cast<int>(ExitCode::kUsage);
   }
   const SpawnCommand command = spawn_command(argc, argv);
+  // Before MPI starts, so that a stop signal arriving meanwhile is kept (rank 0) or ignored (workers).
+  if (launched && !speaker) {
+    ignore_stop_signals();
+  } else {
+    install_stop_handlers(launched);
+  }
   // Rank 0 lists the job's files while MPI starts (MPI_Init takes a good part of a second with a few ranks).
   std::future<BuiltJob> job;
   if (speaker) {
     job = std::async(std::launch::async, [&options] {
       BuiltJob built;
-      built.status = build_job(options.job, &built.tasks);
+      built.status = build_job(options.job, &built.tasks, &built.skipped);
+      std::this_thread::sleep_for(std::chrono::duration<double>(listing_delay_seconds()));
       return built;
     });
   }
@@ -136,14 +191,16 @@ int dips_main(int argc, char** argv) {
   // Under mpirun, rank 0 alone still has MPI: it may start workers (--workers, --respawn, --grow-from).
   const bool alone = world.size == 1 && (!launched || (options.spawn_workers == 0 && options.grow_from.empty()));
   std::unique_ptr<Transport> transport = alone ? make_local_transport(threads) : make_mpi_transport(world, command);
-  const ExitCode code = coordinate(options, world, *transport, job.get(), join_arguments(argc, argv));
+  BuiltJob built = wait_for_job(job, *transport, !alone, options.orphan_timeout);
+  const ExitCode code = coordinate(options, world, *transport, std::move(built), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
-  const bool clean = transport->shutdown();
+  const bool clean = transport->shutdown(stop_request().signal != 0);
   transport.reset();
   // With a status file the status is there; exiting 0 keeps Open MPI from reporting a failed rank
   // (under --enable-recovery its own exit status means nothing anyway).
   const int process_code = options.status_file.empty() ? static_cast<int>(code) : 0;
-  if (launched) mpi_end(clean, process_code);
+  // Unclean (interrupted, or a worker lost): exit without waiting for compute threads or MPI_Finalize.
+  if (launched || !clean) mpi_end(clean, process_code);
   return process_code;
 }
 

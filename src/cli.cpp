@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
+#include <cctype>
+#include <map>
 #include <sstream>
 
+#include "dips/dashboard.h"
 #include "dips/operation.h"
 #include "dips/version.h"
 
@@ -20,11 +24,50 @@ struct Described {
   po::positional_options_description positional;
 };
 
+const char kUsage[] =
+    "Usage:\n"
+    "  mpirun -np N dips --op PIPELINE --output OUTDIR INPUT...\n"
+    "  mpirun -np N dips --op PIPELINE --output OUTDIR --files-from LIST|-\n"
+    "  mpirun -np N dips --manifest FILE|- --output OUTDIR\n"
+    "  scripts/dips-run -n N [--hostfile H] -- <dips arguments>   (recommended: correct exit status)\n";
+
+// Options given more than once: repeated flags are harmless and dropped; a value given twice is an error
+// that names both values (Boost's own message names neither).
+Status check_repeats(const po::options_description& all, po::parsed_options* parsed) {
+  std::map<std::string, std::string> seen;
+  auto& options = parsed->options;
+  for (auto it = options.begin(); it != options.end();) {
+    const std::string& key = it->string_key;
+    const po::option_description* d = key.empty() ? nullptr : all.find_nothrow(key, false);
+    if (d == nullptr || key == "input") {
+      ++it;
+      continue;
+    }
+    const std::string value = it->value.empty() ? "" : it->value.front();
+    auto [first, fresh] = seen.emplace(key, value);
+    if (fresh) {
+      ++it;
+    } else if (d->semantic()->max_tokens() == 0) {
+      it = options.erase(it);
+    } else {
+      return Status::Error(fmt::format("--{} is given twice ('{}' and '{}'); give it once (see dips --help)", key, first->second, value));
+    }
+  }
+  return Status();
+}
+
+// An output extension: letters and digits only, so that it can neither hold a path nor surprise a shell.
+bool plain_extension(const std::string& format) {
+  return !format.empty() && format.size() <= 10 &&
+         std::all_of(format.begin(), format.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
 Described describe(Options* o) {
   Described d;
   d.visible.add_options()
       ("op", po::value(&o->job.ops), "pipeline for every INPUT: operations separated by commas, each with an optional =N (e.g. blur=7,edge_detection)")
-      ("manifest", po::value(&o->job.manifest), "job file: one task per line, input<TAB>pipeline[<TAB>output]")
+      ("manifest", po::value(&o->job.manifest), "job file: one task per line, input<TAB>pipeline[<TAB>output]; - reads it from standard input")
+      ("files-from", po::value(&o->job.files_from), "with --op: more INPUT files, one per line (or NUL-separated, as find -print0 writes); - reads them from standard input")
       ("output,o", po::value<std::string>(), "output directory (required); outputs never go outside it")
       ("recursive,r", po::bool_switch(&o->job.recursive), "descend into sub-directories of INPUT directories")
       ("format", po::value(&o->job.format), "output format by extension: png, jpg, tif, bmp, webp (default: the input's)")
@@ -49,6 +92,8 @@ Described describe(Options* o) {
       ("respawn", po::value(&o->respawn), "start a new worker for each lost one, at most this many times per job (default 0: off; needs tcp in the BTL list)")
       ("hosts", po::value(&o->hosts_file), "hostfile (mpirun format, 'host slots=N') of where started workers may go; default: rank 0's machine")
       ("grow-from", po::value(&o->grow_from), "hostfile re-read every 2 s: a host added gets its slots in workers, a host removed is drained (with --workers: mpirun -np 1; see README)")
+      ("dashboard", po::value(&o->dashboard), "serve a live view of the job (the report page) on [HOST:]PORT while it runs; HOST defaults to 127.0.0.1, port 0 picks a free one (printed on stderr)")
+      ("stop-grace", po::value(&o->stop_grace), "on SIGINT, SIGTERM or SIGUSR1, seconds the pieces in flight get to finish before dips stops, exit 4 (default 1; a second signal stops at once)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
@@ -72,10 +117,14 @@ const char* io_mode_name(IoMode mode) {
 }
 
 Status parse_options(int argc, const char* const* argv, Options* o) {
+  if (argc <= 1) return Status::Error(std::string("no arguments\n") + kUsage + "dips --help lists every option.");
   Described d = describe(o);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(d.all).positional(d.positional).run(), vm);
+    po::parsed_options parsed = po::command_line_parser(argc, argv).options(d.all).positional(d.positional).run();
+    Status repeats = check_repeats(d.all, &parsed);
+    if (!repeats.ok()) return repeats;
+    po::store(parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return Status::Error(fmt::format("{} (see dips --help)", e.what()));
@@ -84,9 +133,11 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (!vm.count("output")) return Status::Error("--output OUTDIR is required (see dips --help)");
   o->job.output_dir = vm["output"].as<std::string>();
   o->report = vm.count("report") ? std::filesystem::path(vm["report"].as<std::string>()) : o->job.output_dir / "report.jsonl";
+  o->job.report = o->report;
   const bool manifest = !o->job.manifest.empty();
   if (manifest == !o->job.ops.empty()) return Status::Error("give either --op PIPELINE with inputs, or --manifest FILE (see dips --help)");
   if (manifest && !o->job.inputs.empty()) return Status::Error("--manifest takes no INPUT arguments; list inputs in the manifest");
+  if (manifest && !o->job.files_from.empty()) return Status::Error("--files-from goes with --op; a manifest lists its inputs itself");
   if (o->tile_rows < 0) return Status::Error("--tile-rows must be 0 (automatic) or a positive number of rows");
   if (o->max_pixels <= 0 || o->max_pixels > kMaxPixelsCeiling) {
     return Status::Error(fmt::format("--max-pixels must be 1..{} (a 3-channel image must fit one MPI message)", kMaxPixelsCeiling));
@@ -99,6 +150,7 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
   if (o->spawn_workers < 0 || o->spawn_workers > 4096) return Status::Error("--workers must be 0..4096");
   if (o->respawn < 0) return Status::Error("--respawn must be 0 or more");
+  if (!(o->stop_grace >= 0 && o->stop_grace <= 3600)) return Status::Error("--stop-grace must be 0..3600 seconds");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;
@@ -106,6 +158,14 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   else if (io == "mpi") o->io = IoMode::kMpi;
   else return Status::Error(fmt::format("--io must be auto, shared or mpi (got '{}')", io));
   if (!o->job.format.empty() && o->job.format.front() == '.') o->job.format.erase(0, 1);
+  if (vm.count("format") && !plain_extension(o->job.format)) {
+    return Status::Error(fmt::format("--format takes a file extension such as png, jpg or tif (letters and digits only), not '{}'", o->job.format));
+  }
+  if (vm.count("dashboard")) {
+    DashboardAddress address;
+    Status status = parse_dashboard_address(o->dashboard, &address);
+    if (!status.ok()) return status;
+  }
   return Status();
 }
 
@@ -113,16 +173,13 @@ std::string help_text() {
   Options o;
   std::ostringstream out;
   out << "dips " DIPS_VERSION " - distributed image processing over MPI\n\n"
-         "Usage:\n"
-         "  mpirun -np N dips --op PIPELINE --output OUTDIR INPUT...\n"
-         "  mpirun -np N dips --manifest FILE --output OUTDIR\n"
-         "  scripts/dips-run -n N [--hostfile H] -- <dips arguments>   (recommended: correct exit status)\n\n"
+      << kUsage << "\n"
          "Rank 0 coordinates, ranks 1..N-1 work; with one rank, rank 0 does everything.\n"
          "INPUT is an image file or a directory of images. Results go to OUTDIR under the input's path\n"
          "relative to the INPUT it was found under; a report (JSON lines) to OUTDIR/report.jsonl.\n\n"
       << describe(&o).visible
       << "\nExit status: 0 all tasks ok; 1 some tasks failed; 2 usage or manifest error (nothing processed);\n"
-         "3 the job could not finish (no worker left).\n";
+         "3 the job could not finish (no worker left); 4 interrupted by a signal (--resume does the rest).\n";
   return out.str();
 }
 

@@ -10,8 +10,8 @@
 #include "codec_internal.h"
 #include "imgcodecs_module.h"
 
-#ifndef DIPS_MODULE_DIR
-#error "DIPS_MODULE_DIR (the install folder of libdips_imgcodecs.so) comes from CMakeLists.txt"
+#if !defined(DIPS_MODULE_DIR) || !defined(DIPS_MODULE_RELDIR)
+#error "DIPS_MODULE_DIR and DIPS_MODULE_RELDIR (the install folder of libdips_imgcodecs.so, absolute and under the prefix) come from CMakeLists.txt"
 #endif
 
 namespace dips::codec {
@@ -21,15 +21,19 @@ namespace {
 namespace module = dips::imgcodecs_module;
 
 // Where the module may be, in order: $DIPS_IMGCODECS_MODULE alone when it is set (tests, unusual
-// installs); else next to the running executable (the build tree) and the install folder configured
-// at build time. New locations go here.
+// installs); else next to the running executable (the build tree), the module folder relative to it (an
+// install), and the install folder configured at build time. New locations go here.
 std::vector<fs::path> module_candidates() {
   const char* override_path = std::getenv("DIPS_IMGCODECS_MODULE");
   if (override_path != nullptr && *override_path != '\0') return {override_path};
   std::vector<fs::path> candidates;
   std::error_code ec;
   const fs::path executable = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(executable.parent_path() / module::kFileName);
+  if (!ec) {
+    candidates.push_back(executable.parent_path() / module::kFileName);
+    // Installed under any prefix (cmake --install --prefix P, the .deb): P/bin/dips, P/DIPS_MODULE_RELDIR/.
+    candidates.push_back(executable.parent_path().parent_path() / DIPS_MODULE_RELDIR / module::kFileName);
+  }
   candidates.push_back(fs::path(DIPS_MODULE_DIR) / module::kFileName);
   return candidates;
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <deque>
 #include <thread>
 #include <random>
@@ -16,14 +17,19 @@
 #include <unordered_set>
 
 #include "dips/background.h"
+#include "dips/dashboard.h"
 #include "dips/fault.h"
 #include "dips/granularity.h"
+#include "dips/html_report.h"
 #include "dips/image_io.h"
 #include "dips/placement.h"
 #include "dips/progress.h"
 #include "dips/report.h"
 #include "dips/scheduler.h"
+#include "dips/signals.h"
 #include "dips/task_run.h"
+#include "dips/thumbnail.h"
+#include "dips/temp_files.h"
 #include "dips/version.h"
 
 namespace dips {
@@ -42,6 +48,14 @@ constexpr double kReportFlushInterval = 0.05;
 constexpr double kDeadlineInterval = 0.01;
 // How often rank 0 reads the --grow-from hostfile again.
 constexpr double kGrowInterval = 2.0;
+// The report's gallery (docs/report.md): thumbnails of the first tasks of a run, and of the inputs of up to
+// as many failures, so that the page of a 100,000-task job stays light.
+constexpr size_t kThumbnailTasks = 100;
+constexpr size_t kThumbnailFailures = 100;
+constexpr uint16_t kThumbnailPx = 160;
+// The dashboard's view of rank 0: refreshed this often, with this many of the latest pieces back.
+constexpr double kPublishInterval = 0.2;
+constexpr size_t kRecentPieces = 512;
 
 // CPU time of this process (user + system): rank 0's cost, reported so benchmarks can check it.
 double process_cpu_seconds() {
@@ -54,6 +68,35 @@ double peak_rss_mb() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;
+}
+
+// The wall-clock time now, for the journal's run line (all other times count from the job's start).
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+double rounded(double value) { return std::round(value * 1e4) / 1e4; }
+
+// A thumbnail from its bands' shares, in the order of their rows.
+Bytes stacked(const std::map<int, cv::Mat>& shares) {
+  std::vector<cv::Mat> ordered;
+  for (const auto& [row0, share] : shares) ordered.push_back(share);
+  return stack_thumbnail_rows(ordered);
+}
+
+const char* state_name(WorkerState state) {
+  switch (state) {
+    case WorkerState::kIdle: return "idle";
+    case WorkerState::kBusy: return "busy";
+    case WorkerState::kSuspect: return "suspect";
+    case WorkerState::kDead: return "lost";
+  }
+  return "?";
 }
 
 std::string random_token() {
@@ -99,6 +142,11 @@ struct ActiveTask {
   std::set<int> ranks;
   uint64_t loaded_bytes = 0;  // its input held in memory (IoMode::kMpi)
   uint64_t file_size = 0;     // of its input, as rank 0 saw it
+  Thumbnails thumbnails = Thumbnails::kNone;
+  Bytes thumbnail_input, thumbnail_output;
+  std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
+  std::vector<Rank0Span> rank0;
+  FileIdentity input;         // of its input before it was read, recorded for --resume
 };
 
 // A piece in the scheduler: which task it belongs to and what to send (kept to send again after a death).
@@ -120,8 +168,8 @@ uint64_t payload_bytes(const ResultItem& item) {
 
 class Coordinator {
  public:
-  Coordinator(const Options& options, Transport& transport, std::vector<Task> tasks)
-      : options_(options), transport_(transport), tasks_(std::move(tasks)), scheduler_(options.scheduler),
+  Coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const SkippedFiles& skipped)
+      : options_(options), transport_(transport), tasks_(std::move(tasks)), skipped_files_(skipped), scheduler_(options.scheduler),
         progress_(options.quiet, options.progress_interval), background_(2) {
     for (const FaultPlan& plan : fault_plans()) (plan.rank == 0 ? own_faults_ : worker_faults_).push_back(plan);
     initial_workers_ = transport_.workers().size() + static_cast<size_t>(options.spawn_workers);
@@ -160,6 +208,15 @@ class Coordinator {
   void arm_worker_faults();
   void arm_piece_fault(const std::string& kind, int worker);
   void fire_own_fault(int count);
+  void journal_worker_states();
+  void journal_unfinished_tasks();
+  void write_page();
+  void publish_live();
+  void remember_piece(const PieceEntry& entry, const PieceRecord& record, bool ok);
+  void check_stop();
+  bool stopped() const;
+  void remove_stale_temp_files_of(const std::vector<std::string>& folders);
+  void note_report(const Status& status);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
   bool finished() const { return next_task_ >= tasks_.size() && active_.empty(); }
@@ -167,6 +224,7 @@ class Coordinator {
   const Options& options_;
   Transport& transport_;
   std::vector<Task> tasks_;
+  const SkippedFiles& skipped_files_;
   Scheduler scheduler_;
   ProgressDisplay progress_;
   ReportWriter report_;
@@ -190,7 +248,7 @@ class Coordinator {
   Clock::time_point start_ = Clock::now();
   double start_cpu_s_ = process_cpu_seconds();  // rank0_cpu_s counts from here, like wall_s
   double hello_sent_ = 0, last_deadlines_ = -1, last_flush_ = 0;
-  std::set<std::string> finished_before_;
+  FinishedTasks finished_before_;
   std::unordered_set<std::string> made_dirs_;
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
   size_t preparing_ = 0;
@@ -205,6 +263,14 @@ class Coordinator {
   double hold_until_ = 0;
   size_t changes_at_hold_ = 0;
   size_t worker_changes_ = 0;  // workers lost, joined during the job, or retired
+  size_t thumbnail_tasks_ = 0, failure_thumbnails_ = 0;
+  std::map<int, WorkerState> journaled_states_;  // what the journal last said of each worker (suspect or not)
+  std::unique_ptr<Dashboard> dashboard_;
+  double last_publish_ = -1;
+  std::deque<LivePiece> recent_pieces_;          // for the dashboard only
+  bool stopping_ = false, stop_at_once_ = false;  // a stop signal came (signals.h)
+  int stop_signal_ = 0;
+  double stop_deadline_ = 0;
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -214,7 +280,7 @@ Status Coordinator::open_report(const std::string& command_line) {
     if (!status.ok()) return status;
   }
   nlohmann::ordered_json run_line = {{"dips_version", DIPS_VERSION}, {"command", command_line},
-                                     {"workers", initial_workers_}, {"resume", options_.resume}};
+                                     {"workers", initial_workers_}, {"resume", options_.resume}, {"started_at", utc_now()}};
   return report_.open(options_.report, run_line);
 }
 
@@ -258,6 +324,8 @@ void Coordinator::on_hello(int worker, const Incoming& message) {
   }
   it->second.replied = true;
   it->second.hello = reply;
+  report_.write_event({{"event", "worker_alive"}, {"worker", worker}, {"t", rounded(now())}, {"host", reply.host}, {"pid", reply.pid},
+                       {"threads", reply.threads}, {"sees_files", reply.sees_files}});
   if (io_decided_) use_worker(worker, it->second);  // a worker started during the job
 }
 
@@ -283,8 +351,9 @@ void Coordinator::decide_io() {
 void Coordinator::use_worker(int worker, WorkerInfo& info) {
   if (info.used || info.hello.threads < 1) return;
   if (shared_io_ && !info.hello.sees_files) {
-    progress_.message(fmt::format("dips: warning: worker rank {} on {} cannot see the job's files; not used ({})", worker, info.hello.host,
-                                  options_.io == IoMode::kShared ? "--io shared" : "workers read and write the files themselves in this job"));
+    const std::string why = fmt::format("cannot see the job's files ({})", options_.io == IoMode::kShared ? "--io shared" : "workers read and write the files themselves in this job");
+    progress_.message(fmt::format("dips: warning: worker rank {} on {} {}; not used", worker, info.hello.host, why));
+    report_.write_event({{"event", "worker_unused"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}});
     return;
   }
   info.used = true;
@@ -350,7 +419,7 @@ void Coordinator::spawn_one() {
   placement_->started(worker, *place);
   if (!initial) spawned_workers_.push_back(worker);
   greet(worker);
-  nlohmann::ordered_json event = {{"event", "worker_spawned"}, {"worker", worker}, {"host", where}, {"t", std::round(t0 * 1e4) / 1e4},
+  nlohmann::ordered_json event = {{"event", "worker_spawned"}, {"worker", worker}, {"host", where}, {"t", rounded(t0)},
                                   {"spawn_s", std::round(took * 1e4) / 1e4}};
   if (wish.replaces >= 0) event["replaces"] = wish.replaces;
   report_.write_event(event);
@@ -377,7 +446,7 @@ void Coordinator::regrow() {
     if (!draining_.insert(worker).second) continue;
     scheduler_.drain(worker);
     progress_.message(fmt::format("dips: worker rank {} drains (its host left {})", worker, options_.grow_from));
-    report_.write_event({{"event", "worker_draining"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}});
+    report_.write_event({{"event", "worker_draining"}, {"worker", worker}, {"t", rounded(now())}});
   }
 }
 
@@ -392,7 +461,7 @@ void Coordinator::retire_drained() {
     scheduler_.remove_worker(worker);
     placement_->stopped(worker);
     ++worker_changes_;
-    report_.write_event({{"event", "worker_retired"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}});
+    report_.write_event({{"event", "worker_retired"}, {"worker", worker}, {"t", rounded(now())}});
     it = draining_.erase(it);
   }
 }
@@ -446,6 +515,7 @@ void Coordinator::apply_deadlines() {
     info.replied = true;  // settled: lost
     on_worker_lost(id, {}, fmt::format("no answer to the greeting within {:.1f} s", options_.scheduler.ping_timeout), scheduler_.live_workers());
   }
+  journal_worker_states();
   for (int worker : scheduler_.pings_due(t)) {
     OutMessage ping;
     ping.head.assign(8, 0);
@@ -454,7 +524,7 @@ void Coordinator::apply_deadlines() {
 }
 
 bool Coordinator::admission_open() const {
-  if (next_task_ >= tasks_.size()) return false;
+  if (next_task_ >= tasks_.size() || stopping_) return false;
   if (scheduler_.pending() + preparing_ >= kMinPendingPieces + 4 * static_cast<size_t>(scheduler_.live_threads())) return false;
   return shared_io_ || loaded_bytes_ < kMaxLoadedBytes;
 }
@@ -464,12 +534,16 @@ void Coordinator::admit() {
     const size_t index = next_task_++;
     const Task& task = tasks_[index];
     std::error_code ec;
-    if (options_.resume && finished_before_.count(resume_key(task.input.string(), pipeline_text(task.pipeline), task.output.string())) &&
-        fs::exists(task.output, ec)) {
+    if (options_.resume &&
+        still_finished(finished_before_, resume_key(task.input.string(), pipeline_text(task.pipeline), task.output.string()), task.input, task.output)) {
       ++skipped_;
       continue;
     }
     active_[index].started = Clock::now();
+    if (!task.refused.empty()) {
+      finish_task(index, Status::Error(task.refused));
+      continue;
+    }
     // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
     // output's rename and its report line.
     if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
@@ -495,8 +569,9 @@ void Coordinator::prepare(size_t index) {
   const Task& task = tasks_[index];
   const size_t tasks_left = tasks_.size() - index;
   const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.live_threads()));
-  struct stat info {};
-  const uint64_t size = ::stat(task.input.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
+  const FileIdentity identity = file_identity(task.input);  // before any worker reads it: a later change is redone
+  active_.at(index).input = identity;
+  const uint64_t size = static_cast<uint64_t>(std::max<int64_t>(identity.size, 0));
   const bool need_header = may_band && size > 0 && may_cut(size, options_.tile_rows);
   if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, 0, 0);
   const bool whole = !shared_io_;
@@ -505,7 +580,9 @@ void Coordinator::prepare(size_t index) {
   ++preparing_;
   background_.submit([this, index, whole, input, max_bytes, size]() -> Background::Completion {
     std::vector<uint8_t> bytes;
+    const double t0 = now();
     Status status = whole ? read_file(input, max_bytes, &bytes) : read_header(input, &bytes);
+    const Rank0Span span{whole ? "read" : "header", t0, now(), bytes.size()};
     int width = 0, height = 0;
     if (status.ok() && !sniff_image_size(bytes, &width, &height)) width = height = 0;
     if (!whole) {
@@ -513,8 +590,9 @@ void Coordinator::prepare(size_t index) {
       status = Status();  // the worker reads the file and reports what is wrong with it
     }
     auto file = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-    return [this, index, status, file, size, width, height] {
+    return [this, index, status, file, size, width, height, span] {
       --preparing_;
+      active_.at(index).rank0.push_back(span);
       start_task(index, status, Bytes{file, file->data(), file->size()}, size, width, height);
     };
   });
@@ -541,6 +619,10 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   loaded_bytes_ += active.loaded_bytes;
   active.run = std::make_unique<TaskRun>(task, std::move(io), choose_shape(shape_input));
   active.file_size = file_size;
+  // Thumbnails for the report's gallery: the first tasks of the run, and the inputs of failures.
+  active.thumbnails = ++thumbnail_tasks_ <= kThumbnailTasks ? Thumbnails::kAlways
+                      : failure_thumbnails_ < kThumbnailFailures ? Thumbnails::kOnError
+                                                                 : Thumbnails::kNone;
   enqueue_ready(index);
 }
 
@@ -561,6 +643,11 @@ void Coordinator::enqueue_ready(size_t index) {
     }
     const uint64_t id = scheduler_.add_piece(costs_.estimate(entry.cost_key, entry.cost_units));
     item.piece_id = id;
+    active.run->records()[piece_index].id = id;
+    if (active.thumbnails != Thumbnails::kNone) {
+      item.thumbnails = active.thumbnails;
+      item.thumbnail_px = kThumbnailPx;
+    }
     entry.item = std::move(item);
     pieces_.emplace(id, std::move(entry));
   }
@@ -569,6 +656,7 @@ void Coordinator::enqueue_ready(size_t index) {
 void Coordinator::dispatch() {
   std::map<int, std::vector<WorkItem>> batches;
   const double t = now();
+  if (stopping_) return;  // pieces not sent yet are left for --resume
   if (hold_until_ > t && (worker_changes_ == changes_at_hold_ || awaiting_workers())) return;  // DIPS_FAULT hold
   while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
     auto it = pieces_.find(assignment->piece);
@@ -580,7 +668,12 @@ void Coordinator::dispatch() {
     }
     PieceRecord& record = task->second.run->records()[it->second.index];
     arm_piece_fault(record.kind, assignment->worker);
-    if (record.worker >= 0) record.lost_on.push_back(record.worker);
+    if (record.worker >= 0) {  // sent again: its worker was lost holding it
+      record.lost_on.push_back(record.worker);
+      record.lost_sent.push_back(record.sent);
+      report_.write_event({{"event", "piece_resent"}, {"piece", assignment->piece}, {"task", it->second.task}, {"kind", record.kind},
+                           {"from", record.worker}, {"to", assignment->worker}, {"t", rounded(t)}});
+    }
     record.worker = assignment->worker;
     record.sent = t;
     record.bytes_out = payload_bytes(it->second.item);
@@ -620,7 +713,17 @@ void Coordinator::on_result(int worker, ResultItem result) {
   record.compute_ms = result.compute_ms;
   record.queue_ms = result.queue_ms;
   record.bytes_in = payload_bytes(result);
+  record.outcome = result.error.empty() ? "ok" : "error";
+  if (!result.thumbnail_input.empty()) active.thumbnail_input = result.thumbnail_input;
+  if (!result.thumbnail_output.empty()) active.thumbnail_output = result.thumbnail_output;
+  // Copied out: the message they point into is big (a band's bytes) and goes once the result is used.
+  if (!result.thumbnail_input_rows.empty()) active.input_shares[record.row0] = result.thumbnail_input_rows.clone();
+  if (!result.thumbnail_output_rows.empty()) active.output_shares[record.row0] = result.thumbnail_output_rows.clone();
+  if (dashboard_) remember_piece(entry, record, result.error.empty());
+  const bool stitched = record.kind == "band" && !result.pixels.empty();  // encoded bands are not stitched
+  const double t0 = record.done;
   Status status = active.run->on_result(entry.index, std::move(result));
+  if (stitched) active.rank0.push_back(Rank0Span{"stitch", t0, now(), 0});  // rank 0 copies the band's rows in
   if (!status.ok()) return finish_task(entry.task, status);
   task_progress(entry.task);
 }
@@ -634,9 +737,16 @@ void Coordinator::task_progress(size_t index) {
   // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
-  background_.submit([this, index, parts, path, sync]() -> Background::Completion {
+  uint64_t bytes = 0;
+  for (const ByteRange& part : parts) bytes += part.size;
+  background_.submit([this, index, parts, path, sync, bytes]() -> Background::Completion {
+    const double t0 = now();
     Status status = write_file_atomic(path, parts, sync);
-    return [this, index, status] { finish_task(index, status); };
+    const Rank0Span span{"write", t0, now(), bytes};
+    return [this, index, status, span] {
+      active_.at(index).rank0.push_back(span);
+      finish_task(index, status);
+    };
   });
 }
 
@@ -658,6 +768,25 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   record.ms = std::chrono::duration<double, std::milli>(Clock::now() - task.started).count();
   record.ranks.assign(task.ranks.begin(), task.ranks.end());
   record.origin = spec.origin;
+  record.task = static_cast<int64_t>(index);
+  record.t = now();
+  record.rank0 = std::move(task.rank0);
+  for (PieceRecord& piece : record.pieces) {
+    if (piece.outcome.empty()) piece.outcome = "cancelled";  // its task ended before its result counted
+  }
+  // Thumbnails: every one asked for with kAlways; a failure's input while there is room for them. An
+  // image done in bands gets them from its bands' shares (a few small rows each) stacked here.
+  if (status.ok() && task.thumbnail_input.empty()) task.thumbnail_input = stacked(task.input_shares);
+  if (status.ok() && task.thumbnail_output.empty()) task.thumbnail_output = stacked(task.output_shares);
+  const bool keep_input = status.ok() ? task.thumbnails == Thumbnails::kAlways : failure_thumbnails_ < kThumbnailFailures;
+  if (keep_input && !task.thumbnail_input.empty()) {
+    record.thumbnail_input = base64_encode(task.thumbnail_input);
+    if (!status.ok()) ++failure_thumbnails_;
+  }
+  if (status.ok() && !task.thumbnail_output.empty()) record.thumbnail_output = base64_encode(task.thumbnail_output);
+  record.input_size = task.input.size;
+  record.input_mtime_ns = task.input.mtime_ns;
+  if (status.ok()) record.output_size = file_identity(spec.output).size;
   if (status.ok()) {
     ++ok_;
     megapixels_ += record.width * static_cast<double>(record.height) / 1e6;
@@ -665,11 +794,7 @@ void Coordinator::finish_task(size_t index, const Status& status) {
     ++failed_;
     progress_.message(fmt::format("dips: error: {}{}: {}", spec.origin.empty() ? "" : spec.origin + ": ", record.input, status.message()));
   }
-  Status written = report_.write_task(record);
-  if (!written.ok() && !report_failed_) {
-    report_failed_ = true;
-    progress_.message("dips: error: " + written.message());
-  }
+  note_report(report_.write_task(record));
   loaded_bytes_ -= task.loaded_bytes;
   active_.erase(index);
   fire_own_fault(static_cast<int>(++tasks_completed_));
@@ -688,7 +813,7 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
   }
   progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why, pieces.size(),
                                 pieces.size() == 1 ? "" : "s", left, left == 1 ? "" : "s"));
-  report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", std::round(now() * 1e4) / 1e4}, {"why", why}, {"pieces", pieces.size()}});
+  report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}, {"pieces", pieces.size()}, {"piece_ids", pieces}});
 }
 
 // Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
@@ -736,9 +861,136 @@ void Coordinator::fire_own_fault(int count) {
   }
 }
 
+// A worker whose ping is overdue becomes suspect (it gets no new pieces), and ok again when it answers:
+// the journal records each change, so that the report shows a worker's trouble before any loss.
+void Coordinator::journal_worker_states() {
+  for (int worker : scheduler_.workers()) {
+    const WorkerState state = scheduler_.worker_state(worker);
+    if (state == WorkerState::kDead) continue;  // its worker_lost line says it
+    const bool suspect = state == WorkerState::kSuspect;
+    auto [it, inserted] = journaled_states_.emplace(worker, WorkerState::kIdle);
+    if ((it->second == WorkerState::kSuspect) == suspect) continue;
+    it->second = state;
+    report_.write_event({{"event", suspect ? "worker_suspect" : "worker_ok"}, {"worker", worker}, {"t", rounded(now())}});
+  }
+}
+
+// When the job cannot finish, the tasks under way get a line each, so that every piece sent has its
+// outcome in the journal; --resume does not read these lines (their status is not "ok").
+void Coordinator::journal_unfinished_tasks() {
+  std::vector<size_t> indices;
+  for (const auto& [index, active] : active_) indices.push_back(index);
+  std::sort(indices.begin(), indices.end());
+  for (size_t index : indices) {
+    const ActiveTask& active = active_.at(index);
+    const Task& task = tasks_[index];
+    nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
+    if (active.run) {
+      for (PieceRecord piece : active.run->records()) {
+        if (piece.outcome.empty()) piece.outcome = "unfinished";
+        pieces.push_back(piece_json(piece));
+      }
+    }
+    report_.write_event({{"event", "task_unfinished"}, {"task", index}, {"input", task.input.string()}, {"output", task.output.string()},
+                         {"ops", pipeline_text(task.pipeline)}, {"status", "unfinished"}, {"t", rounded(now())}, {"pieces", std::move(pieces)}});
+  }
+}
+
+// The report page beside the journal, from the journal alone (what scripts/dips-report also does).
+void Coordinator::write_page() {
+  const fs::path page = report_page_path(options_.report);
+  Status status = write_report_page(options_.report, page);
+  if (!status.ok()) progress_.message("dips: warning: no report page: " + status.message());
+}
+
+void Coordinator::remember_piece(const PieceEntry& entry, const PieceRecord& record, bool ok) {
+  LivePiece piece;
+  piece.id = record.id;
+  piece.worker = record.worker;
+  piece.kind = record.kind;
+  piece.input = tasks_[entry.task].input.string();
+  piece.sent = record.sent;
+  piece.done = record.done;
+  piece.compute_ms = record.compute_ms;
+  piece.ok = ok;
+  recent_pieces_.push_back(std::move(piece));
+  if (recent_pieces_.size() > kRecentPieces) recent_pieces_.pop_front();
+}
+
+// What the dashboard shows beyond the journal, a few times a second: counts, worker states, pieces in
+// flight and just back. Built here, handed over by a pointer swap.
+void Coordinator::publish_live() {
+  const double t = now();
+  if (!dashboard_ || t - last_publish_ < kPublishInterval) return;
+  last_publish_ = t;
+  auto live = std::make_shared<LiveStatus>();
+  live->t = t;
+  live->tasks_total = tasks_.size();
+  live->ok = ok_;
+  live->failed = failed_;
+  live->skipped = skipped_;
+  live->megapixels = megapixels_;
+  for (const auto& [id, info] : workers_) {
+    const bool lost = std::find(lost_workers_.begin(), lost_workers_.end(), id) != lost_workers_.end();
+    const WorkerState state = scheduler_.worker_state(id);
+    live->workers.push_back({id, lost ? "lost" : info.used ? state_name(state) : "idle", scheduler_.in_flight(id)});
+  }
+  for (const auto& [id, entry] : pieces_) {
+    const int worker = scheduler_.piece_worker(id);
+    if (worker < 0) continue;
+    auto task = active_.find(entry.task);
+    if (task == active_.end() || !task->second.run) continue;
+    const PieceRecord& record = task->second.run->records()[entry.index];
+    live->in_flight.push_back({id, worker, record.kind, tasks_[entry.task].input.string(), record.sent, 0, 0, false});
+  }
+  live->recent.assign(recent_pieces_.begin(), recent_pieces_.end());
+  dashboard_->publish(std::move(live));
+}
+
+// A stop signal: no new tasks and no new pieces; the pieces in flight get --stop-grace seconds.
+void Coordinator::check_stop() {
+  const StopRequest request = stop_request();
+  if (request.signal == 0) return;
+  if (!stopping_) {
+    stopping_ = true;
+    stop_signal_ = request.signal;
+    stop_deadline_ = now() + options_.stop_grace;
+    progress_.message(fmt::format("dips: stop requested ({}): no new work; the pieces in flight get up to {:g} s to finish (a second signal stops at once)",
+                                  signal_name(request.signal), options_.stop_grace));
+  }
+  if (request.at_once && !stop_at_once_) {
+    stop_at_once_ = true;
+    progress_.message("dips: stopping at once");
+  }
+}
+
+// Stopping, and nothing is left worth waiting for.
+bool Coordinator::stopped() const {
+  if (!stopping_) return false;
+  const bool in_flight = scheduler_.unfinished() > scheduler_.pending() || background_.outstanding() > 0;
+  return stop_at_once_ || !in_flight || now() >= stop_deadline_;
+}
+
+// Leftovers of writers that are gone (a killed worker, an earlier run); this run's own live writers remove
+// theirs when they stop.
+void Coordinator::remove_stale_temp_files_of(const std::vector<std::string>& folders) {
+  // No worker outlives rank 0 by more than --orphan-timeout: older files from other hosts are leftovers.
+  const double foreign_age_s = std::max(60.0, 3 * options_.orphan_timeout);
+  size_t removed = 0;
+  for (const std::string& folder : folders) removed += remove_stale_temp_files(folder, foreign_age_s);
+  if (removed > 0) progress_.message(fmt::format("dips: removed {} temporary file{} left by writers that are gone", removed, removed == 1 ? "" : "s"));
+}
+
+void Coordinator::note_report(const Status& status) {
+  if (status.ok() || report_failed_) return;
+  report_failed_ = true;
+  progress_.message("dips: error: " + status.message());
+}
+
 ProgressState Coordinator::progress_state() const {
   ProgressState state;
   state.done = ok_ + skipped_;
+  state.pieces_done = pieces_completed_;
   state.failed = failed_;
   state.total = tasks_.size();
   state.megapixels = megapixels_;
@@ -755,6 +1007,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"failed", failed_},
           {"skipped", skipped_},
           {"unfinished", tasks_.size() - ok_ - failed_ - skipped_},
+          {"interrupted", stopping_ && !finished()},
           {"wall_s", std::round(wall * 1000) / 1000},
           {"megapixels", std::round(megapixels_ * 1000) / 1000},
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
@@ -762,6 +1015,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"workers_lost", lost_workers_},
           {"workers_spawned", spawned_workers_},
           {"launch", options_.spawn_workers > 0 ? "spawned" : "world"},
+          {"scan_skipped", skipped_files_},
           {"io", shared_io_ ? "shared" : "mpi"},
           {"rank0_cpu_s", std::round((process_cpu_seconds() - start_cpu_s_) * 1000) / 1000},
           {"rank0_peak_rss_mb", std::round(peak_rss_mb() * 10) / 10},
@@ -777,6 +1031,7 @@ bool Coordinator::step() {
     busy = true;
   }
   busy |= background_.run_completions();
+  check_stop();
   apply_deadlines();
   spawn_one();
   regrow();
@@ -789,8 +1044,9 @@ bool Coordinator::step() {
   dispatch();
   if (now() - last_flush_ >= kReportFlushInterval) {
     last_flush_ = now();
-    report_.flush();
+    note_report(report_.flush());
   }
+  publish_live();
   progress_.update(progress_state());
   return busy;
 }
@@ -802,6 +1058,19 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message(fmt::format("dips: error: cannot create output directory '{}': {}", options_.job.output_dir.string(), ec.message()));
     return ExitCode::kUsage;
   }
+  if (!options_.dashboard.empty()) {
+    DashboardAddress address;
+    Status status = parse_dashboard_address(options_.dashboard, &address);
+    if (status.ok()) status = Dashboard::start(address, options_.report, &dashboard_);
+    if (!status.ok()) {
+      progress_.message("dips: error: " + status.message());
+      return ExitCode::kUsage;
+    }
+    const bool v6 = address.host.find(':') != std::string::npos;
+    // Always printed (even with --quiet): it was asked for, and scripts find the chosen port here.
+    std::fprintf(stderr, "dips: dashboard: http://%s%s%s:%d/\n", v6 ? "[" : "", address.host.c_str(), v6 ? "]" : "", dashboard_->port());
+    std::fflush(stderr);
+  }
   Status status = open_report(command_line);
   if (!status.ok()) {
     progress_.message("dips: error: " + status.message());
@@ -812,9 +1081,14 @@ ExitCode Coordinator::run(const std::string& command_line) {
     progress_.message("dips: error: " + status.message());
     return ExitCode::kUsage;
   }
+  if (options_.resume) {
+    std::set<std::string> folders;
+    for (const Task& task : tasks_) folders.insert(task.output.parent_path().string());
+    remove_stale_temp_files_of(std::vector<std::string>(folders.begin(), folders.end()));
+  }
   greet_workers();
   auto backoff = std::chrono::microseconds(50);
-  while (!finished()) {
+  while (!finished() && !stopped()) {
     const bool busy = step();
     if (io_decided_ && scheduler_.live_workers() == 0 && !awaiting_workers()) break;
     // Waits for a background completion, polling the workers more and more lazily while nothing happens.
@@ -823,28 +1097,36 @@ ExitCode Coordinator::run(const std::string& command_line) {
   }
   progress_.update(progress_state(), true);
   const bool done = finished();
-  ExitCode code = !done ? ExitCode::kJobFailed : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
+  ExitCode code = !done ? (stopping_ ? ExitCode::kInterrupted : ExitCode::kJobFailed) : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
   if (report_failed_) code = ExitCode::kJobFailed;
   progress_.finish();
   if (!done) {
-    progress_.message(fmt::format("dips: error: no worker left; {} of {} tasks unfinished. Finished outputs and the report are kept; "
-                                  "rerun with --resume to do the rest.", tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
+    const std::string why = stopping_ ? fmt::format("interrupted by {}", signal_name(stop_signal_)) : "no worker left";
+    progress_.message(fmt::format("dips: {}{}; {} of {} tasks unfinished. Finished outputs and the report are kept; "
+                                  "rerun with --resume to do the rest.", stopping_ ? "" : "error: ", why, tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
   }
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
+  if (!done) journal_unfinished_tasks();
+  if (stopping_) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
   status = report_.write_summary(summary(code));
   if (!status.ok()) code = ExitCode::kJobFailed;
+  const double wall = now();
+  dashboard_.reset();  // the port closes with the job
+  write_page();
   if (!options_.quiet) {
-    progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {}",
-                                  tasks_.size(), ok_, failed_, skipped_, megapixels_, now(), now() > 0 ? megapixels_ / now() : 0.0,
-                                  options_.report.string()));
+    progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {} (page: {})",
+                                  tasks_.size(), ok_, failed_, skipped_, megapixels_, wall, wall > 0 ? megapixels_ / wall : 0.0,
+                                  options_.report.string(), report_page_path(options_.report).string()));
+    if (!skipped_files_.empty()) progress_.message("dips: not taken from the input folders: " + skipped_files_text(skipped_files_));
   }
   return code;
 }
 
 }  // namespace
 
-ExitCode run_coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const std::string& command_line) {
-  Coordinator coordinator(options, transport, std::move(tasks));
+ExitCode run_coordinator(const Options& options, Transport& transport, std::vector<Task> tasks, const std::string& command_line,
+                         const SkippedFiles& skipped) {
+  Coordinator coordinator(options, transport, std::move(tasks), skipped);
   return coordinator.run(command_line);
 }
 

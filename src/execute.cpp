@@ -6,18 +6,41 @@
 
 #include "dips/codec.h"
 #include "dips/image_io.h"
+#include "dips/thumbnail.h"
 
 namespace dips {
 namespace {
 
+// Per compute thread, the buffers a task's file bytes pass through (the input read, the encoded output
+// written by the worker). They keep their capacity from task to task: fresh memory costs a page fault
+// per page on first touch, which for a file of megabytes cost more than its decoding's share here, and a
+// growing encode buffer copied itself at every doubling. resize() within the capacity touches warm pages.
+std::vector<uint8_t>& input_buffer() {
+  thread_local std::vector<uint8_t> buffer;
+  return buffer;
+}
+
+std::vector<uint8_t>& output_buffer() {
+  thread_local std::vector<uint8_t> buffer;
+  return buffer;
+}
+
+// A band decoded from the file, asked for thumbnails: its rows of the input's thumbnail.
+void band_input_thumbnail(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
+  if (item.thumbnails != Thumbnails::kAlways) return;
+  const cv::Mat own = image.rowRange(item.rows.row0 - item.rows.in_row0, item.rows.row1 - item.rows.in_row0);
+  result->thumbnail_input_rows = thumbnail_rows(own, item.rows.row0, item.image_width, item.image_height, item.thumbnail_px);
+}
+
 // The source image: all of it, or for a band the rows in_row0..in_row1. A probe whose rows decode cheaply
-// stops at the header (*done).
-Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done) {
+// stops at the header (*done). A whole decoded input is also kept in *decoded (no copy) when the piece is
+// asked for thumbnails: bands and probes that stop at the header never hold the whole input.
+Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done, cv::Mat* decoded) {
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
   }
-  std::vector<uint8_t> read;
+  std::vector<uint8_t>& read = input_buffer();
   const uint8_t* data = item.file.data;
   size_t size = item.file.size;
   if (item.source == Source::kPath) {
@@ -26,7 +49,11 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
     data = read.data();
     size = read.size();
   }
-  if (item.band) return decode_rows(data, size, item.max_pixels, item.rows.in_row0, item.rows.in_row1, image);
+  if (item.band) {
+    Status status = decode_rows(data, size, item.max_pixels, item.rows.in_row0, item.rows.in_row1, image);
+    if (status.ok()) band_input_thumbnail(item, *image, result);
+    return status;
+  }
   if (item.probe) {
     ImageInfo info;
     Status status = probe_image(data, size, item.max_pixels, &info);
@@ -41,6 +68,7 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
   if (!status.ok()) return status;
   result->width = image->cols;
   result->height = image->rows;
+  if (item.thumbnails != Thumbnails::kNone) *decoded = *image;
   return Status();
 }
 
@@ -88,26 +116,38 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));
     return status;
   }
-  std::vector<uint8_t> bytes;
+  if (item.sink == Sink::kEncoded) {  // the bytes travel with the result: a buffer of their own
+    std::vector<uint8_t> bytes;
+    Status status = encode_image(image, item.output_ext, &bytes);
+    if (status.ok()) result->encoded = Bytes::of(std::move(bytes));
+    return status;
+  }
+  std::vector<uint8_t>& bytes = output_buffer();
   Status status = encode_image(image, item.output_ext, &bytes);
   if (!status.ok()) return status;
-  if (item.sink == Sink::kEncoded) {
-    result->encoded = Bytes::of(std::move(bytes));
-    return Status();
-  }
   status = write_file_atomic(item.output_path, bytes, item.sync);
   if (status.ok()) result->written = bytes.size();
   return status;
 }
 
-Status execute(const WorkItem& item, ResultItem* result) {
+// `decoded` keeps the decoded input (no copy) while the piece runs, for a thumbnail made only if it fails.
+Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
   cv::Mat image;
   bool done = false;
-  Status status = load_source(item, &image, result, &done);
+  Status status = load_source(item, &image, result, &done, decoded);
   if (done) return status;
+  if (status.ok() && item.thumbnails == Thumbnails::kAlways && !decoded->empty()) {
+    result->thumbnail_input = make_thumbnail(*decoded, item.thumbnail_px);
+    decoded->release();
+  }
   if (status.ok()) status = apply_finish(item, &image);
   if (status.ok()) status = run_steps(item, &image, result);
   if (status.ok()) status = deliver(item, image, result);
+  if (!status.ok() || item.thumbnails != Thumbnails::kAlways) return status;
+  if (item.sink == Sink::kEncoded || item.sink == Sink::kWriteFile) result->thumbnail_output = make_thumbnail(image, item.thumbnail_px);
+  if (item.sink == Sink::kBand) {
+    result->thumbnail_output_rows = thumbnail_rows(image, item.rows.row0, item.image_width, item.image_height, item.thumbnail_px);
+  }
   return status;
 }
 
@@ -118,18 +158,22 @@ ResultItem execute_item(const WorkItem& item) {
   ResultItem result;
   result.piece_id = item.piece_id;
   Status status;
+  cv::Mat decoded;
   try {
-    status = execute(item, &result);
+    status = execute(item, &result, &decoded);
   } catch (const std::exception& e) {  // e.g. std::bad_alloc: a task error, not a dead rank
     status = Status::Error(fmt::format("worker failed: {}", e.what()));
   }
   if (!status.ok()) {
     const int width = result.width, height = result.height;
+    Bytes thumbnail = result.thumbnail_input;
+    if (thumbnail.empty() && item.thumbnails != Thumbnails::kNone) thumbnail = make_thumbnail(decoded, item.thumbnail_px);
     result = ResultItem();
     result.piece_id = item.piece_id;
     result.error = status.message();
     result.width = width;
     result.height = height;
+    result.thumbnail_input = thumbnail;
   }
   result.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;

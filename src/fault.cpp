@@ -1,5 +1,7 @@
 #include "dips/fault.h"
 
+#include "dips/coverage.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     return FaultPlan();
   }
   const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
-  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker ? 0 : 1) &&
+  const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker || plan.kind == "slow" ? 0 : 1) &&
                      (plan.kind != "hold" || plan.rank == 0) && (plan.piece.empty() || worker) &&
                      (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
   if (!valid) {
@@ -57,9 +59,22 @@ std::vector<FaultPlan> fault_plans() {
   return plans;
 }
 
+double listing_delay_seconds() {
+  const char* text = std::getenv("DIPS_FAULT");
+  if (text == nullptr) return 0;
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ';');) {
+    std::string error;  // fault_plans() reports malformed plans
+    const FaultPlan plan = parse_fault_plan(item, &error);
+    if (plan.rank == 0 && plan.kind == "slow") return kSlowFaultSeconds;
+  }
+  return 0;
+}
+
 void inject_fault(int rank, const std::string& kind) {
   std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", rank, kind.c_str());
   std::fflush(stderr);
+  if (kind == "kill" || kind == "stop" || kind == "exit" || kind == "hang") flush_coverage();  // the process ends here
   if (kind == "kill") ::raise(SIGKILL);
   if (kind == "stop") ::raise(SIGSTOP);
   if (kind == "exit") ::_exit(1);

@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
+#include "dips/temp_files.h"
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -20,20 +21,6 @@ namespace {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-std::atomic<uint64_t> temp_counter{0};
-
-// This host's name, hashed (FNV-1a): process ids repeat across the hosts of a shared file system.
-uint32_t host_hash() {
-  static const uint32_t hash = [] {
-    char name[256] = {};
-    ::gethostname(name, sizeof(name) - 1);
-    uint32_t h = 2166136261u;
-    for (const char* c = name; *c; ++c) h = (h ^ static_cast<uint8_t>(*c)) * 16777619u;
-    return h;
-  }();
-  return hash;
 }
 
 // Writes every byte of parts to fd, as few writev calls as the kernel allows. Returns 0 or an errno.
@@ -106,18 +93,17 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
 }
 
 Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
-  // A short name: the output's own name may already be as long as the file system allows.
-  const fs::path temp = path.parent_path() / fmt::format(".dips-tmp-{:08x}-{}-{}", host_hash(), ::getpid(), temp_counter++);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // A short name (temp_files.h): the output's own name may already be as long as the file system allows.
+  fs::path temp;
+  const int fd = create_temp_file(path.parent_path(), &temp);
   if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
   int err = write_all(fd, parts);
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(temp.c_str());
-    return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
-  }
+  if (err != 0) ::unlink(temp.c_str());
+  release_temp_file(temp);
+  if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();
   // The rename itself is durable only once the folder is synced.
   const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

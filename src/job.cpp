@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "dips/codec.h"
 #include "dips/image_io.h"
+#include "dips/operation.h"
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -19,6 +21,12 @@ namespace {
 constexpr size_t kMaxManifestLine = 64 * 1024;
 constexpr uintmax_t kMaxManifestBytes = 256ull << 20;
 constexpr size_t kMaxReportedProblems = 50;
+constexpr const char* kStdinName = "<stdin>";
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
 
 bool valid_utf8(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
@@ -49,6 +57,41 @@ fs::path with_format(fs::path path, const std::string& format) {
   return path;
 }
 
+// An output named after its input: with --format's extension, else the input's, except .jfif, which is
+// JPEG under a name OpenCV's encoder does not know: such outputs are named .jpg.
+fs::path derived_output(fs::path relative, const std::string& format) {
+  if (format.empty() && lower(relative.extension().string()) == ".jfif") return relative.replace_extension(".jpg");
+  return with_format(std::move(relative), format);
+}
+
+// The output path a listed input gets by default: its own relative path, or its file name when it is
+// absolute or leads up out of the folder it is relative to.
+fs::path default_output(const std::string& input) {
+  const fs::path relative = fs::path(input).lexically_relative(".");
+  return fs::path(input).is_absolute() || relative.empty() || *relative.begin() == ".." ? fs::path(input).filename() : relative;
+}
+
+// Extensions a directory scan takes: what has_image_extension knows, and PAM and JFIF, which OpenCV 4.6
+// decodes (PAM by its own decoder, JFIF is JPEG). PFM is left out (OpenCV converts its floating-point
+// samples to 8 bits without scaling: values in 0..1 become 0 or 1), and so is GIF (not decoded).
+bool scanned_extension(const fs::path& path) {
+  const std::string ext = lower(path.extension().string());
+  return has_image_extension(path) || ext == ".pam" || ext == ".jfif";
+}
+
+// Why a directory scan leaves an entry out (a SkippedFiles reason), or "" when it takes it. Anything else
+// with an image's name is taken: a FIFO, a broken link or a folder named .jpg fails as a task, saying why.
+std::string skip_reason(const fs::directory_entry& entry) {
+  std::error_code ec;
+  const fs::file_status target = entry.status(ec);  // follows symbolic links
+  const bool image_name = scanned_extension(entry.path());
+  if (fs::is_directory(target) && !image_name) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
+  if (image_name) return "";
+  if (!fs::is_regular_file(target)) return "not a regular file";
+  const std::string ext = lower(entry.path().extension().string());
+  return ext.empty() ? "no extension" : ext;
+}
+
 bool inside(const fs::path& dir, const fs::path& path) {
   auto d = dir.begin(), p = path.begin();
   for (; d != dir.end(); ++d, ++p) {
@@ -58,22 +101,53 @@ bool inside(const fs::path& dir, const fs::path& path) {
   return true;
 }
 
-std::vector<fs::path> list_directory(const fs::path& dir, bool recursive, const fs::path& skip) {
+fs::path full_canonical_or_lexical(const fs::path& absolute) {
+  std::error_code ec;
+  fs::path result = fs::weakly_canonical(absolute, ec);
+  return ec ? absolute.lexically_normal() : result;
+}
+
+// weakly_canonical of a path, else its lexical form. A job names thousands of files in a few folders, and
+// resolving every component of every name cost ~30 system calls per file (a 20,000-file folder took
+// seconds to list): each folder is resolved once, a name in it only when it is a symbolic link itself.
+// While a job is built (on one thread, its folders unchanged meanwhile): resolved folders.
+thread_local std::map<fs::path, fs::path>* resolved_folders = nullptr;
+
+struct ResolvedFoldersScope {
+  std::map<fs::path, fs::path> folders;
+  ResolvedFoldersScope() { resolved_folders = &folders; }
+  ~ResolvedFoldersScope() { resolved_folders = nullptr; }
+};
+
+fs::path canonical_or_lexical(const fs::path& path) {
+  const fs::path absolute = fs::absolute(path);
+  const fs::path name = absolute.filename();
+  const bool plain = absolute.lexically_normal() == absolute && !name.empty() && name != "." && name != "..";
+  if (resolved_folders == nullptr || !plain) return full_canonical_or_lexical(absolute);
+  auto [it, fresh] = resolved_folders->emplace(absolute.parent_path(), fs::path());
+  if (fresh) it->second = full_canonical_or_lexical(absolute.parent_path());
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(it->second / name, ec))) return full_canonical_or_lexical(absolute);
+  return it->second / name;
+}
+
+std::vector<fs::path> list_directory(const fs::path& dir, bool recursive, const fs::path& skip, SkippedFiles* skipped) {
   std::vector<fs::path> files;
   std::error_code ec;
   const auto consider = [&](const fs::directory_entry& entry) {
-    if (has_image_extension(entry.path())) files.push_back(entry.path());
+    const std::string reason = skip_reason(entry);
+    if (reason.empty()) files.push_back(entry.path());
+    else ++(*skipped)[reason];
   };
   if (recursive) {
     fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
     for (; !ec && it != end; it.increment(ec)) {
       std::error_code type_ec;
-      if (fs::weakly_canonical(it->path(), type_ec) == skip) {
+      if (canonical_or_lexical(it->path()) == skip) {
         it.disable_recursion_pending();
         continue;
       }
-      // Real sub-directories are descended; a directory symlink is never followed (no loops), and like
-      // any other non-file with an image name it becomes a task that fails with a clear error.
+      // Real sub-directories are descended; a directory symlink is never followed (no loops).
       if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) continue;
       consider(*it);
     }
@@ -100,27 +174,77 @@ class Problems {
   std::vector<std::string> list_;
 };
 
-fs::path canonical_or_lexical(const fs::path& path) {
-  std::error_code ec;
-  fs::path result = fs::weakly_canonical(fs::absolute(path), ec);
-  return ec ? fs::absolute(path).lexically_normal() : result;
-}
+std::string task_name(const Task& task) { return task.origin.empty() ? task.input.string() : task.origin; }
 
-void check_outputs(const std::vector<Task>& tasks, Problems* problems) {
+void check_outputs(const std::vector<Task>& tasks, const fs::path& report, Problems* problems) {
   std::map<fs::path, const Task*> outputs;
   std::set<fs::path> inputs;
   for (const Task& task : tasks) inputs.insert(canonical_or_lexical(task.input));
+  const fs::path report_path = report.empty() ? fs::path() : canonical_or_lexical(report);
+  if (inputs.count(report_path)) {
+    problems->add(fmt::format("--report '{}' is an input of this job; inputs are never overwritten", report.string()));
+  }
   for (const Task& task : tasks) {
     const std::string where = task.origin.empty() ? task.input.string() : task.origin;
     const fs::path output = canonical_or_lexical(task.output);
     if (inputs.count(output)) {
       problems->add(fmt::format("{}: output '{}' is an input of this job; inputs are never overwritten", where, task.output.string()));
     }
+    if (output == report_path) {
+      problems->add(fmt::format("{}: output '{}' is the report (--report); give the report another name", where, task.output.string()));
+    }
     auto [it, fresh] = outputs.emplace(output, &task);
     if (!fresh) {
       const Task& first = *it->second;
       problems->add(fmt::format("{}: output '{}' is also the output of {}; give the tasks different outputs (or --format)",
                                 where, task.output.string(), first.origin.empty() ? first.input.string() : first.origin));
+    }
+  }
+}
+
+// Whether outputs named like `output` can hold the pipeline's result: "" or why not. OpenCV's encoders
+// decide (a tiny image of the right channels is encoded), memoised per extension and channels.
+class FormatCheck {
+ public:
+  std::string problem(const Task& task) {
+    std::string ext = lower(task.output.extension().string());
+    if (ext.empty()) ext = ".png";  // what the workers write then (task_run.cpp)
+    const int channels = output_channels(task.pipeline, 3);  // inputs are decoded to BGR
+    const auto key = std::make_pair(ext, channels);
+    auto it = verdicts_.find(key);
+    if (it == verdicts_.end()) it = verdicts_.emplace(key, verdict(ext, channels)).first;
+    return it->second;
+  }
+
+ private:
+  static bool encodes(const std::string& ext, int channels) {
+    std::vector<uint8_t> bytes;
+    // 64 x 64: JPEG 2000's encoder refuses images under 32 x 32 (its default number of resolutions).
+    return encode_image(cv::Mat(64, 64, CV_8UC(channels), cv::Scalar::all(128)), ext, &bytes).ok();
+  }
+  static std::string verdict(const std::string& ext, int channels) {
+    if (encodes(ext, channels)) return "";
+    if (!can_encode_extension(ext) || !encodes(ext, 4 - channels)) return fmt::format("OpenCV cannot write {} files here", ext);
+    return fmt::format("a {} cannot hold this pipeline's {} result", ext, channels == 1 ? "gray (1-channel)" : "colour (3-channel)");
+  }
+  std::map<std::pair<std::string, int>, std::string> verdicts_;
+};
+
+// Outputs whose format cannot hold the result: refused with the job when their names were chosen (by
+// --format or a manifest), else only that task is refused (its name came from its input's).
+void check_formats(std::vector<Task>* tasks, bool names_chosen, const std::string& format, Problems* problems) {
+  FormatCheck check;
+  std::set<std::string> reported;
+  for (Task& task : *tasks) {
+    const std::string problem = check.problem(task);
+    if (problem.empty()) continue;
+    const std::string advice = "; choose another --format (png holds every result)";
+    if (!format.empty()) {
+      if (reported.insert(problem).second) problems->add(fmt::format("--format {}: {}{}", format, problem, advice));
+    } else if (names_chosen) {
+      problems->add(fmt::format("{}: output '{}': {}", task_name(task), task.output.string(), problem));
+    } else {
+      task.refused = fmt::format("output '{}': {}{}", task.output.string(), problem, advice);
     }
   }
 }
@@ -207,16 +331,9 @@ Status parse_manifest(const std::string& text, const fs::path& manifest_path, co
       problems.add(fmt::format("{}: {}", where, status.message()));
       continue;
     }
-    fs::path requested;
-    if (columns.size() == 3 && !columns[2].empty()) {
-      requested = columns[2];
-    } else {
-      const fs::path relative = fs::path(columns[0]).lexically_relative(".");
-      requested = fs::path(columns[0]).is_absolute() || relative.empty() || *relative.begin() == ".."
-                      ? fs::path(columns[0]).filename()
-                      : relative;
-    }
-    status = resolve_output(output_dir, with_format(requested, format), &task.output);
+    const bool named = columns.size() == 3 && !columns[2].empty();
+    const fs::path requested = named ? with_format(columns[2], format) : derived_output(default_output(columns[0]), format);
+    status = resolve_output(output_dir, requested, &task.output);
     if (!status.ok()) {
       problems.add(fmt::format("{}: {}", where, status.message()));
       continue;
@@ -227,8 +344,86 @@ Status parse_manifest(const std::string& text, const fs::path& manifest_path, co
   return Status();
 }
 
-Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
+Status parse_file_list(const std::string& text, const std::string& where, const Pipeline& pipeline, const fs::path& output_dir,
+                       const std::string& format, std::vector<Task>* tasks) {
+  Problems problems;
+  const char separator = text.find('\0') != std::string::npos ? '\0' : '\n';
+  size_t line_number = 0, start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(separator, start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (separator == '\n' && !line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    Task task{line, pipeline, {}, fmt::format("{}:{}", where, line_number), {}};
+    Status status = resolve_output(output_dir, derived_output(default_output(line), format), &task.output);
+    if (!status.ok()) {
+      problems.add(fmt::format("{}: {}", task.origin, status.message()));
+      continue;
+    }
+    tasks->push_back(std::move(task));
+  }
+  if (!problems.empty()) return problems.status();
+  if (tasks->empty()) return Status::Error(fmt::format("{}: the list of inputs is empty", where));
+  return Status();
+}
+
+namespace {
+
+// The whole text of a manifest or file list (`what`), from standard input when name is "-".
+Status read_list(const std::string& name, const char* what, std::string* text) {
+  if (name == "-") {
+    std::vector<char> buffer(1 << 16);
+    size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), stdin)) > 0) {
+      if (text->size() + n > kMaxManifestBytes) return Status::Error(fmt::format("the {} on standard input is larger than {} bytes; split the job", what, kMaxManifestBytes));
+      text->append(buffer.data(), n);
+    }
+    if (std::ferror(stdin)) return Status::Error(fmt::format("cannot read the {} from standard input: {}", what, std::strerror(errno)));
+    return Status();
+  }
+  std::error_code ec;
+  const auto status_of = fs::status(name, ec);
+  if (fs::exists(status_of) && !fs::is_regular_file(status_of)) return Status::Error(fmt::format("{} '{}' is not a regular file", what, name));
+  if (fs::is_regular_file(status_of) && fs::file_size(name, ec) > kMaxManifestBytes) {
+    return Status::Error(fmt::format("{} '{}' is larger than {} bytes; split the job", what, name, kMaxManifestBytes));
+  }
+  std::ifstream in(name, std::ios::binary);
+  if (!in) return Status::Error(fmt::format("cannot read {} '{}': {}", what, name, std::strerror(errno)));
+  std::stringstream stream;
+  stream << in.rdbuf();
+  *text = stream.str();
+  return Status();
+}
+
+std::string list_name(const std::string& name) { return name == "-" ? kStdinName : name; }
+
+}  // namespace
+
+std::string skipped_files_text(const SkippedFiles& skipped) {
+  static const std::map<std::string, std::string> kPlural = {{"sub-directory", "sub-directories"}, {"directory symlink", "directory symlinks"}};
+  static const std::map<std::string, std::string> kWhy = {{"sub-directory", " (--recursive descends)"},
+                                                          {".gif", " (GIF is not supported)"},
+                                                          {".pfm", " (floating point: name them to convert)"}};
+  std::vector<std::pair<std::string, size_t>> sorted(skipped.begin(), skipped.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string text;
+  for (const auto& [reason, count] : sorted) {
+    const auto plural = kPlural.find(reason);
+    const auto why = kWhy.find(reason);
+    text += fmt::format("{}{} {}{}", text.empty() ? "" : ", ", count, count != 1 && plural != kPlural.end() ? plural->second : reason,
+                        why != kWhy.end() ? why->second : "");
+  }
+  return text;
+}
+
+Status build_job(const JobSpec& spec, std::vector<Task>* tasks, SkippedFiles* skipped) {
+  const ResolvedFoldersScope resolving;
   tasks->clear();
+  SkippedFiles ignored;
+  if (skipped == nullptr) skipped = &ignored;
   Problems problems;
   if (!spec.format.empty() && !can_encode_extension("." + spec.format)) {
     const Status codecs = load_opencv_codecs();  // a missing libdips_imgcodecs.so is the real reason, if so
@@ -237,40 +432,52 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
                                                  : codecs.message()));
   }
   if (!spec.manifest.empty()) {
-    std::error_code ec;
-    const auto status_of = fs::status(spec.manifest, ec);
-    if (fs::exists(status_of) && !fs::is_regular_file(status_of)) {
-      return Status::Error(fmt::format("manifest '{}' is not a regular file", spec.manifest));
-    }
-    if (fs::is_regular_file(status_of) && fs::file_size(spec.manifest, ec) > kMaxManifestBytes) {
-      return Status::Error(fmt::format("manifest '{}' is larger than {} bytes; split the job", spec.manifest, kMaxManifestBytes));
-    }
-    std::ifstream in(spec.manifest, std::ios::binary);
-    if (!in) return Status::Error(fmt::format("cannot read manifest '{}': {}", spec.manifest, std::strerror(errno)));
-    std::stringstream text;
-    text << in.rdbuf();
-    Status status = parse_manifest(text.str(), spec.manifest, spec.output_dir, spec.format, tasks);
+    std::string text;
+    Status status = read_list(spec.manifest, "manifest", &text);
     if (!status.ok()) return status;
+    status = parse_manifest(text, list_name(spec.manifest), spec.output_dir, spec.format, tasks);
+    if (!status.ok()) return status;
+    // An empty file is an empty job, but nothing on standard input is a broken pipeline (or a launcher
+    // that gave dips /dev/null).
+    if (tasks->empty() && spec.manifest == "-") return Status::Error(fmt::format("{}: the manifest is empty", kStdinName));
   } else {
     Pipeline pipeline;
     Status status = parse_pipeline(spec.ops, &pipeline);
     if (!status.ok()) return Status::Error(fmt::format("--op {}: {}", spec.ops, status.message()));
-    if (spec.inputs.empty()) return Status::Error("no input: name image files or directories after the options");
+    if (spec.inputs.empty() && spec.files_from.empty()) {
+      return Status::Error("no input: name image files or directories after the options, or a list with --files-from");
+    }
+    if (!spec.files_from.empty()) {
+      std::string text;
+      status = read_list(spec.files_from, "file list", &text);
+      if (status.ok()) status = parse_file_list(text, list_name(spec.files_from), pipeline, spec.output_dir, spec.format, tasks);
+      if (!status.ok()) return status;
+    }
     const fs::path skip = canonical_or_lexical(spec.output_dir);
     for (const std::string& input : spec.inputs) {
       std::error_code ec;
+      // A typo on the command line: nothing runs (a manifest's or a list's missing inputs fail as tasks).
+      if (!fs::exists(fs::symlink_status(input, ec)) && ec) {
+        problems.add(fmt::format("{}: {}", input, ec.message()));
+        continue;
+      }
       std::vector<std::pair<fs::path, fs::path>> found;  // input file, output relative to output_dir
       if (fs::is_directory(input, ec)) {
-        for (const fs::path& file : list_directory(input, spec.recursive, skip)) {
+        SkippedFiles here;
+        for (const fs::path& file : list_directory(input, spec.recursive, skip, &here)) {
           found.emplace_back(file, file.lexically_relative(input));
         }
-        if (found.empty()) problems.add(fmt::format("{}: no image files in this directory{}", input, spec.recursive ? "" : " (--recursive descends into sub-directories)"));
+        if (found.empty()) {
+          problems.add(fmt::format("{}: no image files in this directory{}", input,
+                                   here.empty() ? "" : " (it has " + skipped_files_text(here) + ")"));
+        }
+        for (const auto& [reason, count] : here) (*skipped)[reason] += count;
       } else {
         found.emplace_back(input, fs::path(input).filename());
       }
       for (auto& [file, relative] : found) {
-        Task task{file, pipeline, {}, {}};
-        Status out = resolve_output(spec.output_dir, with_format(relative, spec.format), &task.output);
+        Task task{file, pipeline, {}, {}, {}};
+        Status out = resolve_output(spec.output_dir, derived_output(relative, spec.format), &task.output);
         if (!out.ok()) {
           problems.add(fmt::format("{}: {}", file.string(), out.message()));
           continue;
@@ -280,7 +487,8 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks) {
     }
   }
   check_resize_limits(*tasks, spec.max_pixels, &problems);
-  check_outputs(*tasks, &problems);
+  check_outputs(*tasks, spec.report, &problems);
+  check_formats(tasks, !spec.manifest.empty(), spec.format, &problems);
   if (!problems.empty()) return problems.status();
   return Status();
 }

@@ -43,7 +43,7 @@ class LocalTransport : public Transport {
     thread_ = std::thread([this, config] { run_worker(link_, config); });
   }
   ~LocalTransport() override {
-    shutdown();
+    shutdown(false);
     thread_.join();
   }
   std::vector<int> workers() const override { return {0}; }
@@ -55,14 +55,14 @@ class LocalTransport : public Transport {
     return true;
   }
   void abandon(int) override {}
-  bool shutdown() override {
+  bool shutdown(bool interrupted) override {
     if (!stopped_) {
       OutMessage stop;
-      stop.head = {1};
+      stop.head = {static_cast<uint8_t>(interrupted ? 0 : 1)};
       send(0, Tag::kStop, std::move(stop));
       stopped_ = true;
     }
-    return true;
+    return !interrupted;
   }
 
  private:

@@ -16,13 +16,15 @@ std::string progress_line(const ProgressState& s) {
     const int seconds = static_cast<int>(s.elapsed_s / finished * (s.total - finished));
     eta = fmt::format("{}:{:02d}", seconds / 60, seconds % 60);
   }
-  return fmt::format("{}/{} tasks, {} failed, {:.1f} MP/s, ETA {}, workers {}/{}", finished, s.total, s.failed, rate,
-                     eta, s.live_workers, s.workers);
+  return fmt::format("{}/{} tasks ({} pieces), {} failed, {:.1f} MP/s, ETA {}, workers {}/{}", finished, s.total, s.pieces_done,
+                     s.failed, rate, eta, s.live_workers, s.workers);
 }
 
 ProgressDisplay::ProgressDisplay(bool quiet, double interval_s) : quiet_(quiet), interval_s_(interval_s) {
   const char* term = std::getenv("TERM");
-  live_ = ::isatty(STDERR_FILENO) && term != nullptr && std::strcmp(term, "dumb") != 0;
+  const char* forwarded = std::getenv("DIPS_STDERR_TTY");
+  const bool terminal = ::isatty(STDERR_FILENO) || (forwarded != nullptr && std::strcmp(forwarded, "1") == 0);
+  live_ = terminal && term != nullptr && std::strcmp(term, "dumb") != 0;
 }
 
 void ProgressDisplay::update(const ProgressState& state, bool force) {

@@ -1,78 +1,164 @@
 #include "dips/report.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/archive/iterators/base64_from_binary.hpp>
+#include <boost/archive/iterators/binary_from_base64.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 
 namespace dips {
 namespace fs = std::filesystem;
+namespace {
 
-ReportWriter::~ReportWriter() {
-  if (file_ != nullptr) std::fclose(file_);
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();  // the strict dump throws on a byte sequence that is not UTF-8
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
 }
 
+// Base64 (RFC 4648, padded) through Boost's dataflow iterators: already a dependency, header-only.
+std::string base64_encode(const std::string& bytes) {
+  using namespace boost::archive::iterators;
+  using Encoder = base64_from_binary<transform_width<std::string::const_iterator, 6, 8>>;
+  std::string text(Encoder(bytes.begin()), Encoder(bytes.end()));
+  return text.append((3 - bytes.size() % 3) % 3, '=');
+}
+
+// False for text that is not base64 (a hand-edited or damaged report).
+bool base64_decode(std::string text, std::string* bytes) {
+  using namespace boost::archive::iterators;
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != std::string::npos) return false;
+  using Decoder = transform_width<binary_from_base64<std::string::const_iterator>, 8, 6>;
+  bytes->assign(Decoder(text.cbegin()), Decoder(text.cend()));
+  return true;
+}
+
+// A name as a task line records it: "input" for display, "input_base64" when that lost bytes.
+void put_name(nlohmann::ordered_json* line, const std::string& field, const std::string& name) {
+  (*line)[field] = name;
+  if (!valid_utf8(name)) (*line)[field + "_base64"] = base64_encode(name);
+}
+
+// The exact name of a task line's field; false when the line has no usable one.
+bool exact_name(const nlohmann::json& line, const std::string& field, std::string* name) {
+  const auto exact = line.find(field + "_base64");
+  if (exact != line.end()) return exact->is_string() && base64_decode(exact->get<std::string>(), name);
+  const auto shown = line.find(field);
+  if (shown == line.end() || !shown->is_string()) return false;
+  *name = shown->get<std::string>();
+  return true;
+}
+
+int64_t recorded(const nlohmann::json& line, const char* field) {
+  const auto it = line.find(field);
+  return it != line.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+}  // namespace
+
+namespace {
+
+bool ends_with_newline(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() <= 0) return true;
+  in.seekg(-1, std::ios::end);
+  return in.get() == '\n';
+}
+
+double rounded(double value, double scale) { return std::round(value * scale) / scale; }
+
+}  // namespace
+
 Status ReportWriter::open(const fs::path& path, const nlohmann::ordered_json& run) {
-  std::error_code ec;
-  const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
+  Status status = file_.open(path);
+  if (!status.ok()) return status;
+  const bool existing = file_.had_content();
   if (existing) {
-    std::set<std::string> ignored;
-    Status status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
+    FinishedTasks ignored;
+    status = read_finished_tasks(path, &ignored);  // refuses files that are not dips reports
     if (!status.ok()) return status;
   }
-  file_ = std::fopen(path.c_str(), "ab");
-  if (file_ == nullptr) return Status::Error(fmt::format("cannot write report '{}': {}", path.string(), std::strerror(errno)));
-  path_ = path;
   // A new report starts with its version; a continued one gets a line describing the new run.
-  nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "continued"}} : nlohmann::ordered_json{{"dips_report", kReportVersion}};
+  nlohmann::ordered_json first = existing ? nlohmann::ordered_json{{"run", "continued"}, {"dips_report", kReportVersion}}
+                                          : nlohmann::ordered_json{{"dips_report", kReportVersion}};
   first.update(run);
-  Status status = write_line(first);
+  status = write_line(first);
   return status.ok() ? flush() : status;
 }
 
 Status ReportWriter::write_line(const nlohmann::ordered_json& line) {
-  const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
-    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
-  }
+  file_.append(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   return Status();
 }
 
-Status ReportWriter::flush() {
-  if (file_ != nullptr && std::fflush(file_) != 0) {
-    return Status::Error(fmt::format("cannot write report '{}': {}", path_.string(), std::strerror(errno)));
-  }
-  return Status();
-}
+Status ReportWriter::flush() { return file_.flush(); }
 
 Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return write_line(event); }
 
-nlohmann::ordered_json task_json(const TaskRecord& r) {
-  nlohmann::ordered_json j = {{"input", r.input},   {"output", r.output}, {"ops", r.ops},
-                      {"status", r.ok ? "ok" : "error"},
-                      {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
-                      {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
-                      {"ms", std::round(r.ms * 1000) / 1000}, {"ranks", r.ranks}};
-  if (!r.origin.empty()) j["origin"] = r.origin;
-  nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
-  for (const PieceRecord& p : r.pieces) {
-    nlohmann::ordered_json piece = {{"kind", p.kind}, {"stage", p.stage}};
-    if (p.row1 > p.row0) piece["rows"] = {p.row0, p.row1};
-    piece["worker"] = p.worker;
-    if (!p.lost_on.empty()) piece["lost_on"] = p.lost_on;
-    piece["sent"] = std::round(p.sent * 1e4) / 1e4;
-    piece["done"] = std::round(p.done * 1e4) / 1e4;
-    piece["compute_ms"] = std::round(p.compute_ms * 1000) / 1000;
-    piece["queue_ms"] = std::round(p.queue_ms * 1000) / 1000;
-    piece["bytes_out"] = p.bytes_out;
-    piece["bytes_in"] = p.bytes_in;
-    piece["ok"] = p.ok;
-    pieces.push_back(std::move(piece));
+nlohmann::ordered_json piece_json(const PieceRecord& p) {
+  nlohmann::ordered_json piece = {{"kind", p.kind}, {"stage", p.stage}};
+  if (p.row1 > p.row0) piece["rows"] = {p.row0, p.row1};
+  piece["worker"] = p.worker;
+  if (!p.lost_on.empty()) piece["lost_on"] = p.lost_on;
+  piece["sent"] = rounded(p.sent, 1e4);
+  piece["done"] = rounded(p.done, 1e4);
+  piece["compute_ms"] = rounded(p.compute_ms, 1e3);
+  piece["queue_ms"] = rounded(p.queue_ms, 1e3);
+  piece["bytes_out"] = p.bytes_out;
+  piece["bytes_in"] = p.bytes_in;
+  piece["ok"] = p.ok;
+  // Version 2.
+  if (p.id != 0) piece["id"] = p.id;
+  if (!p.lost_sent.empty()) {
+    nlohmann::ordered_json sent = nlohmann::ordered_json::array();
+    for (double t : p.lost_sent) sent.push_back(rounded(t, 1e4));
+    piece["lost_sent"] = std::move(sent);
   }
+  if (!p.outcome.empty()) piece["outcome"] = p.outcome;
+  return piece;
+}
+
+nlohmann::ordered_json task_json(const TaskRecord& r) {
+  nlohmann::ordered_json j;
+  put_name(&j, "input", r.input);
+  put_name(&j, "output", r.output);
+  j.update(nlohmann::ordered_json{{"ops", r.ops},
+                                  {"status", r.ok ? "ok" : "error"},
+                                  {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
+                                  {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
+                                  {"ms", rounded(r.ms, 1e3)}, {"ranks", r.ranks}});
+  if (!r.origin.empty()) j["origin"] = r.origin;
+  if (r.input_size >= 0) j["input_size"] = r.input_size;
+  if (r.input_mtime_ns >= 0) j["input_mtime_ns"] = r.input_mtime_ns;
+  if (r.output_size >= 0) j["output_size"] = r.output_size;
+  nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
+  for (const PieceRecord& p : r.pieces) pieces.push_back(piece_json(p));
   j["pieces"] = std::move(pieces);
+  // Version 2.
+  if (r.task >= 0) j["task"] = r.task;
+  if (r.t > 0) j["t"] = rounded(r.t, 1e4);
+  if (!r.rank0.empty()) {
+    nlohmann::ordered_json spans = nlohmann::ordered_json::array();
+    for (const Rank0Span& span : r.rank0) {
+      spans.push_back({{"op", span.op}, {"t0", rounded(span.t0, 1e4)}, {"t1", rounded(span.t1, 1e4)}, {"bytes", span.bytes}});
+    }
+    j["rank0"] = std::move(spans);
+  }
+  if (!r.thumbnail_input.empty() || !r.thumbnail_output.empty()) {
+    nlohmann::ordered_json thumbnails = nlohmann::ordered_json::object();
+    if (!r.thumbnail_input.empty()) thumbnails["input"] = r.thumbnail_input;
+    if (!r.thumbnail_output.empty()) thumbnails["output"] = r.thumbnail_output;
+    j["thumbnails"] = std::move(thumbnails);
+  }
   return j;
 }
 
@@ -81,7 +167,7 @@ Status ReportWriter::write_task(const TaskRecord& record) { return write_line(ta
 Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
   Status status = write_line(nlohmann::ordered_json{{"summary", summary}});
   if (status.ok()) status = flush();
-  if (status.ok()) ::fsync(fileno(file_));
+  if (status.ok()) file_.sync();
   return status;
 }
 
@@ -89,7 +175,15 @@ std::string resume_key(const std::string& input, const std::string& ops, const s
   return input + '\0' + ops + '\0' + output;
 }
 
-Status read_finished_tasks(const fs::path& path, std::set<std::string>* finished) {
+FileIdentity file_identity(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+}
+
+Status read_finished_tasks(const fs::path& path, FinishedTasks* finished) {
+  Status readable = check_readable_report(path);
+  if (!readable.ok()) return readable;
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status();
   std::string line;
@@ -101,16 +195,33 @@ Status read_finished_tasks(const fs::path& path, std::set<std::string>* finished
       if (j.is_discarded() || !j.is_object() || !j.contains("dips_report")) {
         return Status::Error(fmt::format("'{}' is not a dips report; refusing to resume from it or append to it", path.string()));
       }
-      if (!j["dips_report"].is_number_integer() || j["dips_report"].get<int>() > kReportVersion) {
+      if (!j["dips_report"].is_number_integer() || j["dips_report"].get<int>() > kReportVersion) {  // 1 and 2 read alike
         return Status::Error(fmt::format("'{}' is a report of a newer dips; resume it with that version", path.string()));
       }
       continue;
     }
-    if (j.is_discarded() || !j.is_object() || !j.contains("input") || j.value("status", "") != "ok") continue;
-    if (!j["input"].is_string() || !j["ops"].is_string() || !j["output"].is_string()) continue;
-    finished->insert(resume_key(j["input"], j["ops"], j["output"]));
+    if (j.is_discarded() || !j.is_object() || !j.contains("input") || !j.contains("ops") || !j["ops"].is_string()) continue;
+    std::string input, output;
+    if (!exact_name(j, "input", &input) || !exact_name(j, "output", &output)) continue;
+    const std::string key = resume_key(input, j["ops"], output);
+    if (j.value("status", "") != "ok") {
+      finished->erase(key);  // the latest outcome counts
+      continue;
+    }
+    (*finished)[key] = FinishedTask{recorded(j, "input_size"), recorded(j, "input_mtime_ns"), recorded(j, "output_size")};
   }
   return Status();
+}
+
+bool still_finished(const FinishedTasks& finished, const std::string& key, const fs::path& input, const fs::path& output) {
+  const auto it = finished.find(key);
+  if (it == finished.end()) return false;
+  const FinishedTask& task = it->second;
+  std::error_code ec;
+  if (task.output_size < 0 ? !fs::exists(output, ec) : file_identity(output).size != task.output_size) return false;
+  const FileIdentity now = file_identity(input);
+  if (task.input_size >= 0 && now.size != task.input_size) return false;
+  return task.input_mtime_ns < 0 || now.mtime_ns == task.input_mtime_ns;
 }
 
 }  // namespace dips

@@ -157,11 +157,11 @@ void TaskRun::start_stage() {
     item.band = true;
     item.rows = rows;
     item.steps = stage.steps;
+    item.image_width = cols_;  // the whole image's size: a band's share of its thumbnails (thumbnail.h)
+    item.image_height = rows_;
     if (encoded) {
       item.sink = Sink::kBand;
       item.output_ext = output_ext_;
-      item.image_width = cols_;
-      item.image_height = rows_;
     }
     add(std::move(item), encoded ? Role::kEncodeBand : Role::kBand, "band", rows.row0, rows.row1, b);
   }

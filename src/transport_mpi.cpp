@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "dips/coverage.h"
 #include "dips/transport.h"
 
 #ifdef DIPS_HAVE_PMIX
@@ -60,6 +61,7 @@ void runtime_kill(int) {}
 struct PendingSend {
   MPI_Request request = MPI_REQUEST_NULL;
   OutMessage message;  // its parts must outlive the request
+  std::vector<uint8_t> packed;  // or the message in one buffer
   int peer = -1;
 };
 
@@ -74,8 +76,10 @@ bool complete(MPI_Request* request) {
   return done != 0;
 }
 
-// Starts sending head and parts as one message, without copying the parts: an hindexed datatype over
-// their addresses.
+constexpr size_t kPackFromBytes = size_t(1) << 20;
+
+// Starts sending head and parts as one message to `peer` of `comm` (worker `id`): below kPackFromBytes
+// without copying the parts (an hindexed datatype over their addresses), above it packed into one buffer.
 PendingSend start_send(MPI_Comm comm, int peer, int id, Tag tag, OutMessage message) {
   PendingSend send;
   send.peer = id;
@@ -87,6 +91,14 @@ PendingSend start_send(MPI_Comm comm, int peer, int id, Tag tag, OutMessage mess
   }
   if (m.parts.empty()) {
     MPI_Isend(m.head.data(), static_cast<int>(m.head.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
+    return send;
+  }
+  // A large message goes out as one contiguous buffer: Open MPI's shared-memory transport copies a
+  // contiguous message in one go (CMA), but pipes a derived datatype through 32 KB fragments, each
+  // waiting for the receiver's next poll: a 44 MB decoded image took 1.05 s that way, 0.1 s packed.
+  if (m.size() >= kPackFromBytes) {
+    send.packed = m.flatten();
+    MPI_Isend(send.packed.data(), static_cast<int>(send.packed.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
     return send;
   }
   std::vector<int> lengths;
@@ -285,8 +297,8 @@ class MpiTransport : public Transport {
     return Status();
   }
 
-  bool shutdown() override {
-    const bool clean = abandoned_.empty() && spawned_ == 0;
+  bool shutdown(bool interrupted) override {
+    const bool clean = abandoned_.empty() && spawned_ == 0 && !interrupted;
     for (int worker : workers_) {
       if (retired_.count(worker)) continue;
       OutMessage stop;
@@ -399,6 +411,7 @@ void mpi_end(bool clean, int code) {
     MPI_Finalize();
     return;
   }
+  flush_coverage();
   ::_exit(code);
 }
 

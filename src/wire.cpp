@@ -307,6 +307,8 @@ Status check_work(const WorkItem& m) {
     return bad("a probe that is not a plain file decode");
   }
   if (m.finish.op != nullptr && m.finish.op->finish == nullptr) return bad("a finish of an operation that has none");
+  const bool thumbnail_size_ok = m.thumbnails == Thumbnails::kNone ? m.thumbnail_px == 0 : m.thumbnail_px >= 1 && m.thumbnail_px <= kMaxThumbnailPx;
+  if (!thumbnail_size_ok) return bad("thumbnail size out of range");
   if (!m.band) return Status();
   const PieceRows& rows = m.rows;
   const bool sane = rows.in_row0 >= 0 && rows.in_row0 <= rows.row0 && rows.row0 < rows.row1 && rows.row1 <= rows.in_row1;
@@ -359,6 +361,8 @@ OutMessage encode_work(const std::vector<WorkItem>& items) {
     w.put<uint8_t>(m.sync);
     w.put(m.max_pixels);
     w.put(m.max_file_bytes);
+    w.put(static_cast<uint8_t>(m.thumbnails));
+    w.put(m.thumbnail_px);
   }
   return w.finish(head_size_at);
 }
@@ -371,14 +375,16 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
   for (size_t i = 0; i < ids.size(); ++i) {
     WorkItem& m = (*items)[i];
     m.piece_id = ids[i];
-    uint8_t source = 0, sink = 0;
+    uint8_t source = 0, sink = 0, thumbnails = 0;
     Pipeline finish;
     const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get_flag(&m.band) &&
                     r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) &&
                     r.get_flag(&m.probe) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
                     r.get(&m.image_width) && r.get(&m.image_height) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
-                    r.get(&m.max_file_bytes);
+                    r.get(&m.max_file_bytes) && r.get(&thumbnails) && r.get(&m.thumbnail_px);
     if (!ok) return r.status();
+    if (thumbnails > static_cast<uint8_t>(Thumbnails::kAlways)) return Status::Error("malformed message: unknown thumbnail request");
+    m.thumbnails = static_cast<Thumbnails>(thumbnails);
     if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
     if (sink < 1 || sink > 4) return Status::Error("malformed message: unknown sink");
     m.source = static_cast<Source>(source);
@@ -415,6 +421,10 @@ OutMessage encode_result(const std::vector<ResultItem>& items) {
     w.put(m.written);
     w.put(m.compute_ms);
     w.put(m.queue_ms);
+    w.put_payload(m.thumbnail_input);
+    w.put_payload(m.thumbnail_output);
+    w.put_mat(m.thumbnail_input_rows);
+    w.put_mat(m.thumbnail_output_rows);
   }
   return w.finish(head_size_at);
 }
@@ -431,7 +441,8 @@ Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, 
                     r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_flag(&m.cheap_rows) && r.get_payload(&m.encoded) &&
                     r.get(&m.band.width) && r.get(&m.band.height) && r.get(&m.band.channels) && r.get(&m.band.row0) &&
                     r.get(&m.band.rows) && r.get_flag(&m.band.png) && r.get(&m.band.adler32) && r.get(&m.band.raw_size) &&
-                    r.get(&m.written) && r.get(&m.compute_ms) && r.get(&m.queue_ms);
+                    r.get(&m.written) && r.get(&m.compute_ms) && r.get(&m.queue_ms) && r.get_payload(&m.thumbnail_input) &&
+                    r.get_payload(&m.thumbnail_output) && r.get_mat(&m.thumbnail_input_rows) && r.get_mat(&m.thumbnail_output_rows);
     if (!ok) return r.status();
     const EncodedBand& band = m.band;  // described when it has rows (a kBand result)
     const bool sane_band = band.width > 0 && band.height > 0 && (band.channels == 1 || band.channels == 3 || band.channels == 4) &&

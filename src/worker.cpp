@@ -11,8 +11,10 @@
 #include <thread>
 #include <utility>
 
+#include "dips/coverage.h"
 #include "dips/execute.h"
 #include "dips/fault.h"
+#include "dips/temp_files.h"
 #include "dips/work_queue.h"
 
 namespace dips {
@@ -113,6 +115,8 @@ class Worker {
       if (config_.exit_when_orphaned && seconds_since(last_heard) > config_.orphan_timeout) {
         std::fprintf(stderr, "dips: worker rank %d: nothing from rank 0 for %.0f s; it is gone, exiting\n", config_.id, config_.orphan_timeout);
         std::fflush(stderr);
+        remove_own_temp_files();
+        flush_coverage();
         ::_exit(3);
       }
       // Wakes at once when a result is ready; polls for messages more and more lazily while idle.
@@ -195,6 +199,7 @@ class Worker {
   bool stop(const Incoming& message) {
     const bool clean = !message.data->empty() && (*message.data)[0] == 1;
     pool_.abandon_queued();
+    if (!clean) remove_own_temp_files();  // this process exits without waiting for its compute threads
     link_.flush(2.0);
     return clean;
   }

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -46,19 +47,13 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-double elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::string quoted(const fs::path& path) {
   std::string text = "'";
   for (char c : path.string()) text += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return text + "'";
 }
 
-namespace {
-
-RunResult run_command(const std::string& command) {
+RunResult run_shell(const std::string& command) {
   TempDir log;
   const auto start = std::chrono::steady_clock::now();
   const std::string full = "(" + command + ") > " + quoted(log / "out") + " 2>&1 < /dev/null";
@@ -71,27 +66,60 @@ RunResult run_command(const std::string& command) {
   return result;
 }
 
+namespace {
+
 std::string root_env() { return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "; }
+
+std::string dips_command(int np, const std::string& args, const std::string& env, const fs::path& status_file) {
+  return "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
+         " " DIPS_MPIEXEC_PREFLAGS
+         " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
+         " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
+}
+
+// mpirun's own exit status means nothing under --enable-recovery: dips' rank 0 writes the real one.
+void read_status(const fs::path& status_file, RunResult* result) {
+  std::ifstream status(status_file);
+  int code = -1;
+  result->code = status >> code ? code : 100 + result->code;  // 100+: rank 0 wrote no status
+}
 
 }  // namespace
 
+
 RunResult run_dips(int np, const std::string& args, const std::string& env) {
-  // mpirun's own exit status means nothing under --enable-recovery: dips' rank 0 writes the real one.
   TempDir status_dir;
   const fs::path status_file = status_dir / "status";
-  const std::string command = "env " + root_env() + "DIPS_FAULT= " + env + " " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG " " + std::to_string(np) +
-                              " " DIPS_MPIEXEC_PREFLAGS
-                              " --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --enable-recovery"
-                              " --mca orte_allowed_exit_without_sync 1 -x DIPS_FAULT " DIPS_BINARY " --status-file " + quoted(status_file) + " " + args;
-  RunResult result = run_command(command);
-  std::ifstream status(status_file);
-  int code = -1;
-  result.code = status >> code ? code : 100 + result.code;  // 100+: rank 0 wrote no status
+  RunResult result = run_shell(dips_command(np, args, env, status_file));
+  read_status(status_file, &result);
+  return result;
+}
+
+BackgroundRun start_dips(int np, const std::string& args, const std::string& env) {
+  BackgroundRun run;
+  run.dir = std::make_unique<TempDir>();
+  const std::string command = "(" + dips_command(np, args, env, *run.dir / "status") + ") > " + quoted(run.log()) + " 2>&1 < /dev/null";
+  run.pid = ::fork();
+  REQUIRE(run.pid >= 0);
+  if (run.pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return run;
+}
+
+RunResult finish(BackgroundRun& run) {
+  RunResult result;
+  int status = 0;
+  REQUIRE(::waitpid(run.pid, &status, 0) == run.pid);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.output = read_text(run.log());
+  read_status(*run.dir / "status", &result);
   return result;
 }
 
 RunResult run_dips_run(int np, const std::string& args, const std::string& env, const std::string& flags) {
-  return run_command("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
+  return run_shell("env DIPS_BIN=" DIPS_BINARY " " + env + " " DIPS_RUN_SCRIPT " -n " + std::to_string(np) + " " + flags + " -- " + args);
 }
 
 std::vector<nlohmann::json> read_report(const fs::path& path) {
@@ -104,7 +132,7 @@ std::vector<nlohmann::json> read_report(const fs::path& path) {
 std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
   std::map<std::string, nlohmann::json> tasks;
   for (auto& line : read_report(path)) {
-    if (line.contains("input")) tasks[line["output"].get<std::string>()] = line;
+    if (line.contains("input") && !line.contains("event")) tasks[line["output"].get<std::string>()] = line;  // not task_unfinished
   }
   return tasks;
 }

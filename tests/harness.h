@@ -1,9 +1,9 @@
 #pragma once
 // Test harness shared by the unit and multi-rank tests: a temporary folder, files on disk, and running the
 // real dips binary under mpirun to check what it wrote.
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
@@ -33,14 +33,14 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
 // A file's whole contents ("" when it cannot be read).
 std::string read_text(const std::filesystem::path& path);
 
-// Milliseconds since start, for tests that bound how long a refusal may take.
-double elapsed_ms(std::chrono::steady_clock::time_point start);
-
 struct RunResult {
   int code = -1;       // the process exit code
   std::string output;  // stdout and stderr together
   double seconds = 0;
 };
+
+// Runs a shell command line (stdin from /dev/null unless the command redirects it), output captured.
+RunResult run_shell(const std::string& command);
 
 // Runs dips on np ranks under mpirun (CMake's MPIEXEC_* settings, --oversubscribe, shared memory,
 // --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".
@@ -48,6 +48,20 @@ RunResult run_dips(int np, const std::string& args, const std::string& env = "")
 
 // Runs scripts/dips-run -n np [flags] -- args.
 RunResult run_dips_run(int np, const std::string& args, const std::string& env = "", const std::string& flags = "");
+
+// A dips job started in the background under mpirun (as run_dips runs it), its output going to a log.
+struct BackgroundRun {
+  int pid = -1;  // the shell that runs mpirun
+  std::unique_ptr<TempDir> dir;  // its log and status file
+  std::filesystem::path log() const { return *dir / "out"; }
+};
+BackgroundRun start_dips(int np, const std::string& args, const std::string& env = "");
+
+// Waits for a background job to end: its output and dips' exit status, as run_dips gives them.
+RunResult finish(BackgroundRun& run);
+
+// Runs a shell command: its exit code and its output (stdout and stderr together).
+RunResult run_shell(const std::string& command);
 
 // Quotes a path for the shell.
 std::string quoted(const std::filesystem::path& path);

@@ -220,9 +220,13 @@ std::vector<dips::WorkItem> mixed_work() {
   path.sync = true;
   path.max_pixels = 1 << 20;
   path.max_file_bytes = uint64_t(1) << 33;
+  path.thumbnails = dips::Thumbnails::kAlways;
+  path.thumbnail_px = 160;
 
   items[1] = file_work(encode(noise(2, 3, 5), ".png"), "resize=8,read_qr_code", ".jpg");
   items[1].piece_id = 2;
+  items[1].thumbnails = dips::Thumbnails::kOnError;
+  items[1].thumbnail_px = dips::kMaxThumbnailPx;
 
   dips::WorkItem& finish = items[2];
   finish.piece_id = 3;
@@ -258,9 +262,13 @@ std::vector<dips::ResultItem> mixed_results() {
   items[2].piece_id = 3;
   items[2].written = 123456;
   items[2].compute_ms = 12.5;
+  items[2].thumbnail_input = dips::Bytes::of(encode(noise(3, 2, 4), ".jpg"));
+  items[2].thumbnail_output = dips::Bytes::of(std::vector<uint8_t>(300, 7));
   items[3].piece_id = 4;
   items[3].encoded = dips::Bytes::of(encode(noise(4, 4, 1), ".png"));
   items[3].queue_ms = 3;
+  items[3].thumbnail_output_rows = noise(2, 4, 6);
+  items[3].thumbnail_input_rows = cv::Mat(1, 4, CV_8UC1, cv::Scalar(200));
   return items;
 }
 

@@ -24,7 +24,6 @@ mkdir -p "$work/in"
 "$build/dips-make-samples" "$work/in" >/dev/null
 for i in 1 2 3; do cp "$work/in/photo_large.jpg" "$work/in/copy$i.jpg"; done
 ops=blur=5,edge_detection
-canonical() { "$build/dips-reference" resize "$1" "$2" >/dev/null; }  # pixels, not bytes (banded PNGs)
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 printf '10.77.0.11 slots=2\n10.77.0.12 slots=2\n' > "$work/two-vms"
@@ -54,8 +53,9 @@ case $code in
 esac
 for f in "$work"/in/*; do
   name=$(basename "${f%.*}")
-  "$build/dips-reference" "$ops" "$f" "$work/ref.png" >/dev/null && canonical "$work/ref.png" "$work/ref-c.png"
-  { canonical "$work/out/$name.png" "$work/got.png" && cmp -s "$work/ref-c.png" "$work/got.png"; } || fail "$name.png is not exact"
+  "$build/dips-reference" "$ops" "$f" "$work/ref.png" >/dev/null
+  # Pixels, not bytes (banded PNGs are compressed apart).
+  "$build/dips-reference" --same-pixels "$work/ref.png" "$work/out/$name.png" || fail "$name.png is not exact"
 done
 grep -q '"workers_spawned":\[\]' <(tail -1 "$work/out/report.jsonl") || fail "a worker was started after the daemon died: $(tail -1 "$work/out/report.jsonl")"
 left=""

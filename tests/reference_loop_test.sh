@@ -21,6 +21,8 @@ printf '%s\n\n%s\t%s\n%s\n' "$work/in/photo_small.png" "$work/in/photo_small.png
 cmp -s "$work/small.png" "$work/out/photo_small.png" || fail "photo_small.png differs from the single-image reference"
 cmp -s "$work/small.png" "$work/out/copy/again.png" || fail "the INPUT<TAB>OUTPUT line did not write copy/again.png"
 cmp -s "$work/panda.png" "$work/out/Image 1 (Panda).png" || fail "a name with spaces and parentheses was not written"
+"$ref" --same-pixels "$work/small.png" "$work/out/photo_small.png" || fail "--same-pixels: identical pixels must give exit 0"
+"$ref" --same-pixels "$work/small.png" "$work/panda.png" 2>/dev/null && fail "--same-pixels: different images must give exit 1"
 [ "$(find "$work/out" -type f | wc -l)" = 3 ] || fail "expected 3 outputs, got $(find "$work/out" -type f | wc -l)"
 
 printf '%s\n%s\n' "$work/in/missing.png" "$work/in/qr_codes.png" > "$work/bad-list"

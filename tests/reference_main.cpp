@@ -1,9 +1,13 @@
 // dips-reference: the plain whole-image OpenCV reference, one process, no MPI.
 // Usage: dips-reference PIPELINE INPUT OUTPUT   (prints the decoded strings, one per line)
+//        dips-reference --same-pixels A B   (exit 0 when A and B decode to the same pixels: dips' encoders
+//        may write other bytes for the same image, e.g. a PNG deflated in bands)
 // Used by tests to compare files and by bench/ as the "plain OpenCV loop" baseline:
 //        dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...]
 //        (imread, pipeline, imwrite for each input, one after another; OUTDIR/<input's file name>, or for a
 //        LIST line "INPUT<TAB>OUTPUT" OUTDIR/OUTPUT: LIST holds jobs too long for a command line)
+//        dips-reference --same-pixels A B   (exit 0 when both images decode to the same pixels: dips and OpenCV
+//        may encode the same pixels into different PNG bytes, so scripts compare pixels, not files)
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -57,14 +61,33 @@ bool read_list(const std::string& list, Job* job) {
   return true;
 }
 
+// 0 when both files decode to images of one size, type and pixels; 1 (saying how they differ) otherwise.
+int same_pixels(const std::string& a_path, const std::string& b_path) {
+  const cv::Mat a = cv::imread(a_path, cv::IMREAD_UNCHANGED), b = cv::imread(b_path, cv::IMREAD_UNCHANGED);
+  if (a.empty() || b.empty()) {
+    std::fprintf(stderr, "dips-reference: cannot read %s\n", (a.empty() ? a_path : b_path).c_str());
+    return 1;
+  }
+  if (a.size() != b.size() || a.type() != b.type()) {
+    std::fprintf(stderr, "dips-reference: %dx%d (type %d) vs %dx%d (type %d)\n", a.cols, a.rows, a.type(), b.cols, b.rows, b.type());
+    return 1;
+  }
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  const int differing = cv::countNonZero(diff.reshape(1));
+  if (differing > 0) std::fprintf(stderr, "dips-reference: %d samples differ\n", differing);
+  return differing > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cv::setNumThreads(1);
+  if (argc == 4 && std::string(argv[1]) == "--same-pixels") return same_pixels(argv[2], argv[3]);
   const bool loop = argc >= 2 && std::string(argv[1]) == "--loop";
   if ((!loop && argc != 4) || (loop && argc < 5)) {
     std::fprintf(stderr, "usage: dips-reference PIPELINE INPUT OUTPUT | "
-                         "dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...]\n");
+                         "dips-reference --loop PIPELINE OUTDIR [--files-from LIST] [INPUT...] | dips-reference --same-pixels A B\n");
     return 2;
   }
   dips::Pipeline pipeline;

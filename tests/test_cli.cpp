@@ -30,3 +30,43 @@ TEST_CASE("command line: modes, defaults and errors", "[cli]") {
   for (const auto& op : operations()) CHECK(list_ops_text().find(std::string(op.name)) != std::string::npos);
   CHECK(help_text().find("Exit status") != std::string::npos);
 }
+
+TEST_CASE("command line: no arguments, repeated options, --format values, --files-from", "[cli]") {
+  Options none;
+  const char* bare[] = {"dips"};
+  const Status usage = parse_options(1, bare, &none);
+  CHECK_THAT(usage.message(), Catch::Contains("no arguments") && Catch::Contains("Usage:") && Catch::Contains("--files-from"));
+
+  Options flags;
+  const char* repeated_flags[] = {"dips", "-q", "--quiet", "--resume", "--resume", "--op", "blur", "-o", "out", "a.png"};
+  REQUIRE(parse_options(10, repeated_flags, &flags).ok());
+  CHECK(flags.quiet);
+  CHECK(flags.resume);
+
+  Options values;
+  const char* repeated_op[] = {"dips", "--op", "blur", "--op", "grayscale", "-o", "out", "a.png"};
+  CHECK(parse_options(8, repeated_op, &values).message() == "--op is given twice ('blur' and 'grayscale'); give it once (see dips --help)");
+  Options outputs;
+  const char* repeated_output[] = {"dips", "--op", "blur", "-o", "one", "--output", "two", "a.png"};
+  CHECK_THAT(parse_options(8, repeated_output, &outputs).message(), Catch::Contains("--output is given twice ('one' and 'two')"));
+
+  for (const char* format : {"p ng", "../png", "png/x", "", "png;rm", "."}) {
+    INFO(format);
+    Options o;
+    const char* argv[] = {"dips", "--format", format, "--op", "blur", "-o", "out", "a.png"};
+    CHECK_THAT(parse_options(8, argv, &o).message(), Catch::Contains("--format takes a file extension such as png"));
+  }
+  Options dotted;
+  const char* dot_png[] = {"dips", "--format", ".PNG", "--op", "blur", "-o", "out", "a.png"};
+  REQUIRE(parse_options(8, dot_png, &dotted).ok());
+  CHECK(dotted.job.format == "PNG");
+
+  Options list;
+  const char* files_from[] = {"dips", "--op", "blur", "--files-from", "-", "-o", "out", "--report", "r.jsonl"};
+  REQUIRE(parse_options(9, files_from, &list).ok());
+  CHECK(list.job.files_from == "-");
+  CHECK(list.job.report == fs::path("r.jsonl"));
+  Options mixed;
+  const char* manifest_and_list[] = {"dips", "--manifest", "m.tsv", "--files-from", "l", "-o", "out"};
+  CHECK_THAT(parse_options(7, manifest_and_list, &mixed).message(), Catch::Contains("--files-from goes with --op"));
+}

@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,10 @@
 #include "dips/wire.h"
 #include "harness.h"
 #include "hostile_bytes.h"
+#include "test_images.h"
 
 using Catch::Contains;
+namespace fs = std::filesystem;
 using namespace dips::testing;
 
 namespace {
@@ -91,5 +95,68 @@ TEST_CASE("decoded but inconsistent work is an error from execute_item, not a cr
     REQUIRE(result.error.empty());
     CHECK(result.pixels.rows == 2);
     CHECK(result.pixels.cols == 5);
+  }
+}
+
+TEST_CASE("execute_item: bands from a file or without steps give exactly their rows; a written file is counted", "[worker]") {
+  const cv::Mat image = photo_like(20, 9, 4);
+  cv::Mat blurred;
+  cv::GaussianBlur(image, blurred, cv::Size(3, 3), 0);
+  dips::WorkItem work = file_work(encode(image, ".png"), "blur=3");
+  SECTION("a band of a file: decoded by the worker, computed with its halo rows, cut to its own") {
+    work.band = true;
+    work.sink = dips::Sink::kPixels;
+    work.output_ext.clear();
+    work.rows = dips::PieceRows{6, 12, 5, 13};
+    const dips::ResultItem result = dips::execute_item(received(work));
+    REQUIRE(result.error.empty());
+    CHECK(identical(result.pixels, blurred.rowRange(6, 12)));
+  }
+  SECTION("a band of a file reaching beyond the image") {
+    work.band = true;
+    work.sink = dips::Sink::kPixels;
+    work.output_ext.clear();
+    work.rows = dips::PieceRows{15, 20, 14, 21};
+    const dips::ResultItem result = dips::execute_item(received(work));
+    CHECK_THAT(result.error, Contains("cannot decode rows [14, 21) of an image of 20 rows"));
+    CHECK(result.pixels.empty());
+  }
+  SECTION("a probe: a JPEG stops at its header, any other file comes back decoded") {
+    // A JPEG's bands decode their own rows, so its probe need not decode (nor send back) the image.
+    const std::vector<uint8_t> jpeg = encode(image, ".jpg");
+    for (const auto& [bytes, cheap] : {std::pair{jpeg, true}, std::pair{encode(image, ".png"), false}}) {
+      dips::WorkItem probe = file_work(bytes);
+      probe.steps.clear();
+      probe.probe = true;
+      probe.sink = dips::Sink::kPixels;
+      probe.output_ext.clear();
+      const dips::ResultItem result = dips::execute_item(received(probe));
+      REQUIRE(result.error.empty());
+      CHECK(result.width == 9);
+      CHECK(result.height == 20);
+      CHECK(result.cheap_rows == cheap);
+      if (cheap) {
+        CHECK(result.pixels.empty());
+      } else {
+        CHECK(identical(result.pixels, image));
+      }
+    }
+  }
+  SECTION("a band without steps: its own rows, as they are") {
+    dips::WorkItem band = band_work();
+    band.steps.clear();
+    const dips::ResultItem result = dips::execute_item(received(band));
+    REQUIRE(result.error.empty());
+    CHECK(identical(result.pixels, band.pixels.rowRange(1, 3)));
+  }
+  SECTION("a file sink reports the bytes it wrote") {
+    TempDir dir;
+    work.sink = dips::Sink::kWriteFile;
+    work.output_path = (dir / "out.png").string();
+    const dips::ResultItem result = dips::execute_item(received(work));
+    REQUIRE(result.error.empty());
+    CHECK(result.written > 0);
+    CHECK(result.written == fs::file_size(dir / "out.png"));
+    CHECK(identical(read_output(dir / "out.png"), blurred));
   }
 }

@@ -17,8 +17,10 @@ namespace {
 constexpr const char* kPipeline = "blur=3,edge_detection";
 
 // With --lookahead 0 every worker holds one piece at a time, so a fault armed after N pieces (fault.h)
-// strikes while the job still has work, whatever the speed of the machine.
-constexpr const char* kOneAtATime = " --lookahead 0 ";
+// strikes while the job still has work, whatever the speed of the machine. Pings get 5 s instead of 1.5:
+// on a loaded machine (scripts/stress-test.sh) a live worker missed 1.5 s of pings once, and these tests
+// check which workers were lost; a dead one is noticed 3.5 s later.
+constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 ";
 
 // Six images, cut into 8-row bands: about a hundred pieces, so that faults strike mid-job.
 struct FaultJob {
@@ -32,7 +34,7 @@ struct FaultJob {
     }
   }
   std::string args(const fs::path& outdir, const std::string& extra = "") const {
-    return "--tile-rows 8" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " +
+    return "--tile-rows 8" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " +
            quoted(dir / "in");
   }
   // Every output exists and equals the whole-image reference; every task is in the report once, ok.
@@ -86,7 +88,6 @@ TEST_CASE("a worker killed at any moment: the job completes, exact", "[faults][k
       const bool fired = run.output.find("injects 'kill'") != std::string::npos;
       CHECK(fired);
       CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{rank});
-      CHECK(run.seconds < 30);
     }
   }
 }
@@ -107,11 +108,12 @@ TEST_CASE("a stopped (SIGSTOP) or spinning worker is detected, killed, and mpiru
     DYNAMIC_SECTION(kind) {
       FaultJob job;
       const fs::path outdir = job.dir / "out";
-      // Through dips-run, as users run it: it must return, with dips' status, despite the hung rank.
-      const RunResult run = run_dips_run(3, job.args(outdir), fault_env(1, 5, kind));
+      // Through dips-run, as users run it: it must return, with dips' status, despite the hung rank. Rank 0
+      // has PMIx kill that rank, so mpirun exits by itself: dips-run, given a long grace, never ends it.
+      const RunResult run = run_dips_run(3, job.args(outdir), fault_env(1, 5, kind), "--grace 120");
       INFO(run.output);
       REQUIRE(run.code == 0);
-      CHECK(run.seconds < 40);
+      CHECK(run.output.find("mpirun is still waiting") == std::string::npos);
       job.check_complete(outdir);
       job.check_report_complete(outdir);
       CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{1});
@@ -123,8 +125,9 @@ TEST_CASE("a long piece on a busy but healthy worker is not declared dead with t
   FaultJob job(2);
   const fs::path outdir = job.dir / "out";
   // Rank 1's next piece after the job's 2nd computes 4 s longer than it should, while its rank keeps
-  // answering pings.
-  const RunResult run = run_dips(3, job.args(outdir), fault_env(1, 2, "slow"));
+  // answering pings: within the default 1.5 s (kFaultFlags' 5 s would let blocked pings pass).
+  const std::string args = "--tile-rows 8 --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+  const RunResult run = run_dips(3, args, fault_env(1, 2, "slow"));
   INFO(run.output);
   REQUIRE(run.code == 0);
   CHECK(run.output.find("injects 'slow'") != std::string::npos);
@@ -146,15 +149,42 @@ TEST_CASE("two of three workers killed: the last one finishes the job", "[faults
   CHECK(lost == std::vector<int>{1, 3});
 }
 
+TEST_CASE("five workers killed in one job: each loss message counts the workers left", "[faults][kill]") {
+  FaultJob job;
+  const fs::path outdir = job.dir / "out";
+  // All five armed once the job has done 2 pieces: each dies on its next work message (fault.h), so they
+  // die close together and several may be noticed in one sweep of the deadlines.
+  std::string plans;
+  for (int rank = 1; rank <= 5; ++rank) plans += (plans.empty() ? "" : ";") + std::string("rank:") + std::to_string(rank) + ",after:2,kind:kill";
+  const RunResult run = run_dips(6, job.args(outdir), "DIPS_FAULT='" + plans + "'");
+  INFO(run.output);
+  REQUIRE(run.code == 3);  // no worker left
+  std::vector<int> left;
+  std::set<int> ranks;
+  const std::string marker = "dips: worker rank ";
+  for (size_t at = run.output.find(marker); at != std::string::npos; at = run.output.find(marker, at + 1)) {
+    const std::string line = run.output.substr(at, run.output.find('\n', at) - at);
+    const size_t count_end = line.rfind(" worker");
+    const size_t count_start = line.rfind(' ', count_end - 1) + 1;
+    left.push_back(std::stoi(line.substr(count_start, count_end - count_start)));
+    ranks.insert(std::stoi(line.substr(marker.size())));
+  }
+  CHECK(left == std::vector<int>{4, 3, 2, 1, 0});
+  CHECK(ranks == std::set<int>{1, 2, 3, 4, 5});
+  auto lost = workers_lost(outdir / "report.jsonl");
+  std::sort(lost.begin(), lost.end());
+  CHECK(lost == std::vector<int>{1, 2, 3, 4, 5});
+}
+
 TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoes only what is missing", "[faults][resume]") {
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
   // Whole images (no bands), one per worker at a time. The faults are armed as the 4th task's result comes
-  // in: its worker is idle and dies on its next task; the other finishes the one it holds (the 5th) and
-  // dies on its next. So 5 tasks are done and 3 are not, however fast each worker is.
+  // in: each worker dies on its next task, after finishing the one it may still hold. So 4 or 5 tasks are
+  // done (5 when the other worker held one; 4 when rank 0, slowed down, read both workers' results before
+  // sending more: seen under load) and the rest are not, however fast each worker is.
   // --respawn 0: dips-run would otherwise replace them.
-  const std::string args = std::string(kOneAtATime) + "--respawn 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
-                           quoted(job.dir / "in");
+  const std::string args = std::string(kFaultFlags) + "--respawn 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:1,after:4,kind:kill;rank:2,after:4,kind:kill'");
   INFO(run.output);
   REQUIRE(run.code == 3);
@@ -164,9 +194,14 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
     CHECK(fs::exists(output));
     done_first.insert(output);
   }
-  CHECK(done_first.size() == 5);
+  CHECK(done_first.size() >= 4);
+  CHECK(done_first.size() <= 5);
   const auto before = read_report(outdir / "report.jsonl");
   CHECK(before.back()["summary"]["exit_code"] == 3);
+  // A recorded task whose output has gone since is done again: the report alone does not make it done.
+  const std::string removed = *done_first.begin();
+  REQUIRE(fs::remove(removed));
+  done_first.erase(removed);
 
   run = run_dips_run(3, args + " --resume");
   INFO(run.output);
@@ -178,6 +213,7 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
     if (after[i].contains("input")) redone.insert(after[i]["output"].get<std::string>());
   }
   for (const auto& output : done_first) CHECK(redone.count(output) == 0);
+  CHECK(redone.count(removed) == 1);
   CHECK(redone.size() + done_first.size() == job.names.size());
   CHECK(after.back()["summary"]["skipped"] == done_first.size());
 }
@@ -185,7 +221,7 @@ TEST_CASE("all workers lost: exit 3 with finished work kept, then --resume redoe
 TEST_CASE("rank 0 killed mid-job: dips-run reports it, --resume finishes exactly", "[faults][resume]") {
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
-  const std::string args = "--orphan-timeout 3" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
+  const std::string args = "--orphan-timeout 3" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
                            quoted(job.dir / "in");
   RunResult run = run_dips_run(3, args, fault_env(0, 3, "kill"));
   INFO(run.output);
@@ -242,7 +278,7 @@ TEST_CASE("dips-run --retries resumes a job whose rank 0 died, until it is done"
   FaultJob job(8);
   const fs::path outdir = job.dir / "out";
   // Rank 0 dies after its 3rd task in every run: 3 + 3 + 2 tasks over three runs.
-  const RunResult run = run_dips_run(3, "--orphan-timeout 3" + std::string(kOneAtATime) + "--op " + std::string(kPipeline) + " --output " +
+  const RunResult run = run_dips_run(3, "--orphan-timeout 3" + std::string(kFaultFlags) + "--op " + std::string(kPipeline) + " --output " +
                                             quoted(outdir) + " " + quoted(job.dir / "in"),
                                      fault_env(0, 3, "kill"), "--retries 2");
   INFO(run.output);
@@ -267,7 +303,7 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
   for (const auto& [kind, pipeline] : cases) {
     DYNAMIC_SECTION("killed holding a " << kind << " piece of " << pipeline) {
       const fs::path outdir = dir / ("out_" + kind + std::to_string(pipeline.size()));
-      const RunResult run = run_dips(3, "--quiet --tile-rows 16" + std::string(kOneAtATime) + "--op " + pipeline + " --output " +
+      const RunResult run = run_dips(3, "--quiet --tile-rows 16" + std::string(kFaultFlags) + "--op " + pipeline + " --output " +
                                             quoted(outdir) + " " + quoted(dir / "in"),
                                      "DIPS_FAULT='rank:any,piece:" + kind + ",kind:kill'");
       INFO(run.output);
@@ -304,4 +340,16 @@ TEST_CASE("a worker killed while rank 0 moves the files' bytes (--io mpi): the j
   job.check_report_complete(outdir);
   CHECK(workers_lost(outdir / "report.jsonl") == std::vector<int>{2});
   CHECK(read_report(outdir / "report.jsonl").back()["summary"]["io"] == "mpi");
+}
+
+TEST_CASE("workers wait for a rank 0 that takes longer than --orphan-timeout to list the job", "[faults][orphan]") {
+  // rank 0's slow fault delays the listing by 4 s, four times the workers' patience: without pings
+  // during the listing they would exit as orphans and the job would end with no worker (exit 3).
+  FaultJob job(2);
+  const fs::path outdir = job.dir / "out";
+  const RunResult run = run_dips(3, job.args(outdir, "--orphan-timeout 1 --quiet"), "DIPS_FAULT=rank:0,after:0,kind:slow");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  CHECK(workers_lost(outdir / "report.jsonl").empty());
 }

@@ -47,3 +47,47 @@ TEST_CASE("cost model: a first guess, then what pieces measured", "[granularity]
   CHECK(costs.estimate("file:blur=5.png", 2e6) == Approx(0.004).epsilon(0.01));
   CHECK(costs.estimate("other", 1e6) == guess);
 }
+
+TEST_CASE("granularity: the boundaries of the cut", "[granularity]") {
+  ShapeInput in;
+  in.width = 6000;
+  in.height = 4000;
+  in.live_threads = 4;
+  in.tasks_left = 4;  // one task per thread: none waits, nothing to cut
+  CHECK_FALSE(choose_shape(in).bands);
+  in.tasks_left = 3;
+  CHECK(choose_shape(in).bands);
+  SECTION("many threads: bands of about kBandPixels, not two per thread") {
+    in.live_threads = 16;
+    const TaskShape shape = choose_shape(in);
+    REQUIRE(shape.bands);
+    CHECK((in.height + shape.tile_rows - 1) / shape.tile_rows == 12);  // 24 MP / 2 MP
+  }
+  SECTION("rows that do not divide: the bands round up, so that there are not more of them") {
+    in.height = 4001;
+    const TaskShape shape = choose_shape(in);
+    REQUIRE(shape.bands);
+    CHECK(shape.tile_rows == 501);
+    CHECK((in.height + shape.tile_rows - 1) / shape.tile_rows == 8);
+  }
+}
+
+TEST_CASE("granularity: a file is worth reading for its size only when it can be cut", "[granularity]") {
+  const auto smallest = static_cast<uint64_t>(kMinBandPixels * 0.05);  // kMinBytesPerPixel
+  CHECK_FALSE(may_cut(100, 0));
+  CHECK_FALSE(may_cut(smallest - 1, 0));
+  CHECK(may_cut(smallest, 0));
+  CHECK(may_cut(100, 50));  // --tile-rows: the user cuts whatever the size
+}
+
+TEST_CASE("cost model: learns gradually and ignores measures of nothing", "[granularity]") {
+  CostModel costs;
+  const double guess = costs.estimate("k", 1e6);
+  costs.observe("k", 0, 1.0);    // no units: no rate
+  costs.observe("k", 1e6, -1);   // a clock that went backwards
+  CHECK(costs.estimate("k", 1e6) == guess);
+  costs.observe("k", 1e6, 0.002);
+  CHECK(costs.estimate("k", 1e6) == Approx(0.002));  // the first measure replaces the guess
+  costs.observe("k", 1e6, 0.004);
+  CHECK(costs.estimate("k", 1e6) == Approx(0.0024));  // later ones move it a fifth of the way
+}

@@ -10,6 +10,7 @@
 // (run_isolated), so that a regression fails the test instead of ending the run.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -63,9 +64,12 @@ size_t entry_count(const fs::path& dir) {
 }
 
 // Runs fn in a forked child, so that a crash or a hang of the code under test fails the test instead of
-// killing the test binary. fn returns true for "behaved as it should".
+// killing the test binary. fn returns true for "behaved as it should". A hang is a minute: far longer than
+// any of these children takes on a loaded machine, so that only a real hang (a blocking open, an endless
+// loop) reaches it.
 enum class Isolated { kPassed, kFailed, kCrashed, kHung };
-Isolated run_isolated(const std::function<bool()>& fn, std::chrono::milliseconds timeout, int* signal_out = nullptr) {
+Isolated run_isolated(const std::function<bool()>& fn, int* signal_out = nullptr) {
+  constexpr std::chrono::milliseconds timeout(60000);
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -310,10 +314,8 @@ TEST_CASE("decompression bombs are refused from the header, before decoding", "[
   for (const Bomb& bomb : bombs) {
     INFO(bomb.name << " (" << bomb.bytes.size() << " bytes)");
     CHECK(bomb.bytes.size() < 1024);
-    const auto start = std::chrono::steady_clock::now();
     cv::Mat image;
     const Status status = dips::decode_image(bomb.bytes, kDefaultMaxPixels, &image);
-    CHECK(elapsed_ms(start) < 500);
     REQUIRE_FALSE(status.ok());
     // dips' own message: the header was read and OpenCV never ran.
     CHECK_THAT(status.message(), Contains("image header claims " + bomb.claim));
@@ -407,7 +409,7 @@ TEST_CASE("sniff_image_size survives a TIFF whose IFD offset is near 2^32", "[ba
       int width = 0, height = 0;
       cv::Mat image;
       return !dips::sniff_image_size(bytes, &width, &height) && !dips::decode_image(bytes, kDefaultMaxPixels, &image).ok();
-    }, std::chrono::milliseconds(5000), &signal);
+    }, &signal);
     INFO("child " << isolated_name(outcome) << " (signal " << signal << ")");
     CHECK(outcome == Isolated::kPassed);
   }
@@ -576,7 +578,7 @@ TEST_CASE("read_file does not block on a named pipe", "[bad_input][files]") {
     std::vector<uint8_t> bytes;
     const Status status = dips::read_file(dir / "pipe.jpg", 1 << 20, &bytes);
     return !status.ok() && status.message().find("not a regular file") != std::string::npos;
-  }, std::chrono::milliseconds(2000));
+  });
   INFO("child " << isolated_name(outcome));
   CHECK(outcome == Isolated::kPassed);
 }
@@ -644,6 +646,27 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
     CHECK(entry_count(dir.path()) == 5);
     CHECK(temp_files(dir.path()).empty());
   }
+}
+
+// A write that fails halfway, anywhere (no mount needed): the file size limit stops it after 4 KiB.
+TEST_CASE("write_file_atomic: a write that fails halfway leaves the old file whole", "[bad_input][files]") {
+  TempDir dir;
+  const fs::path victim = dir / "victim.png";
+  REQUIRE(dips::write_file_atomic(victim, bytes_of("the old contents")).ok());
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+  struct rlimit small = before;
+  small.rlim_cur = 4096;
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);  // EFBIG from write(), not a signal that ends the tests
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const Status status = dips::write_file_atomic(victim, std::vector<uint8_t>(64 * 1024, 'n'));
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.message(), Contains("victim.png") && Contains("File too large"));
+  CHECK(read_text(victim) == "the old contents");
+  CHECK(temp_files(dir.path()).empty());
+  CHECK(entry_count(dir.path()) == 1);
 }
 
 // A full disk and a read-only file system, on a small tmpfs (needs root and a mount-capable container).

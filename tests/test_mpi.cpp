@@ -9,6 +9,7 @@
 #include <set>
 
 #include "dips/pipeline.h"
+#include "dips/report.h"
 #include "harness.h"
 #include "test_images.h"
 
@@ -88,7 +89,7 @@ void check_full_job(const Inputs& inputs, const fs::path& outdir, int np) {
     }
   }
   const auto report = read_report(outdir / "report.jsonl");
-  CHECK(report.front()["dips_report"] == 1);
+  CHECK(report.front()["dips_report"] == kReportVersion);
   REQUIRE(report.back().contains("summary"));
   CHECK(report.back()["summary"]["ok"] == tasks.size());
   CHECK(report.back()["summary"]["exit_code"] == 0);
@@ -222,8 +223,10 @@ TEST_CASE("a bad file among good ones fails alone", "[mpi][job]") {
     junk << "this is not a PNG at all";
   }
   const fs::path outdir = inputs.dir / "out";
-  const RunResult run = run_dips(3, "--format png --tile-rows 16 --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in") + " " +
-                                        quoted(inputs.dir / "missing.png"));
+  // A missing file on the command line refuses the job (a typo); in a list it is a task that fails.
+  write_text(inputs.dir / "list", (inputs.dir / "missing.png").string() + "\n");
+  const RunResult run = run_dips(3, "--format png --tile-rows 16 --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in") +
+                                        " --files-from " + quoted(inputs.dir / "list"));
   INFO(run.output);
   CHECK(run.code == 1);
   const auto tasks = report_tasks(outdir / "report.jsonl");
@@ -262,6 +265,22 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
                      "DIPS_FAULT='rank:1,after:1,kind:kill;rank:2,after:1,kind:kill'");
   CHECK(run.code == 3);
   CHECK(run.output.find("no worker left") != std::string::npos);
+}
+
+// bench/costs.sh measures rank 0 over TCP on one machine: mpirun refuses a transport list given twice, so
+// dips-run must leave out its shared-memory default when the caller names the transports.
+TEST_CASE("scripts/dips-run takes the caller's transports", "[mpi][dips-run]") {
+  Inputs inputs;
+  const fs::path outdir = inputs.dir / "tcp";
+  const std::string tcp_on_lo = "--mpirun-arg --mca --mpirun-arg btl --mpirun-arg self,tcp "
+                                "--mpirun-arg --mca --mpirun-arg btl_tcp_if_include --mpirun-arg lo";
+  const RunResult run =
+      run_dips_run(3, "--quiet --format png --op blur=3 --output " + quoted(outdir) + " " + quoted(inputs.dir / "in"), "", tcp_on_lo);
+  INFO(run.output);
+  CHECK(run.code == 0);
+  for (const auto& name : inputs.names) {
+    CHECK(identical(read_output(outdir / fs::path(name).replace_extension(".png")), reference(inputs.input(name), "blur=3").image));
+  }
 }
 
 TEST_CASE("an unwritable output fails that task only", "[mpi][job]") {

@@ -206,3 +206,95 @@ TEST_CASE("scheduler: a pause of rank 0 moves outstanding ping deadlines on", "[
   CHECK(s.expire(1.5).empty());
   CHECK(s.expire(1.81).size() == 1);
 }
+
+TEST_CASE("scheduler: a suspect worker gets no new pieces; its answer makes it eligible at once", "[scheduler]") {
+  Scheduler s({1}, options(0.2, 1.0, 0, 1));
+  CHECK(s.pings_due(0) == std::vector<int>{1});
+  CHECK(s.expire(0.3).empty());
+  REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+  const uint64_t piece = s.add_piece();
+  CHECK_FALSE(s.assign(0.3));
+  CHECK(s.piece_state(piece) == PieceState::kPending);
+  s.heard(1);
+  CHECK(s.worker_state(1) == WorkerState::kIdle);
+  const auto a = s.assign(0.31);  // before any expire() runs again
+  REQUIRE(a);
+  CHECK(a->piece == piece);
+  CHECK(a->worker == 1);
+}
+
+TEST_CASE("scheduler: a dead worker's pieces go back first, in their order, held by nobody", "[scheduler]") {
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 2));
+  std::vector<uint64_t> p;
+  for (int i = 0; i < 6; ++i) p.push_back(s.add_piece());
+  std::map<int, std::vector<uint64_t>> held;
+  while (auto a = s.assign(0)) held[a->worker].push_back(a->piece);
+  REQUIRE(held[1] == std::vector<uint64_t>{p[0], p[2]});  // ties go to the lower rank, then alternate
+  REQUIRE(held[2] == std::vector<uint64_t>{p[1], p[3]});
+  CHECK(s.declare_dead(1) == std::vector<uint64_t>{p[0], p[2]});
+  for (uint64_t piece : {p[0], p[2]}) {
+    CHECK(s.piece_state(piece) == PieceState::kPending);
+    CHECK(s.piece_worker(piece) == -1);
+  }
+  CHECK(s.pending() == 4);
+  // Each result from the survivor makes room for one piece: the oldest pending.
+  std::vector<uint64_t> order;
+  for (uint64_t finished : {p[1], p[3], p[0], p[2]}) {
+    REQUIRE(s.complete(finished, 2, false));
+    const auto a = s.assign(0.1);
+    REQUIRE(a);
+    order.push_back(a->piece);
+  }
+  CHECK(order == std::vector<uint64_t>{p[0], p[2], p[4], p[5]});
+  CHECK(s.unfinished() == 2);  // the last two, in flight on the survivor
+}
+
+TEST_CASE("scheduler: a failed piece is finished as failed, not as done", "[scheduler]") {
+  Scheduler s({1}, options(0.2, 1.0, 0, 2));
+  const uint64_t bad = s.add_piece(), good = s.add_piece();
+  while (s.assign(0)) {
+  }
+  REQUIRE(s.complete(bad, 1, true));
+  REQUIRE(s.complete(good, 1, false));
+  CHECK(s.piece_state(bad) == PieceState::kFailed);
+  CHECK(s.piece_state(good) == PieceState::kDone);
+  CHECK(s.unfinished() == 0);
+  CHECK_FALSE(s.complete(bad, 1, false));  // a second answer changes nothing
+  CHECK(s.piece_state(bad) == PieceState::kFailed);
+}
+
+TEST_CASE("scheduler: a worker's room grows with its compute threads", "[scheduler]") {
+  // Without lookahead: queue_depth pieces per thread.
+  Scheduler s(options(0.2, 1.0, 0, 1));
+  s.add_worker(1, 4);
+  for (int i = 0; i < 10; ++i) s.add_piece();
+  int assigned = 0;
+  while (s.assign(0)) ++assigned;
+  CHECK(assigned == 4);
+  CHECK(s.live_threads() == 4);
+}
+
+TEST_CASE("scheduler: pieces go to the worker with the least estimated work per thread", "[scheduler]") {
+  Scheduler s(options(0.2, 1.0, 0, 4));
+  s.add_worker(1, 1);
+  s.add_worker(2, 3);
+  for (int i = 0; i < 4; ++i) s.add_piece(1.0);
+  std::map<int, int> load;
+  while (auto a = s.assign(0)) ++load[a->worker];
+  // 1 s on one thread weighs as much as 3 s on three: the three-thread worker takes three of the four.
+  CHECK(load == std::map<int, int>{{1, 1}, {2, 3}});
+}
+
+TEST_CASE("scheduler: a result makes room for as much estimated work as it took", "[scheduler]") {
+  SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  Scheduler s(o);
+  s.add_worker(1, 1);
+  for (int i = 0; i < 10; ++i) s.add_piece(0.03);
+  std::vector<uint64_t> held;
+  while (auto a = s.assign(0)) held.push_back(a->piece);
+  REQUIRE(held.size() == 3);  // 0.09 s of the 0.1 s lookahead
+  REQUIRE(s.complete(held[0], 1, false, 0.03));
+  CHECK(s.assign(0.03));      // 0.06 s left in flight: one more fits
+  CHECK_FALSE(s.assign(0.03));
+  CHECK(s.in_flight(1) == 3);
+}

@@ -35,6 +35,7 @@ struct Outcome {
   cv::Mat image;  // the output, decoded
   std::vector<std::string> decoded;
   size_t pieces = 0;
+  int width = 0, height = 0;  // what the task measured of its input
   bool bands_from_file = false;  // some band decoded its own rows from the file
   bool bands_encoded = false;    // some band was encoded by a worker as its part of the output
 };
@@ -69,6 +70,8 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
     outcome.image = cv::imdecode(file, cv::IMREAD_UNCHANGED);
   }
   outcome.decoded = run.decoded();
+  outcome.width = run.width();
+  outcome.height = run.height();
   CHECK(run.records().size() == outcome.pieces);
   return outcome;
 }
@@ -117,6 +120,8 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
             REQUIRE(outcome.status.ok());
             CHECK(identical(outcome.image, expected));
             CHECK(outcome.decoded == expected_decoded);
+            CHECK(outcome.width == (on_qr ? qr : photo).cols);
+            CHECK(outcome.height == (on_qr ? qr : photo).rows);
             if (!shape.bands) CHECK(outcome.pieces == 1);
           }
         }
@@ -195,4 +200,81 @@ TEST_CASE("a failing piece fails the task with the worker's message", "[task_run
     CHECK(status.message().find("missing.png") != std::string::npos);
     CHECK_FALSE(run.done());
   }
+}
+
+TEST_CASE("a band result that does not fit its stage fails the task", "[task_run]") {
+  TempDir dir;
+  Task task;
+  task.input = dir / "in.png";
+  REQUIRE(cv::imwrite(task.input.string(), photo_like(40, 30, 3)));
+  // A Canny stage: its bands come back as pixels to stitch (a last stage of local steps would be encoded).
+  REQUIRE(parse_pipeline("blur=3,edge_detection", &task.pipeline).ok());
+  task.output = dir / "out.png";
+  TaskIo io;
+  io.max_pixels = 1 << 30;
+  io.max_file_bytes = 1 << 30;
+  TaskRun run(task, io, TaskShape{true, 10});
+  auto ready = run.take_ready();
+  REQUIRE(ready.size() == 1);  // the decode
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ready = run.take_ready();
+  REQUIRE(ready.size() == 4);  // the bands
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ResultItem narrow = work_on(ready[1].second);
+  narrow.pixels = narrow.pixels.colRange(0, narrow.pixels.cols - 1).clone();
+  const Status status = run.on_result(ready[1].first, std::move(narrow));
+  CHECK_FALSE(status.ok());
+  CHECK(status.message().find("does not fit") != std::string::npos);
+  CHECK_FALSE(run.done());
+}
+
+TEST_CASE("a result the task cannot use fails it with a message, and does not count", "[task_run]") {
+  // The scheduler passes each piece's result once; these are the results a broken or confused worker could
+  // still send: a decode without its image, an encoded band without its description, a band's result twice.
+  TempDir dir;
+  const cv::Mat photo = photo_like(40, 30, 7);
+  Task task;
+  REQUIRE(parse_pipeline("blur=3", &task.pipeline).ok());
+  TaskIo io;
+  io.max_pixels = 1 << 30;
+  io.max_file_bytes = 1 << 30;
+  SECTION("a decode piece that returns no image") {
+    task.input = dir / "in.png";
+    REQUIRE(cv::imwrite(task.input.string(), photo));
+    task.output = dir / "out.png";
+    TaskRun run(task, io, TaskShape{true, 10});
+    auto ready = run.take_ready();
+    REQUIRE(ready.size() == 1);
+    ResultItem result = work_on(ready[0].second);
+    REQUIRE_FALSE(result.cheap_rows);
+    result.pixels.release();
+    const Status status = run.on_result(ready[0].first, std::move(result));
+    CHECK_THAT(status.message(), Catch::Contains("a decode piece returned no image"));
+    CHECK(run.take_ready().empty());
+  }
+  task.input = dir / "in.jpg";
+  REQUIRE(cv::imwrite(task.input.string(), photo));
+  task.output = dir / "out.jpg";
+  TaskRun run(task, io, TaskShape{true, 16});
+  auto ready = run.take_ready();
+  REQUIRE(ready.size() == 1);  // the probe
+  REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+  ready = run.take_ready();
+  REQUIRE(ready.size() == 3);  // bands of 16 rows, encoded by the workers
+  REQUIRE(ready[0].second.sink == Sink::kBand);
+  SECTION("an encoded band without its description") {
+    ResultItem result = work_on(ready[0].second);
+    result.band = EncodedBand();
+    const Status status = run.on_result(ready[0].first, std::move(result));
+    CHECK_THAT(status.message(), Catch::Contains("an encoded band without its description"));
+  }
+  SECTION("the same encoded band twice") {
+    REQUIRE(run.on_result(ready[0].first, work_on(ready[0].second)).ok());
+    REQUIRE(run.on_result(ready[1].first, work_on(ready[1].second)).ok());
+    const Status status = run.on_result(ready[1].first, work_on(ready[1].second));
+    CHECK_THAT(status.message(), Catch::Contains("an encoded band for no band"));
+    CHECK_FALSE(run.done());
+  }
+  CHECK_FALSE(run.done());
+  CHECK(run.output().empty());
 }

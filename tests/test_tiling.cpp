@@ -492,6 +492,15 @@ TEST_CASE("tiling: misuse of run_piece and StageAssembler is an error, not a cra
     REQUIRE(run_piece(stages[0], pieces[1], narrow.rowRange(pieces[1].in_row0, pieces[1].in_row1).clone(), &wrong).ok());
     CHECK_FALSE(assembler.add(pieces[1], std::move(wrong)).ok());
   }
+  SECTION("a piece with rows missing") {
+    StageAssembler assembler(stages[0], image.rows, pieces.size());
+    PieceOutput output;
+    REQUIRE(run_piece(stages[0], pieces[1], image.rowRange(pieces[1].in_row0, pieces[1].in_row1).clone(), &output).ok());
+    output.pixels = output.pixels.rowRange(0, output.pixels.rows - 1).clone();
+    const Status status = assembler.add(pieces[1], std::move(output));
+    CHECK_FALSE(status.ok());
+    CHECK(status.message().find("does not fit") != std::string::npos);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ void check_same(const dips::WorkItem& a, const dips::WorkItem& b) {
   CHECK(a.sync == b.sync);
   CHECK(a.max_pixels == b.max_pixels);
   CHECK(a.max_file_bytes == b.max_file_bytes);
+  CHECK(a.thumbnails == b.thumbnails);
+  CHECK(a.thumbnail_px == b.thumbnail_px);
 }
 
 void check_same(const dips::ResultItem& a, const dips::ResultItem& b) {
@@ -100,6 +102,10 @@ void check_same(const dips::ResultItem& a, const dips::ResultItem& b) {
   CHECK(a.written == b.written);
   CHECK(a.compute_ms == b.compute_ms);
   CHECK(a.queue_ms == b.queue_ms);
+  CHECK(contents(a.thumbnail_input) == contents(b.thumbnail_input));
+  CHECK(contents(a.thumbnail_output) == contents(b.thumbnail_output));
+  CHECK(identical(a.thumbnail_input_rows, b.thumbnail_input_rows));
+  CHECK(identical(a.thumbnail_output_rows, b.thumbnail_output_rows));
 }
 
 // The prologue of a message of n items: magic, item count, the n piece ids, then the head size.
@@ -112,7 +118,7 @@ constexpr size_t head_size_at(size_t n) { return 8 + 8 * n; }
 struct WorkLayout {
   size_t source = head_size_at(1) + 8, path_len = source + 1, file_len, mat_rows, mat_cols, mat_type, mat_len, band, rows,
          finish_count, histogram_count, steps_count, probe, sink, ext_len, output_path_len, image_width, image_height, sync, max_pixels,
-         max_file_bytes, end;
+         max_file_bytes, thumbnails, thumbnail_px, end;
   explicit WorkLayout(const dips::WorkItem& m) {
     file_len = path_len + 8 + m.path.size();
     mat_rows = file_len + 8;
@@ -133,7 +139,9 @@ struct WorkLayout {
     sync = image_height + 4;
     max_pixels = sync + 1;
     max_file_bytes = max_pixels + 8;
-    end = max_file_bytes + 8;
+    thumbnails = max_file_bytes + 8;
+    thumbnail_px = thumbnails + 1;
+    end = thumbnail_px + 2;
   }
   size_t step_index(size_t i) const { return steps_count + 4 + 8 * i; }
   size_t step_param(size_t i) const { return step_index(i) + 4; }
@@ -142,7 +150,8 @@ struct WorkLayout {
 // The same for a one-item result message.
 struct ResultLayout {
   size_t error_len = head_size_at(1) + 8, width, height, strings_count, histogram_count, mat_rows, mat_cols, mat_type, mat_len,
-         cheap_rows, encoded_len, band, written, compute_ms, queue_ms, end;
+         cheap_rows, encoded_len, band, written, compute_ms, queue_ms, thumbnail_input_len, thumbnail_output_len,
+         thumbnail_input_rows, thumbnail_output_rows, end;
   explicit ResultLayout(const dips::ResultItem& m) {
     width = error_len + 8 + m.error.size();
     height = width + 4;
@@ -159,7 +168,11 @@ struct ResultLayout {
     written = band + 20 + 1 + 4 + 8;
     compute_ms = written + 8;
     queue_ms = compute_ms + 8;
-    end = queue_ms + 8;
+    thumbnail_input_len = queue_ms + 8;
+    thumbnail_output_len = thumbnail_input_len + 8;
+    thumbnail_input_rows = thumbnail_output_len + 8;  // a Mat's rows, cols, type (int32) and byte length (u64)
+    thumbnail_output_rows = thumbnail_input_rows + 20;
+    end = thumbnail_output_rows + 20;
   }
 };
 
@@ -400,7 +413,9 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(bytes[at.sync] == 0);
   CHECK(peek<int64_t>(bytes, at.max_pixels) == 1000);
   CHECK(peek<uint64_t>(bytes, at.max_file_bytes) == 0);
-  CHECK(at.end == 141);
+  CHECK(bytes[at.thumbnails] == static_cast<uint8_t>(dips::Thumbnails::kNone));
+  CHECK(peek<uint16_t>(bytes, at.thumbnail_px) == 0);
+  CHECK(at.end == 144);
   for (size_t i = at.end; i < 192; ++i) CHECK(bytes[i] == 0);  // the head's padding
   CHECK(std::equal(bytes.begin() + 192, bytes.begin() + 212, work.pixels.data));
   for (size_t i = 212; i < 256; ++i) CHECK(bytes[i] == 0);  // the payload's padding
@@ -412,7 +427,7 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   const std::vector<uint8_t> two = work_bytes({work, second});
   CHECK(peek<uint32_t>(two, kCountAt) == 2);
   CHECK(peek<uint64_t>(two, id_at(1)) == 43);
-  CHECK(peek<uint64_t>(two, head_size_at(2)) == 320);  // 32 + 2 x 117 bytes of fields, padded
+  CHECK(peek<uint64_t>(two, head_size_at(2)) == 320);  // 32 + 2 x 120 bytes of fields, padded
   CHECK(two.size() == 320 + 2 * 64);
 
   const dips::ResultItem result = small_result();
@@ -427,10 +442,14 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(peek<uint64_t>(encoded_result, r.mat_len) == 18);
   CHECK(peek<uint64_t>(encoded_result, r.encoded_len) == 3);
   CHECK(peek<double>(encoded_result, r.queue_ms) == 0.25);
-  CHECK(r.end == 2203);
-  CHECK(peek<uint64_t>(encoded_result, head_size_at(1)) == 2240);
-  CHECK(encoded_result[2304] == 9);  // the encoded bytes, after the 18 pixel bytes padded to 64
-  CHECK(encoded_result.size() == 2368);
+  CHECK(peek<uint64_t>(encoded_result, r.thumbnail_input_len) == 0);
+  CHECK(peek<uint64_t>(encoded_result, r.thumbnail_output_len) == 0);
+  CHECK(peek<uint64_t>(encoded_result, r.thumbnail_input_rows + 12) == 0);
+  CHECK(peek<uint64_t>(encoded_result, r.thumbnail_output_rows + 12) == 0);
+  CHECK(r.end == 2259);
+  CHECK(peek<uint64_t>(encoded_result, head_size_at(1)) == 2304);
+  CHECK(encoded_result[2368] == 9);  // the encoded bytes, after the 18 pixel bytes padded to 64
+  CHECK(encoded_result.size() == 2432);
 
   const std::vector<uint8_t> hello = dips::encode_hello(a_hello());
   CHECK(peek<uint32_t>(hello, 0) == 0x44495048u);  // "DIPH"
@@ -559,7 +578,7 @@ TEST_CASE("only the canonical bytes of a message decode", "[bad_input][wire]") {
       expect_work_error(bytes, "padding is not zero");
     }
     std::vector<uint8_t> results = result_bytes({small_result()});
-    results[2240 + 18] = 1;  // after the result's pixels
+    results[2304 + 18] = 1;  // after the result's pixels
     expect_result_error(results, "padding is not zero");
   }
   SECTION("head size") {
@@ -834,6 +853,29 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
     item.pixels = cv::Mat(2, 2, CV_16UC1, cv::Scalar(1));
     expect_work_error(work_bytes({item}), "bad image header");
   }
+  SECTION("thumbnail requests of an unknown kind or of a size out of range") {
+    for (uint8_t value : {3, 255}) {
+      std::vector<uint8_t> bytes = valid;
+      bytes[at.thumbnails] = value;
+      poke(bytes, at.thumbnail_px, uint16_t{16});
+      expect_work_error(bytes, "unknown thumbnail request");
+    }
+    const std::vector<std::pair<dips::Thumbnails, uint16_t>> out_of_range = {
+        {dips::Thumbnails::kAlways, 0}, {dips::Thumbnails::kOnError, dips::kMaxThumbnailPx + 1}, {dips::Thumbnails::kNone, 16}, {dips::Thumbnails::kAlways, 0xFFFF}};
+    for (const auto& [mode, px] : out_of_range) {
+      std::vector<uint8_t> bytes = valid;
+      bytes[at.thumbnails] = static_cast<uint8_t>(mode);
+      poke(bytes, at.thumbnail_px, px);
+      INFO("request " << static_cast<int>(mode) << ", " << px << " px");
+      expect_work_error(bytes, "thumbnail size out of range");
+    }
+    for (uint16_t px : {uint16_t{1}, dips::kMaxThumbnailPx}) {
+      std::vector<uint8_t> bytes = valid;
+      bytes[at.thumbnails] = static_cast<uint8_t>(dips::Thumbnails::kOnError);
+      poke(bytes, at.thumbnail_px, px);
+      CHECK(decode_work(bytes).ok());
+    }
+  }
   SECTION("one bad item fails the batch") {
     std::vector<dips::WorkItem> items = mixed_work();
     items[2].histogram.resize(10);
@@ -849,7 +891,7 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
   const ResultLayout at(result);
   std::vector<uint8_t> bytes = valid;
   expect_result_error(work_bytes({band_work()}), "wrong message kind");
-  for (uint64_t length : {~uint64_t{0}, uint64_t{1} << 63, uint64_t{2240 - at.error_len - 8 + 1}}) {
+  for (uint64_t length : {~uint64_t{0}, uint64_t{1} << 63, uint64_t{2304 - at.error_len - 8 + 1}}) {
     bytes = valid;
     poke(bytes, at.error_len, length);
     expect_result_error(bytes, "field length beyond the message");
@@ -859,7 +901,7 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
   expect_result_error(bytes, "too many strings");
   poke(bytes, at.strings_count, uint32_t{65536});  // allowed count, strings missing: refused before allocating
   expect_result_error(bytes, "more strings than the message holds");
-  poke(bytes, at.strings_count, static_cast<uint32_t>((2240 - at.strings_count - 4) / 8 + 1));
+  poke(bytes, at.strings_count, static_cast<uint32_t>((2304 - at.strings_count - 4) / 8 + 1));
   expect_result_error(bytes, "more strings than the message holds");
   bytes = valid;
   poke(bytes, at.strings_count + 4, ~uint64_t{0});  // the first string's length
@@ -869,13 +911,15 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
     poke(bytes, at.histogram_count, bins);
     expect_result_error(bytes, "histogram is not 256 bins");
   }
-  bytes = valid;
-  poke(bytes, at.mat_type, int32_t{CV_16UC1});
-  expect_result_error(bytes, "bad image header");
+  for (size_t mat : {at.mat_rows, at.thumbnail_input_rows, at.thumbnail_output_rows}) {
+    bytes = valid;
+    poke(bytes, mat + 8, int32_t{CV_16UC1});
+    expect_result_error(bytes, "bad image header");
+  }
   bytes = valid;
   poke(bytes, at.mat_cols, int32_t{4});
   expect_result_error(bytes, "image byte count does not match its size");
-  for (size_t field : {at.mat_len, at.encoded_len}) {
+  for (size_t field : {at.mat_len, at.encoded_len, at.thumbnail_input_len, at.thumbnail_output_len}) {
     for (uint64_t length : {uint64_t{129}, uint64_t{1} << 63, ~uint64_t{0}}) {
       bytes = valid;
       poke(bytes, field, length);
@@ -883,7 +927,7 @@ TEST_CASE("hostile fields in a result message are errors", "[bad_input][wire]") 
     }
   }
   bytes = valid;
-  bytes[2240 + 64 + 3] = 7;  // the padding after the encoded bytes
+  bytes[2304 + 64 + 3] = 7;  // the padding after the encoded bytes
   expect_result_error(bytes, "padding is not zero");
   // An encoded band's description: rows of an image of no size, more rows than the image has, 2 channels.
   bytes = valid;

@@ -53,6 +53,8 @@ inline std::string work_problem(const WorkItem& m) {
   if (!m.histogram.empty() && m.histogram.size() != 256) return "a histogram that is not 256 bins";
   if (m.sink != Sink::kPixels && m.output_ext.empty()) return "an encoding sink without a format";
   if (m.sink == Sink::kWriteFile && m.output_path.empty()) return "a file sink without a path";
+  if (m.thumbnails != Thumbnails::kNone && m.thumbnails != Thumbnails::kOnError && m.thumbnails != Thumbnails::kAlways) return "unknown thumbnail request";
+  if ((m.thumbnails == Thumbnails::kNone) != (m.thumbnail_px == 0) || m.thumbnail_px > kMaxThumbnailPx) return "thumbnail size out of range";
   if (!m.band) return "";
   const PieceRows& r = m.rows;
   if (!(r.in_row0 >= 0 && r.in_row0 <= r.row0 && r.row0 < r.row1 && r.row1 <= r.in_row1)) return "band rows out of order";
@@ -65,6 +67,10 @@ inline std::string result_problem(const ResultItem& m) {
   if (!m.histogram.empty() && m.histogram.size() != 256) return "a histogram that is not 256 bins";
   if (m.decoded.size() > (1u << 16)) return "more than 65536 strings";
   if (!bytes_problem(m.encoded).empty()) return "encoded " + bytes_problem(m.encoded);
+  if (!bytes_problem(m.thumbnail_input).empty()) return "thumbnail " + bytes_problem(m.thumbnail_input);
+  if (!bytes_problem(m.thumbnail_output).empty()) return "thumbnail " + bytes_problem(m.thumbnail_output);
+  if (!pixels_problem(m.thumbnail_input_rows).empty()) return "thumbnail rows: " + pixels_problem(m.thumbnail_input_rows);
+  if (!pixels_problem(m.thumbnail_output_rows).empty()) return "thumbnail rows: " + pixels_problem(m.thumbnail_output_rows);
   return pixels_problem(m.pixels);
 }
 

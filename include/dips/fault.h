@@ -15,7 +15,8 @@ namespace dips {
 // it; rank:any then lets it be whichever worker that is. Kinds:
 //   kill  SIGKILL to itself           stop  SIGSTOP to itself (a hung process)
 //   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
-//   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy)
+//   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy);
+//         on rank 0 (after:0) listing the job takes 4 s longer (a huge manifest, a slow file system)
 //   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;
 //           rank 0 sends its N-th work message cut short (counted in work messages, not tasks)
 //   hold  (rank 0 only) after its N-th task it sends no more work until a worker is lost, joins (started
@@ -37,6 +38,9 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error);
 
 // Every well-formed plan of DIPS_FAULT, in order; malformed ones are reported on stderr and skipped.
 std::vector<FaultPlan> fault_plans();
+
+// Seconds rank 0's listing of the job is delayed by a "rank:0,after:0,kind:slow" plan (0 without one).
+double listing_delay_seconds();
 
 // Carries out a fault in this process (announced on stderr). kill, stop, exit and hang never return; slow
 // and garble return for the caller to carry out.

@@ -14,7 +14,7 @@ namespace dips {
 Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes);
 
 // Writes bytes to path atomically: a temporary file in the same folder (".dips-tmp-HOST-PID-N", unique
-// across the hosts of a shared file system), then renamed over path, so that a reader or a crash never
+// across the hosts of a shared file system; see temp_files.h), then renamed over path, so that a reader or a crash never
 // sees a partial file. With `sync` the data and the rename are also made durable (fsync of the file and
 // its folder) before returning. On any failure (disk full, permission) the temporary file is removed and
 // path is left as it was.

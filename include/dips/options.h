@@ -38,6 +38,8 @@ struct Options {
   std::string hosts_file;        // where spawned workers may go (mpirun's hostfile format); empty: this machine
   std::string grow_from;         // a hostfile re-read during the job: hosts added get workers, hosts removed drain
   int worker_id = 0;             // > 0: this process was spawned by rank 0 as that worker (internal)
+  std::string dashboard;         // --dashboard [HOST:]PORT (dashboard.h); empty: none
+  double stop_grace = 1;         // after a stop signal, seconds the pieces in flight get to finish (signals.h)
 };
 
 // The command-line name of an I/O mode ("auto", "shared", "mpi").

@@ -10,13 +10,15 @@ struct ProgressState {
   double megapixels = 0;  // input megapixels of finished tasks
   double elapsed_s = 0;
   int live_workers = 0, workers = 0;
+  size_t pieces_done = 0;  // pieces computed so far: a job of a few large images moves while no task is done
 };
 
-// The one line describing a snapshot: "12/40 tasks, 2 failed, 31.5 MP/s, ETA 0:42, workers 3/3".
+// The one line describing a snapshot: "12/40 tasks (96 pieces), 2 failed, 31.5 MP/s, ETA 0:42, workers 3/3".
 std::string progress_line(const ProgressState& state);
 
 // Shows progress on stderr: a line redrawn in place on a terminal (TERM not dumb), a plain line every
-// interval_s seconds otherwise (a batch log), nothing when quiet.
+// interval_s seconds otherwise (a batch log), nothing when quiet. Under mpirun rank 0's stderr is a pipe
+// to mpirun even when mpirun's is a terminal: a launcher that knows sets DIPS_STDERR_TTY=1 (dips-run does).
 class ProgressDisplay {
  public:
   ProgressDisplay(bool quiet, double interval_s);

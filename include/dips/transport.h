@@ -32,10 +32,12 @@ class Transport {
   virtual bool poll(Incoming* message) = 0;
   // The worker is dead or hung: ignore it from now on and ask the runtime to kill it.
   virtual void abandon(int worker) = 0;
-  // Tells the live workers to stop. Returns true when no worker was abandoned or started, so that
-  // MPI_Finalize is safe everywhere (after a death, or with started workers, it can hang: every rank then
-  // exits without it).
-  virtual bool shutdown() = 0;
+  // Tells the live workers to stop. After an interruption (a stop signal) they exit at once, removing the
+  // temporary files of outputs they were writing: a piece may still be computing, and the runtime may be
+  // tearing the job down. Returns true when MPI_Finalize is safe everywhere: no worker was abandoned or
+  // started and the job was not interrupted (after a death, or with started workers, it can hang: every
+  // rank then exits without it).
+  virtual bool shutdown(bool interrupted) = 0;
   // Why this transport cannot start workers at `place`, or "" when it can (then spawn must not fail).
   virtual std::string spawn_refusal(const Place& place) const {
     (void)place;

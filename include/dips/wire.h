@@ -59,6 +59,13 @@ enum class Sink : uint8_t {
   kBand = 4,       // its rows encoded as their band of the output file (codec.h encode_band), as bytes
 };
 
+// Which thumbnails (thumbnail.h) a piece makes for the report's gallery.
+enum class Thumbnails : uint8_t {
+  kNone = 0,
+  kOnError = 1,  // the decoded input's, only if the piece then fails (the gallery shows what failed)
+  kAlways = 2,   // the decoded input's (file sources) and the delivered output's (encoding sinks)
+};
+
 // One piece of work, as plain data: enough for any worker to do it, with no shared state. Reads as
 // "take `source` (rows in_row0..in_row1 of it for a band), apply a stage's finish if asked, run the steps,
 // deliver to `sink`".
@@ -77,12 +84,17 @@ struct WorkItem {
                                  // cheaply (codec.h probe_image), and its pixels only when they do not
   Sink sink = Sink::kPixels;
   std::string output_ext;        // kEncoded, kWriteFile, kBand: ".png", ".jpg", ...
-  int image_width = 0, image_height = 0;  // kBand: the size of the whole output image
+  int image_width = 0, image_height = 0;  // bands: the size of the whole image (kBand: of the output, required)
   std::string output_path;       // kWriteFile
   bool sync = false;             // kWriteFile: fsync before renaming
   int64_t max_pixels = 0;        // kPath, kFile: refuse to decode images larger than this
   uint64_t max_file_bytes = 0;   // kPath: refuse to read files larger than this
+  Thumbnails thumbnails = Thumbnails::kNone;
+  uint16_t thumbnail_px = 0;     // their long side, 1..kMaxThumbnailPx when thumbnails are asked for
 };
+
+// The largest thumbnail a work message may ask for, in pixels on the long side.
+constexpr uint16_t kMaxThumbnailPx = 1024;
 
 // A worker's answer to one WorkItem.
 struct ResultItem {
@@ -98,6 +110,10 @@ struct ResultItem {
   uint64_t written = 0;              // kWriteFile: bytes written
   double compute_ms = 0;             // time the worker spent on it
   double queue_ms = 0;               // time it waited in the worker before a thread took it
+  Bytes thumbnail_input, thumbnail_output;  // JPEGs, as WorkItem::thumbnails asked (empty otherwise)
+  // Bands asked for kAlways: their rows of the whole image's thumbnails (thumbnail.h thumbnail_rows), the
+  // input's when the band was decoded from the file, the output's when it was encoded as its part of it.
+  cv::Mat thumbnail_input_rows, thumbnail_output_rows;
 };
 
 // What rank 0 asks a new worker (kHello): can it see the job's files?

@@ -1,0 +1,73 @@
+#include "dips/html_report.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "dips/image_io.h"
+#include "dips/report_model.h"
+
+namespace dips {
+namespace fs = std::filesystem;
+
+// The page's template (src/report_page.html), compiled in by CMake.
+extern const char* const kReportPageTemplate;
+
+namespace {
+
+constexpr const char* kDataMarker = "<!--DIPS_DATA-->";
+
+// JSON that is safe inside a <script> element: '<', '>' and '&' only occur inside JSON strings, where
+// their \u escapes mean the same, so no text of the report can close the element or open a comment.
+std::string script_safe_json(const nlohmann::json& data) {
+  const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string safe;
+  safe.reserve(json.size() + json.size() / 16);
+  for (char c : json) {
+    switch (c) {
+      case '<': safe += "\\u003c"; break;
+      case '>': safe += "\\u003e"; break;
+      case '&': safe += "\\u0026"; break;
+      default: safe += c;
+    }
+  }
+  return safe;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace
+
+std::string render_report_page(const nlohmann::json& data) {
+  const std::string page = kReportPageTemplate;
+  const size_t at = page.find(kDataMarker);
+  const std::string script = "<script id=\"dips-data\" type=\"application/json\">" + script_safe_json(data) + "</script>";
+  return page.substr(0, at) + script + page.substr(at + std::char_traits<char>::length(kDataMarker));
+}
+
+Status write_report_page(const fs::path& journal, const fs::path& page) {
+  ReportModel model;
+  Status status = model.read_more(journal);
+  if (!status.ok()) return status;
+  if (!model.is_report()) return Status::Error("'" + journal.string() + "' is not a dips report");
+  nlohmann::json data = model.page_data();
+  data["source"] = journal.filename().string();
+  data["generated_at"] = utc_now();
+  const std::string html = render_report_page(data);
+  return write_file_atomic(page, std::vector<uint8_t>(html.begin(), html.end()));
+}
+
+fs::path report_page_path(const fs::path& journal) {
+  fs::path page = journal;
+  page.replace_extension(".html");
+  if (page == journal) page += ".html";
+  return page;
+}
+
+}  // namespace dips

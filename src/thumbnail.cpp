@@ -1,0 +1,81 @@
+#include "dips/thumbnail.h"
+
+#include <boost/archive/iterators/base64_from_binary.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "dips/codec.h"
+
+namespace dips {
+namespace {
+
+// The size of the thumbnail of a width x height image: its long side at most long_side, never scaled up.
+cv::Size thumbnail_size(int width, int height, int long_side) {
+  const double scale = std::min(1.0, static_cast<double>(long_side) / std::max(width, height));
+  return cv::Size(std::max(1, static_cast<int>(width * scale + 0.5)), std::max(1, static_cast<int>(height * scale + 0.5)));
+}
+
+// The thumbnail row where the image's row `row` falls (row == height gives the thumbnail's height).
+int thumbnail_row(int row, int height, int thumbnail_height) {
+  return static_cast<int>((static_cast<int64_t>(row) * thumbnail_height + height / 2) / height);
+}
+
+// dips's own JPEG encoder (OpenCV's defaults, quality 95): imgcodecs is not linked into dips.
+Bytes jpeg_of(const cv::Mat& image) {
+  std::vector<uint8_t> jpeg;
+  if (!encode_image(image, ".jpg", &jpeg).ok() || jpeg.size() > kMaxThumbnailBytes) return Bytes();
+  return Bytes::of(std::move(jpeg));
+}
+
+}  // namespace
+
+Bytes make_thumbnail(const cv::Mat& image, int long_side) {
+  if (image.empty() || long_side < 1) return Bytes();
+  try {
+    const cv::Size size = thumbnail_size(image.cols, image.rows, long_side);
+    cv::Mat small = image;
+    if (size != image.size()) cv::resize(image, small, size, 0, 0, cv::INTER_AREA);
+    return jpeg_of(small);
+  } catch (const cv::Exception&) {
+    return Bytes();
+  }
+}
+
+cv::Mat thumbnail_rows(const cv::Mat& rows, int row0, int width, int height, int long_side) {
+  const bool inside = row0 >= 0 && rows.cols == width && row0 + rows.rows <= height;
+  if (rows.empty() || long_side < 1 || !inside) return cv::Mat();
+  const cv::Size size = thumbnail_size(width, height, long_side);
+  const int t0 = thumbnail_row(row0, height, size.height), t1 = thumbnail_row(row0 + rows.rows, height, size.height);
+  if (t1 <= t0) return cv::Mat();
+  try {
+    cv::Mat share;
+    cv::resize(rows, share, cv::Size(size.width, t1 - t0), 0, 0, cv::INTER_AREA);
+    return share;
+  } catch (const cv::Exception&) {
+    return cv::Mat();
+  }
+}
+
+Bytes stack_thumbnail_rows(const std::vector<cv::Mat>& shares) {
+  if (shares.empty()) return Bytes();
+  for (const cv::Mat& share : shares) {
+    if (share.empty() || share.cols != shares.front().cols || share.type() != shares.front().type()) return Bytes();
+  }
+  try {
+    cv::Mat stacked;
+    cv::vconcat(shares, stacked);
+    return jpeg_of(stacked);
+  } catch (const cv::Exception&) {
+    return Bytes();
+  }
+}
+
+std::string base64_encode(const Bytes& bytes) {
+  using namespace boost::archive::iterators;
+  using Encoder = base64_from_binary<transform_width<const uint8_t*, 6, 8>>;
+  std::string text(Encoder(bytes.data), Encoder(bytes.data + bytes.size));
+  text.append((3 - bytes.size % 3) % 3, '=');  // the iterators leave the padding out
+  return text;
+}
+
+}  // namespace dips
