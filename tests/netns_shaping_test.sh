@@ -41,7 +41,7 @@ mkdir -p "$work/in" "$work/samples"
 for i in 1 2 3; do cp "$work/samples/photo_large.jpg" "$work/in/copy$i.jpg"; done
 sent=$(cat "$work"/in/*.jpg | wc -c)
 start=$(date +%s.%N)
-"$cluster" run -n 2 -- --quiet --io mpi --format jpg --op grayscale --output "$work/out" "$work/in"
+"$cluster" run -n 2 -- --launch world -- --quiet --io mpi --format jpg --op grayscale --output "$work/out" "$work/in"
 code=$?
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
 [ $code = 0 ] || fail "dips-run exited $code"
