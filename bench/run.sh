@@ -3,7 +3,7 @@
 # interleaved rounds, and prints one table per target with the verdict (docs/benchmarks.md explains them).
 #
 # Usage: bench/run.sh [--targets T1,T2,...] [--rounds N] [--quick] [--dips-args 'ARGS'] [--ops OP,...]
-#                     [--quiet-wait S] [--priority N] [--keep]
+#                     [--quiet-wait S] [--priority N] [--launch world|spawned] [--keep]
 #   --targets     the targets to measure (default all: T1,T2,T3,T4,T5,T6,T7; T5 needs the dips runs of T1-T3
 #                 and runs them if T1-T3 are not chosen; T7 runs dips -n 3 on thumbs/ too)
 #   --rounds      interleaved rounds: each runs every job and configuration once, in a rotating order; the
@@ -20,6 +20,8 @@
 #                 nice value N (-20..19; below 0 needs root): on a machine shared with other sessions, e.g. -20
 #                 gives the runs the cores (Linux shares the CPU between sessions whatever the processes' own
 #                 nice values, so `nice bench/run.sh` does not help)
+#   --launch      dips-run's launch shape for every dips run (default: dips-run's own, world on one machine);
+#                 spawned: rank 0 starts the workers (MPI_Comm_spawn), to compare start-up and throughput
 #   --keep        keep the outputs and the logs of every run (bench/.work/RUN_ID)
 # Environment: BENCH_CORPUS (default bench/.corpus, built with bench/make-corpus.sh when missing: ~4 minutes,
 # root or sudo for apt-get).
@@ -33,7 +35,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_init "$0" "$@"
 
-targets="T1,T2,T3,T4,T5,T6,T7"; rounds=""; quick=0; dips_args=""; ops=""; quiet_wait=""; keep=0; priority=
+targets="T1,T2,T3,T4,T5,T6,T7"; rounds=""; quick=0; dips_args=""; ops=""; quiet_wait=""; keep=0; priority=; launch=
 while [ $# -gt 0 ]; do
   case "$1" in
     --targets) targets=$2; shift 2 ;;
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --quiet-wait) quiet_wait=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --priority) priority=$2; shift 2 ;;
+    --launch) launch=$2; shift 2 ;;
     -h|--help) bench_help ;;
     *) bench_fail "unknown argument '$1' (see --help)" ;;
   esac
@@ -82,6 +85,7 @@ args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results_di
 [ "$quick" = 1 ] && args+=(--quick)
 [ "$keep" = 1 ] && args+=(--keep)
 [ -n "$priority" ] && args+=(--priority "$priority")
+[ -n "$launch" ] && args+=(--launch "$launch")
 code=0
 "$py" "$here/targets.py" run "${args[@]}" || code=$?
 cp "$work/header.txt" "$results_dir/$run_id.header.txt" 2>/dev/null || true

@@ -185,6 +185,7 @@ class Runner:
         self.dips_args = shlex.split(args.dips_args or "")
         self.env = dict(os.environ, GLIBC_TUNABLES=TUNABLES, DIPS_BIN=str(self.bin / "dips"))
         self.priority = args.priority
+        self.launch = ["--launch", args.launch] if args.launch else []
         self.failed = 0
 
     def write_lists(self, set_name, op):
@@ -209,7 +210,7 @@ class Runner:
                 inputs = ["--op", op, ts.folder]
             else:
                 inputs = ["--op", op] + [t[0] for t in ts.tasks]
-            return [[str(self.bin / "dips-run"), "-n", ranks, "--"] + self.dips_args
+            return [[str(self.bin / "dips-run"), "-n", ranks] + self.launch + ["--"] + self.dips_args
                     + ["--quiet", "--output", str(out)] + inputs]
         loop = lambda lst: [str(self.bin / "dips-reference"), "--loop", op, str(out), "--files-from", lst]
         if config == "plain1":
@@ -346,7 +347,11 @@ class Rank0Rss:
                 env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"OMPI_COMM_WORLD_RANK=0" in env:
+            try:
+                spawned = b"--worker-id" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"OMPI_COMM_WORLD_RANK=0" in env and not spawned:  # a started worker is rank 0 of its own job
                 return pid
         return None
 
@@ -402,7 +407,7 @@ def header(args, sets, jobs):
         f"system:   Linux {platform.release()}; glibc {platform.libc_ver()[1]}; {mpi}; THP {thp}",
         f"dips:     {sh(repr(str(b / 'dips')) + ' --version')} (sha256 {digest('dips')}; dips-reference "
         f"{digest('dips-reference')}) {args.revision}",
-        f"dips args: {args.dips_args or '(none)'}; every configuration runs with GLIBC_TUNABLES={TUNABLES}"
+        f"dips args: {args.dips_args or '(none)'}; dips-run launch: {args.launch or 'its default'}; every configuration runs with GLIBC_TUNABLES={TUNABLES}"
         + (f"; every run's session (autogroup) at nice {args.priority}" if args.priority is not None else ""),
         f"corpus:   {args.corpus}" + (" (quick mode: small stand-ins for every set)" if args.quick else ""),
         f"rounds:   {args.rounds}, interleaved (every round runs every job and configuration once; the order "
@@ -428,6 +433,7 @@ def cmd_run(argv):
     p.add_argument("--dips-args", default="")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--priority", type=int, default=None)
+    p.add_argument("--launch", choices=["world", "spawned"], default=None)
     p.add_argument("--command", default="")
     p.add_argument("--revision", default="")
     args = p.parse_args(argv)

@@ -115,9 +115,7 @@ BuiltJob wait_for_job(std::future<BuiltJob>& job, Transport& transport, bool kee
     if (!keep_workers || steady_clock::now() - last_ping < interval) continue;
     last_ping = steady_clock::now();
     for (int worker : transport.workers()) {
-      OutMessage ping;
-      ping.head.assign(8, 0);
-      transport.send(worker, Tag::kPing, std::move(ping));
+      transport.send(worker, Tag::kPing, encode_ping());
     }
     Incoming pong;  // the answers; the coordinator's own pings come later
     while (transport.poll(&pong)) {

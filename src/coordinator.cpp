@@ -517,9 +517,7 @@ void Coordinator::apply_deadlines() {
   }
   journal_worker_states();
   for (int worker : scheduler_.pings_due(t)) {
-    OutMessage ping;
-    ping.head.assign(8, 0);
-    transport_.send(worker, Tag::kPing, std::move(ping));
+    transport_.send(worker, Tag::kPing, encode_ping());
   }
 }
 

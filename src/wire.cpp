@@ -339,6 +339,12 @@ std::vector<uint8_t> OutMessage::flatten() const {
   return all;
 }
 
+OutMessage encode_ping() {
+  OutMessage ping;
+  ping.head.assign(8, 0);  // the sequence number, not used yet
+  return ping;
+}
+
 OutMessage encode_work(const std::vector<WorkItem>& items) {
   Writer w;
   const size_t head_size_at = put_prologue(w, kWorkMagic, items);

@@ -137,6 +137,8 @@ OutMessage encode_work(const std::vector<WorkItem>& items);
 OutMessage encode_result(const std::vector<ResultItem>& items);
 std::vector<uint8_t> encode_hello(const Hello& hello);
 std::vector<uint8_t> encode_hello_reply(const HelloReply& reply);
+// A liveness ping (Tag::kPing): rank 0 sends one while it lists a job and on every --ping-interval after.
+OutMessage encode_ping();
 
 // Parses a received buffer. Pixels and bytes of the items point into `buffer` (kept alive by them). Any
 // truncation, bad length, unknown operation or out-of-range value is an error status, never a crash
