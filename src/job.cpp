@@ -81,13 +81,14 @@ bool scanned_extension(const fs::path& path) {
 
 // Why a directory scan leaves an entry out (a SkippedFiles reason), or "" when it takes it. Anything else
 // with an image's name is taken: a FIFO, a broken link or a folder named .jpg fails as a task, saying why.
+// The entry's own type tests follow symbolic links and cost no system call for other entries (the type
+// comes with the folder's listing): a 20,000-file folder was one stat per file.
 std::string skip_reason(const fs::directory_entry& entry) {
   std::error_code ec;
-  const fs::file_status target = entry.status(ec);  // follows symbolic links
   const bool image_name = scanned_extension(entry.path());
-  if (fs::is_directory(target) && !image_name) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
+  if (!image_name && entry.is_directory(ec)) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
   if (image_name) return "";
-  if (!fs::is_regular_file(target)) return "not a regular file";
+  if (!entry.is_regular_file(ec)) return "not a regular file";
   const std::string ext = lower(entry.path().extension().string());
   return ext.empty() ? "no extension" : ext;
 }
