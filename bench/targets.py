@@ -299,8 +299,8 @@ class Runner:
 
 
 class Rank0Rss:
-    """Polls rank 0's VmHWM (peak resident set) from /proc while a dips run lasts: the fallback for a summary
-    without rank0_peak_rss_mb. Rank 0 is the `dips` process under the launcher whose OMPI_COMM_WORLD_RANK is 0."""
+    """Polls rank 0's VmHWM (peak resident set) from /proc while a dips run lasts: it covers the report page too,
+    which rank 0 writes after the summary's rank0_peak_rss_mb. Rank 0 is the `dips` process under the launcher whose OMPI_COMM_WORLD_RANK is 0."""
 
     def __init__(self, launcher_pid):
         self.launcher, self.pid, self.peak_kb = launcher_pid, None, 0
@@ -465,6 +465,7 @@ def cmd_run(argv):
     bases = {(s, op): runner.write_lists(s, op) for s, op, _ in jobs}
     probe_base = runner.write_lists("probe", "grayscale")
     start = time.monotonic()
+    finished_outputs = []
     for rnd in range(1, args.rounds + 1):
         print(f"round {rnd}/{args.rounds}: load average {' '.join(open('/proc/loadavg').read().split()[:3])}",
               file=sys.stderr, flush=True)
@@ -489,9 +490,13 @@ def cmd_run(argv):
             print(f"{line}   [{time.monotonic() - start:.0f} s]", file=sys.stderr, flush=True)
             if rnd == 1:
                 check(args, sets[s], s, op, outs)
-            if not args.keep:
-                for out in outs.values():
-                    shutil.rmtree(out, ignore_errors=True)
+            finished_outputs += outs.values()
+    # Outputs go only now: on ext4, creating a file within ~15-20 s of deleting many in the same block group
+    # scans past every recently freed inode (find_inode_bit -> recently_deleted). Deleting 60,000 outputs
+    # between jobs made the next job's first configuration 3-5x slower per small file, whichever it was.
+    if not args.keep:
+        for out in finished_outputs:
+            shutil.rmtree(out, ignore_errors=True)
     text = render(args.results)
     print(text)
     (Path(args.work) / "table.txt").write_text(text + "\n")
@@ -712,10 +717,10 @@ def render_t6(st, sets, say, summary):
         d, p, own = st.wall(s, "grayscale", "dips3"), st.wall(s, "grayscale", "plain2"), st.own(s, "grayscale", "dips3")
         summ = [r["dips"].get("rank0_peak_rss_mb") for r in v]
         polled = [r.get("rank0_vmhwm_mb") for r in v]
-        if v and all(x is not None for x in summ):
-            rss, src = max(summ), "summary"
-        elif v and all(x is not None for x in polled):
-            rss, src = max(polled), "polled VmHWM"
+        # The polled high-water mark also covers the report page, which rank 0 writes after its summary.
+        peaks = [max(x for x in (a, b) if x is not None) for a, b in zip(summ, polled) if a is not None or b is not None]
+        if v and len(peaks) == len(v):
+            rss, src = max(peaks), ("summary + polled VmHWM" if any(x is not None for x in polled) else "summary")
         else:
             rss, src = None, "-"
         if rss is not None:

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <malloc.h>
 #include <deque>
 #include <thread>
 #include <random>
@@ -1110,10 +1111,15 @@ ExitCode Coordinator::run(const std::string& command_line) {
   if (!status.ok()) code = ExitCode::kJobFailed;
   const double wall = now();
   dashboard_.reset();  // the port closes with the job
+  const size_t tasks = tasks_.size();
+  // The page needs as much memory again: the tasks' goes back to the system first (free() keeps it in the
+  // process), so that rank 0's peak is the larger of the two, not their sum (a 100,000-task job: 290 MB).
+  std::vector<Task>().swap(tasks_);
+  ::malloc_trim(0);
   write_page();
   if (!options_.quiet) {
     progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {} (page: {})",
-                                  tasks_.size(), ok_, failed_, skipped_, megapixels_, wall, wall > 0 ? megapixels_ / wall : 0.0,
+                                  tasks, ok_, failed_, skipped_, megapixels_, wall, wall > 0 ? megapixels_ / wall : 0.0,
                                   options_.report.string(), report_page_path(options_.report).string()));
     if (!skipped_files_.empty()) progress_.message("dips: not taken from the input folders: " + skipped_files_text(skipped_files_));
   }

@@ -51,16 +51,17 @@ std::string render_report_page(const nlohmann::json& data) {
   return page.substr(0, at) + script + page.substr(at + std::char_traits<char>::length(kDataMarker));
 }
 
-Status write_report_page(const fs::path& journal, const fs::path& page) {
+Status write_report_page(const fs::path& journal, const fs::path& page, const PageLimits& limits) {
   ReportModel model;
   Status status = model.read_more(journal);
   if (!status.ok()) return status;
   if (!model.is_report()) return Status::Error("'" + journal.string() + "' is not a dips report");
-  nlohmann::json data = model.page_data();
+  nlohmann::json data = model.page_data(limits);
   data["source"] = journal.filename().string();
   data["generated_at"] = utc_now();
   const std::string html = render_report_page(data);
-  return write_file_atomic(page, std::vector<uint8_t>(html.begin(), html.end()));
+  data = nlohmann::json();  // freed before the write: a huge job's page data is as large as the page
+  return write_file_atomic(page, std::vector<ByteRange>{ByteRange{reinterpret_cast<const uint8_t*>(html.data()), html.size()}});
 }
 
 fs::path report_page_path(const fs::path& journal) {

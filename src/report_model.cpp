@@ -355,11 +355,18 @@ Json ReportModel::page_data(const PageLimits& limits) const {
   }
   size_t omitted_tasks = 0;
   if (shown.size() > limits.tasks) {
-    std::vector<size_t> failures, others;
-    for (size_t i : shown) (tasks_[i].status == "ok" ? others : failures).push_back(i);
+    // Failures first (up to half), then the tasks with thumbnails (the first of each run: the gallery's
+    // pictures), then the latest others.
+    std::vector<size_t> failures, pictured, others;
+    for (size_t i : shown) {
+      const Task& t = tasks_[i];
+      (t.status != "ok" ? failures : !t.thumb_in.empty() || !t.thumb_out.empty() ? pictured : others).push_back(i);
+    }
     const size_t keep_failures = std::min(failures.size(), limits.tasks / 2);
-    const size_t keep_others = std::min(others.size(), limits.tasks - keep_failures);
+    const size_t keep_pictured = std::min(pictured.size(), limits.tasks - keep_failures);
+    const size_t keep_others = std::min(others.size(), limits.tasks - keep_failures - keep_pictured);
     std::vector<size_t> kept(failures.end() - static_cast<std::ptrdiff_t>(keep_failures), failures.end());
+    kept.insert(kept.end(), pictured.begin(), pictured.begin() + static_cast<std::ptrdiff_t>(keep_pictured));
     kept.insert(kept.end(), others.end() - static_cast<std::ptrdiff_t>(keep_others), others.end());
     std::sort(kept.begin(), kept.end());
     omitted_tasks = shown.size() - kept.size();

@@ -1,6 +1,7 @@
 // report_model and html_report: what the report page shows of a journal of either version (runs, workers
 // and their events, tasks with the latest record of each, pieces with outcomes, rank 0's spans,
 // thumbnails), followed as it grows; the page embeds it so that no text of the report is markup.
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -230,6 +231,26 @@ TEST_CASE("report model: limits keep the latest tasks, failures first, and the l
   CHECK(data["omitted"]["pieces"] == 7);
   CHECK(data["tasks_total"] == 10);  // the counts are of the whole journal
   CHECK(data["tasks_failed"] == 4);
+}
+
+TEST_CASE("report model: limits keep the tasks with thumbnails before the latest others", "[report_model]") {
+  // A job's first tasks carry the gallery's thumbnails; a page limited to the latest tasks of a huge job
+  // showed no picture at all.
+  std::string journal = R"({"dips_report":2,"dips_version":"0.2.0","command":"dips --op x","workers":1,"resume":false})" "\n";
+  for (int i = 0; i < 10; ++i) {
+    journal += fmt::format(R"({{"input":"in/{0}.png","output":"out/{0}.png","ops":"grayscale","status":"{1}","error":{2},"width":1,"height":1,)"
+                           R"("ms":1,"ranks":[1],"pieces":[],"task":{0},"t":{0}{3}}})" "\n",
+                           i, i == 5 ? "error" : "ok", i == 5 ? "\"bad\"" : "null",
+                           i < 2 ? R"(,"thumbnails":{"input":"/9j/AA==","output":"/9j/AA=="})" : "");
+  }
+  PageLimits limits;
+  limits.tasks = 4;
+  const Json data = model_of(journal).page_data(limits);
+  std::vector<std::string> inputs;
+  for (const Json& task : data["tasks"]) inputs.push_back(task["input"]);
+  CHECK(inputs == std::vector<std::string>{"in/0.png", "in/1.png", "in/5.png", "in/9.png"});
+  CHECK(data["tasks"][0]["thumb_in"] == "/9j/AA==");
+  CHECK(data["omitted"]["tasks"] == 6);
 }
 
 TEST_CASE("report page: the data is embedded as data, whatever the report's texts say", "[report_model][html]") {

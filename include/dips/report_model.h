@@ -14,7 +14,7 @@ namespace dips {
 
 // Bounds on what page_data() puts in the page, so that a live page of a huge job stays cheap to serve.
 struct PageLimits {
-  size_t tasks = std::numeric_limits<size_t>::max();   // the latest finished tasks kept (failures first)
+  size_t tasks = std::numeric_limits<size_t>::max();   // tasks kept: failures, those with thumbnails, the latest
   size_t pieces = std::numeric_limits<size_t>::max();  // the latest pieces of the last run kept
 };
 
