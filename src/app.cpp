@@ -156,6 +156,8 @@ int dips_main(int argc, char** argv) {
     write_status_file(options.status_file, ExitCode::kUsage);
     return static_cast<int>(ExitCode::kUsage);
   }
+  // From here on, a rank 0 that dies without a status (even inside MPI_Init) is seen gone by dips-run.
+  if (speaker) hold_status_file(options.status_file);
   const SpawnCommand command = spawn_command(argc, argv);
   // Before MPI starts, so that a stop signal arriving meanwhile is kept (rank 0) or ignored (workers).
   if (launched && !speaker) {

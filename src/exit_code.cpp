@@ -1,6 +1,12 @@
 #include "dips/exit_code.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "dips/image_io.h"
@@ -12,6 +18,18 @@ void write_status_file(const std::string& path, ExitCode code) {
   const std::string text = std::to_string(static_cast<int>(code)) + "\n";
   if (!write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()), true).ok()) {
     std::fprintf(stderr, "dips: warning: cannot write status file '%s'\n", path.c_str());
+  }
+}
+
+void hold_status_file(const std::string& path) {
+  if (path.empty()) return;
+  // Never closed: the lock lasts as long as this process (close-on-exec keeps it from spawned children).
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Blocking: a launcher only tests the lock for an instant. The lock comes before the mark, so that a
+  // launcher never sees "running" unlocked while rank 0 lives.
+  const char mark[] = "running\n";
+  if (fd < 0 || ::flock(fd, LOCK_EX) != 0 || ::ftruncate(fd, 0) != 0 || ::write(fd, mark, sizeof mark - 1) != static_cast<ssize_t>(sizeof mark - 1)) {
+    std::fprintf(stderr, "dips: warning: cannot hold status file '%s': %s\n", path.c_str(), std::strerror(errno));
   }
 }
 

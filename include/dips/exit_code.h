@@ -20,4 +20,13 @@ enum class ExitCode : int {
 // A failure is reported on stderr: the caller can do nothing more about it.
 void write_status_file(const std::string& path, ExitCode code);
 
+// Rank 0 marks a status file as taken while it runs: an exclusive flock(2) on it, held until the process
+// ends, then "running" written into it (no digit: no status yet). The kernel drops the lock however the
+// process ends (killed, its machine's MPI daemon gone), so a launcher that finds "running" in the file
+// and can take the lock knows that rank 0 ended without a status (scripts/dips-run then ends mpirun,
+// which may wait forever for a rank 0 on a lost machine). write_status_file replaces the file, lock and
+// all. Nothing when path is empty; a failure is reported on stderr (the launcher then falls back to
+// waiting for mpirun).
+void hold_status_file(const std::string& path);
+
 }  // namespace dips

@@ -1,0 +1,47 @@
+// exit_code: the status file dips-run reads, and rank 0's hold on it while it runs.
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "dips/exit_code.h"
+#include "harness.h"
+
+namespace fs = std::filesystem;
+using dips::testing::TempDir;
+using dips::testing::read_text;
+using dips::testing::write_text;
+
+namespace {
+
+// Whether an exclusive lock on the file at `path` is free now (flock locks belong to an open file
+// description: a second open conflicts even in the same process).
+bool lock_free(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return free;
+}
+
+}  // namespace
+
+TEST_CASE("a held status file says running and is locked until the status replaces it", "[exit_code]") {
+  TempDir dir;
+  const fs::path path = dir / "status";
+  write_text(path, "");
+  REQUIRE(lock_free(path));
+  dips::hold_status_file(path.string());
+  CHECK(read_text(path) == "running\n");
+  CHECK_FALSE(lock_free(path));
+  dips::write_status_file(path.string(), dips::ExitCode::kJobFailed);
+  CHECK(read_text(path) == "3\n");
+  CHECK(lock_free(path));  // a new file: a launcher that reads it sees the status, not a lock
+}
+
+TEST_CASE("an empty status path holds nothing", "[exit_code]") {
+  dips::hold_status_file("");  // must not create or touch anything
+  SUCCEED();
+}
