@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <string>
+#include <string_view>
 
 #include "dips/image_io.h"
 #include "dips/report_model.h"
@@ -16,21 +18,19 @@ namespace {
 
 constexpr const char* kDataMarker = "<!--DIPS_DATA-->";
 
-// JSON that is safe inside a <script> element: '<', '>' and '&' only occur inside JSON strings, where
-// their \u escapes mean the same, so no text of the report can close the element or open a comment.
-std::string script_safe_json(const nlohmann::json& data) {
+// Appends JSON that is safe inside a <script> element: '<', '>' and '&' only occur inside JSON strings,
+// where their \u escapes mean the same, so no text of the report can close the element or open a comment.
+void append_script_safe_json(const nlohmann::json& data, std::string* out) {
   const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string safe;
-  safe.reserve(json.size() + json.size() / 16);
+  out->reserve(out->size() + json.size() + json.size() / 16);
   for (char c : json) {
     switch (c) {
-      case '<': safe += "\\u003c"; break;
-      case '>': safe += "\\u003e"; break;
-      case '&': safe += "\\u0026"; break;
-      default: safe += c;
+      case '<': *out += "\\u003c"; break;
+      case '>': *out += "\\u003e"; break;
+      case '&': *out += "\\u0026"; break;
+      default: *out += c;
     }
   }
-  return safe;
 }
 
 std::string utc_now() {
@@ -45,18 +45,25 @@ std::string utc_now() {
 }  // namespace
 
 std::string render_report_page(const nlohmann::json& data) {
-  const std::string page = kReportPageTemplate;
+  const std::string_view page = kReportPageTemplate;
   const size_t at = page.find(kDataMarker);
-  const std::string script = "<script id=\"dips-data\" type=\"application/json\">" + script_safe_json(data) + "</script>";
-  return page.substr(0, at) + script + page.substr(at + std::char_traits<char>::length(kDataMarker));
+  std::string html(page.substr(0, at));
+  html += "<script id=\"dips-data\" type=\"application/json\">";
+  append_script_safe_json(data, &html);
+  html += "</script>";
+  html += page.substr(at + std::char_traits<char>::length(kDataMarker));
+  return html;
 }
 
 Status write_report_page(const fs::path& journal, const fs::path& page, const PageLimits& limits) {
-  ReportModel model;
-  Status status = model.read_more(journal);
-  if (!status.ok()) return status;
-  if (!model.is_report()) return Status::Error("'" + journal.string() + "' is not a dips report");
-  nlohmann::json data = model.page_data(limits);
+  nlohmann::json data;
+  {  // the model (every record of the journal) goes before the page is rendered: rank 0's peak memory
+    ReportModel model;
+    Status status = model.read_more(journal);
+    if (!status.ok()) return status;
+    if (!model.is_report()) return Status::Error("'" + journal.string() + "' is not a dips report");
+    data = model.page_data(limits);
+  }
   data["source"] = journal.filename().string();
   data["generated_at"] = utc_now();
   const std::string html = render_report_page(data);

@@ -154,8 +154,8 @@ void ReportModel::add_task(const Json& line, const std::string& status) {
   task.ms = number(line, "ms");
   task.t = number(line, "t", -1);
   task.ranks = integers(line, "ranks");
-  task.thumb_in = thumbnail(line, "input");
-  task.thumb_out = thumbnail(line, "output");
+  std::string thumb_in = thumbnail(line, "input"), thumb_out = thumbnail(line, "output");
+  if (!thumb_in.empty() || !thumb_out.empty()) task.thumbs = std::make_unique<Thumbnails>(Thumbnails{std::move(thumb_in), std::move(thumb_out)});
   const uint32_t task_index = static_cast<uint32_t>(tasks_.size());
   double last_done = 0;
   auto pieces = line.find("pieces");
@@ -217,11 +217,17 @@ void ReportModel::add_task(const Json& line, const std::string& status) {
   }
   if (task.t < 0 && last_done > 0) task.t = last_done;  // version 1: when its last piece came back
   run.t_end = std::max(run.t_end, task.t);
-  const std::string key = task_key(task.input, task.ops, task.output);
-  auto [it, inserted] = latest_.emplace(key, tasks_.size());
-  if (!inserted) {
-    tasks_[it->second].latest = false;
-    it->second = tasks_.size();
+  const uint64_t key = std::hash<std::string>{}(task_key(task.input, task.ops, task.output));
+  const auto [first, last] = latest_.equal_range(key);
+  const auto same = std::find_if(first, last, [&](const auto& entry) {
+    const Task& earlier = tasks_[entry.second];
+    return earlier.input == task.input && earlier.ops == task.ops && earlier.output == task.output;
+  });
+  if (same != last) {
+    tasks_[same->second].latest = false;
+    same->second = tasks_.size();
+  } else {
+    latest_.emplace(key, tasks_.size());
   }
   tasks_.push_back(std::move(task));
 }
@@ -360,7 +366,7 @@ Json ReportModel::page_data(const PageLimits& limits) const {
     std::vector<size_t> failures, pictured, others;
     for (size_t i : shown) {
       const Task& t = tasks_[i];
-      (t.status != "ok" ? failures : !t.thumb_in.empty() || !t.thumb_out.empty() ? pictured : others).push_back(i);
+      (t.status != "ok" ? failures : t.thumbs ? pictured : others).push_back(i);
     }
     const size_t keep_failures = std::min(failures.size(), limits.tasks / 2);
     const size_t keep_pictured = std::min(pictured.size(), limits.tasks - keep_failures);
@@ -382,8 +388,8 @@ Json ReportModel::page_data(const PageLimits& limits) const {
     Json task = {{"run", t.run}, {"task", t.task}, {"input", t.input}, {"output", t.output}, {"ops", t.ops}, {"status", t.status},
                  {"error", t.error}, {"decoded", t.decoded}, {"width", t.width}, {"height", t.height}, {"ms", rounded(t.ms)},
                  {"t", t.t >= 0 ? Json(rounded(t.t)) : Json()}, {"ranks", t.ranks}, {"lost", t.lost}, {"origin", t.origin}};
-    if (!t.thumb_in.empty()) task["thumb_in"] = t.thumb_in;
-    if (!t.thumb_out.empty()) task["thumb_out"] = t.thumb_out;
+    if (t.thumbs && !t.thumbs->input.empty()) task["thumb_in"] = t.thumbs->input;
+    if (t.thumbs && !t.thumbs->output.empty()) task["thumb_out"] = t.thumbs->output;
     tasks.push_back(std::move(task));
   }
   const auto name_if_hidden = [&](uint32_t task) { return index[task] >= 0 ? Json() : Json(tasks_[task].input); };

@@ -3,9 +3,11 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dips/status.h"
@@ -54,10 +56,16 @@ class ReportModel {
     std::vector<nlohmann::json> events;
     double t_end = 0;                  // the latest time any line of it mentions
   };
+  // A 100,000-task journal holds 100,000 of these while its page is built: kept small (thumbnails, which
+  // only the first tasks of a run have, live apart).
+  struct Thumbnails {
+    std::string input, output;  // base64 JPEGs, either may be empty
+  };
   struct Task {
     size_t run = 0;
     int64_t task = -1;
-    std::string input, output, ops, status, error, origin, thumb_in, thumb_out;
+    std::string input, output, ops, status, error, origin;
+    std::unique_ptr<Thumbnails> thumbs;  // null without thumbnails
     std::vector<std::string> decoded;
     int width = 0, height = 0;
     double ms = 0, t = -1;
@@ -99,7 +107,9 @@ class ReportModel {
   std::vector<Lost> lost_;
   std::vector<Span> spans_;
   std::vector<std::string> kinds_, outcomes_, ops_;
-  std::map<std::string, size_t> latest_;  // resume key -> index in tasks_ of its latest record
+  // Index in tasks_ of each task's latest record, by a hash of its resume key (input, ops, output): the keys
+  // themselves took 19 MB for 100,000 tasks. Records whose keys share a hash are told apart by their fields.
+  std::unordered_multimap<uint64_t, size_t> latest_;
   uint64_t offset_ = 0;                   // read_more: bytes of the file consumed
   std::string partial_;                   // read_more: an incomplete last line
 };
