@@ -57,10 +57,7 @@ packages=(python3-matplotlib python3-numpy)
 [ "$callgrind" = 1 ] && packages+=(valgrind)
 bench_packages "${packages[@]}"
 corpus=${BENCH_CORPUS:-$here/.corpus}
-if [ "$quick" = 0 ] && [ ! -s "$corpus/MANIFEST.sha256" ]; then
-  echo "costs: building the corpus into $corpus (bench/make-corpus.sh, about 4 minutes)..." >&2
-  bash "$here/make-corpus.sh" "$corpus" >&2
-fi
+[ "$quick" = 1 ] || bench_corpus "$corpus"
 bench_build dips
 
 run_id=costs-$(date +%Y%m%d-%H%M%S)
@@ -68,9 +65,7 @@ work=$here/.work/$run_id
 results=$here/.results
 mkdir -p "$work" "$results"
 bench_snapshot "$work/bin" "$root/build/dips" "$root/scripts/dips-run"
-revision="at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-[ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts 2>/dev/null)" ] ||
-  revision="$revision (with uncommitted changes)"
+revision=$(bench_revision)
 
 args=(run --bin "$work/bin" --work "$work" --cache "$here/.work/scaling-inputs" --results "$results/$run_id.json"
       --shapes "$shapes" --io "$io" --rounds "$rounds" --sweep "$sweep" --btl "$btl" --quiet-wait "$quiet_wait"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # the variables are set for the scripts that source this file
-# bench/lib.sh: the prologue shared by bench/run.sh, bench/faults.sh and bench/make-corpus.sh (sourced, not run).
+# bench/lib.sh: the prologue shared by the bench scripts (sourced, not run).
 #
 #   bench_init "$0" "$@"        sets here (bench/), root (the repository), command_line (for the headers), py
 #                               (Debian's python3: python3-opencv installs cv2 for it, not for another python3)
@@ -7,6 +7,8 @@
 #   bench_number NAME VALUE [MIN]   exits 2 with "--NAME needs a number" unless VALUE is a whole number >= MIN
 #   bench_packages PKG...       installs the Debian packages that are missing (apt-get; sudo when not root)
 #   bench_build NAME...         builds dips (scripts/build.sh) when one of build/NAME is missing
+#   bench_corpus DIR            builds the corpus into DIR (bench/make-corpus.sh) unless it is there
+#   bench_revision              prints "at REV", with "(with uncommitted changes)" when the sources differ
 #   bench_snapshot DIR FILE...  copies FILE... into DIR (dips with its codec module): the tree may be rebuilt
 #                               or edited while a bench runs
 #                               (and bash reads a script as it goes, so an edit of dips-run breaks a running bench)
@@ -72,4 +74,18 @@ bench_snapshot() {
       cp "$(dirname "$file")/libdips_imgcodecs.so" "$dir/"
     fi
   done
+}
+
+bench_corpus() {
+  [ -s "$1/MANIFEST.sha256" ] && return 0
+  echo "$(basename "$bench_script"): building the corpus into $1 (bench/make-corpus.sh, about 4 minutes)..." >&2
+  bash "$here/make-corpus.sh" "$1" >&2
+}
+
+bench_revision() {
+  local revision
+  revision="at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  [ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts tests 2>/dev/null)" ] ||
+    revision="$revision (with uncommitted changes)"
+  echo "$revision"
 }

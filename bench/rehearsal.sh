@@ -63,10 +63,7 @@ ip netns del dipsr-probe
 bench_packages python3-matplotlib python3-numpy iproute2 valgrind
 [ "$quick" = 1 ] && bench_packages python3-opencv
 corpus=${BENCH_CORPUS:-$here/.corpus}
-if [ "$quick" = 0 ] && [ ! -s "$corpus/MANIFEST.sha256" ]; then
-  echo "rehearsal: building the corpus into $corpus (bench/make-corpus.sh, about 4 minutes)..." >&2
-  bash "$here/make-corpus.sh" "$corpus" >&2
-fi
+[ "$quick" = 1 ] || bench_corpus "$corpus"
 bench_build dips
 
 run_id=rehearsal-$(date +%Y%m%d-%H%M%S)
@@ -74,9 +71,7 @@ work=$here/.work/$run_id
 results=$here/.results
 mkdir -p "$work" "$results"
 bench_snapshot "$work/bin" "$root/build/dips" "$root/scripts/dips-run" "$root/scripts/netns-cluster.sh"
-revision="at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-[ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts 2>/dev/null)" ] ||
-  revision="$revision (with uncommitted changes)"
+revision=$(bench_revision)
 source_args=(--corpus "$corpus"); [ "$quick" = 1 ] && source_args=(--quick)
 callgrind=(--callgrind); [ "$quick" = 1 ] && callgrind=()   # rank 0's instructions per task: repeatable
 

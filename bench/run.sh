@@ -62,10 +62,7 @@ for t in "${target_list[@]}"; do
 done
 
 corpus=${BENCH_CORPUS:-$here/.corpus}
-if [ ! -s "$corpus/MANIFEST.sha256" ]; then
-  echo "bench: building the corpus into $corpus (bench/make-corpus.sh, about 4 minutes)..." >&2
-  bash "$here/make-corpus.sh" "$corpus" >&2
-fi
+bench_corpus "$corpus"
 bench_packages python3-opencv   # the pixel comparison of dips' outputs with the plain loop's
 bench_build dips dips-reference
 
@@ -74,9 +71,7 @@ work=$here/.work/$run_id
 results_dir=$here/.results
 mkdir -p "$work" "$results_dir"
 bench_snapshot "$work/bin" "$root/build/dips" "$root/build/dips-reference" "$root/scripts/dips-run"
-revision="at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-[ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts tests 2>/dev/null)" ] ||
-  revision="$revision (with uncommitted changes)"
+revision=$(bench_revision)
 
 logs=$results_dir/$run_id.logs   # the logs of failed runs (all of them with --keep)
 args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results_dir/$run_id.jsonl" --logs "$logs"
