@@ -110,7 +110,7 @@ def targets_for(entries):
     for entry in entries:
         if not is_ctest_name(entry) or entry == "unit":
             targets.add("dips_tests")
-        elif entry.startswith(("mpi_", "faults_")):
+        elif entry.startswith(("mpi_", "faults_", "elastic_")):
             targets.update({"dips", "dips_mpi_tests"})
         elif entry.startswith("fuzz_") and entry.endswith("_replay"):
             targets.add(entry)

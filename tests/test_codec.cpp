@@ -63,8 +63,8 @@ Bytes concat(const std::vector<dips::ByteRange>& parts) {
   return out;
 }
 
-// decode_image gives imdecode's pixels, and decode_rows gives the rows of that, for the bands listed
-// (default: a spread of starts and lengths). Returns the decoded image.
+// decode_image gives imdecode's pixels, and decode_rows gives the rows of that, holding nothing more, for
+// the bands listed (default: a spread of starts and lengths). Returns the decoded image.
 cv::Mat require_decodes_as_opencv(const Bytes& bytes, std::vector<std::pair<int, int>> bands = {}) {
   const cv::Mat expected = cv::imdecode(bytes, cv::IMREAD_COLOR);
   REQUIRE_FALSE(expected.empty());
@@ -87,6 +87,10 @@ cv::Mat require_decodes_as_opencv(const Bytes& bytes, std::vector<std::pair<int,
     INFO(band.message());
     REQUIRE(band.ok());
     REQUIRE(dips::testing::identical(rows, expected.rowRange(row0, row1)));
+    // The band holds its rows alone: no view into a larger decoded image (an interlaced PNG or a rotated
+    // image is decoded whole first), which a worker would keep alive for as long as the band lives.
+    CHECK(rows.datastart == rows.data);
+    CHECK(static_cast<size_t>(rows.dataend - rows.datastart) == rows.total() * rows.elemSize());
   }
   return image;
 }

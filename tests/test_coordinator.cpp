@@ -1,7 +1,18 @@
 // coordinator: a whole job through the in-process transport (one rank, no MPI), outputs equal to the
-// whole-image reference and decoded strings in the report.
+// whole-image reference and decoded strings in the report; workers it starts and drains, through a
+// transport of in-process workers whose results the test lets through.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
 #include <vector>
@@ -38,4 +49,131 @@ TEST_CASE("a whole job through the in-process transport (single rank)", "[coordi
     CHECK(identical(read_output(dir / "out" / name), expected.image));
   }
   CHECK(report_tasks(dir / "out/report.jsonl").at((dir / "out/b.png").string())["decoded"] == std::vector<std::string>{"dips"});
+}
+
+namespace {
+
+// Workers rank 0 starts run in this process, one local transport (one worker thread) each. Their results
+// reach rank 0 only when the test lets them: every result is held until worker 2 holds one (so it is
+// certain to hold a piece), then worker 2's stay held until the report says it drains. Records whether a
+// worker was retired while a result of its was still on its way.
+class StartingTransport : public Transport {
+ public:
+  explicit StartingTransport(fs::path report) : report_(std::move(report)) {}
+  std::vector<int> workers() const override { return {}; }
+  std::string spawn_refusal(const Place&) const override { return ""; }
+  Status spawn(const Place&, int* worker) override {
+    *worker = next_id_++;
+    locals_[*worker] = make_local_transport(1);
+    return Status();
+  }
+  void send(int worker, Tag tag, OutMessage message) override {
+    if (!retired_.count(worker)) locals_.at(worker)->send(0, tag, std::move(message));
+  }
+  bool poll(Incoming* message) override {
+    for (auto& [id, local] : locals_) {
+      for (Incoming m; !retired_.count(id) && local->poll(&m);) inbox_[id].push_back(std::move(m));
+    }
+    if (!worker2_holds_ && has_result(2)) {
+      worker2_holds_ = true;
+      held_since_ = std::chrono::steady_clock::now();
+    }
+    for (auto& [id, queue] : inbox_) {
+      for (auto it = queue.begin(); it != queue.end(); ++it) {
+        if (it->tag == Tag::kResult && held(id)) continue;
+        *message = std::move(*it);
+        message->source = id;
+        queue.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+  void abandon(int worker) override {
+    retired_.insert(worker);
+    inbox_.erase(worker);
+  }
+  void retire(int worker) override {
+    if (has_result(worker)) retired_holding_.push_back(worker);
+    retired_.insert(worker);
+    inbox_.erase(worker);
+    locals_.at(worker)->shutdown(false);
+  }
+  bool shutdown(bool interrupted) override {
+    for (auto& [id, local] : locals_) local->shutdown(interrupted);
+    return !interrupted;
+  }
+  bool worker2_holds() const { return worker2_holds_; }
+  std::vector<int> retired_holding() const { return retired_holding_; }
+
+ private:
+  bool has_result(int worker) {
+    const auto& queue = inbox_[worker];
+    return std::any_of(queue.begin(), queue.end(), [](const Incoming& m) { return m.tag == Tag::kResult; });
+  }
+  // Whether a result of this worker is kept from rank 0 now. After 60 s of holding (nothing came that
+  // releases them), every result goes through: the job ends and the test fails instead of hanging.
+  bool held(int worker) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - (worker2_holds_ ? held_since_ : start_) > std::chrono::seconds(60)) return false;
+    if (!worker2_holds_) return true;
+    if (worker != 2 || drained_seen_) return false;
+    if (now - last_read_ < std::chrono::milliseconds(20)) return true;
+    last_read_ = now;
+    std::ifstream in(report_);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    drained_seen_ = text.find("\"worker_draining\"") != std::string::npos;
+    return !drained_seen_;
+  }
+  fs::path report_;
+  int next_id_ = 1;
+  std::map<int, std::unique_ptr<Transport>> locals_;
+  std::map<int, std::deque<Incoming>> inbox_;
+  std::set<int> retired_;
+  std::vector<int> retired_holding_;
+  std::atomic<bool> worker2_holds_{false};
+  bool drained_seen_ = false;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point held_since_, last_read_;
+};
+
+}  // namespace
+
+TEST_CASE("a worker drained by --grow-from finishes the piece it holds before it is retired", "[coordinator][elastic]") {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 3; ++i) REQUIRE(cv::imwrite((dir / "in" / ("img" + std::to_string(i) + ".png")).string(), photo_like(40, 48, 20 + i)));
+  const fs::path hosts = dir / "hosts";
+  write_text(hosts, "localhost slots=2\n");
+  Options options;
+  const std::string in = (dir / "in").string(), out = (dir / "out").string(), grow = hosts.string();
+  const char* argv[] = {"dips", "--quiet", "--tile-rows", "8", "--lookahead", "0", "--workers", "2", "--grow-from", grow.c_str(),
+                        "--op", "blur=3", "--output", out.c_str(), in.c_str()};
+  REQUIRE(parse_options(15, argv, &options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  StartingTransport transport(dir / "out" / "report.jsonl");
+  auto run = std::async(std::launch::async, [&] { return run_coordinator(options, transport, std::move(tasks), "test"); });
+  // Worker 2 holds a piece whose result rank 0 has not seen: now its slot goes away.
+  bool holds = false;
+  for (int i = 0; i < 2400 && !(holds = transport.worker2_holds()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  write_text(dir / "hosts.new", "localhost slots=1\n");
+  fs::rename(dir / "hosts.new", hosts);
+  const ExitCode code = run.get();
+  REQUIRE(holds);
+  CHECK(code == ExitCode::kOk);
+  CHECK(transport.retired_holding().empty());  // its result was read before it was told to stop
+  std::vector<int> retired;
+  for (const auto& line : read_report(dir / "out/report.jsonl")) {
+    if (line.value("event", "") == "worker_retired") retired.push_back(line["worker"].get<int>());
+  }
+  CHECK(retired == std::vector<int>{2});
+  Pipeline pipeline;
+  REQUIRE(parse_pipeline("blur=3", &pipeline).ok());
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "img" + std::to_string(i) + ".png";
+    OpResult expected;
+    REQUIRE(run_pipeline_whole(cv::imread((dir / "in" / name).string()), pipeline, &expected).ok());
+    CHECK(identical(read_output(dir / "out" / name), expected.image));
+  }
 }

@@ -235,9 +235,11 @@ TEST_CASE("manifest outputs outside the output folder are refused", "[bad_input]
 // naming a folder, not accepted as the output folder itself.
 TEST_CASE("an output that names a folder is refused", "[bad_input][manifest]") {
   TempDir dir;
-  fs::create_directories(dir / "out");
-  // "a/b/.." is the folder a, inside the output folder: still a folder, not a file named a.
-  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string(), "a/b/.."}) {
+  fs::create_directories(dir / "out/x/y");
+  // "a/b/.." is the folder a, inside the output folder: still a folder, not a file named a; so is an
+  // absolute ".../x/y/.." of existing folders (resolved, it is .../x, with no ".." left to see).
+  for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string(), "a/b/..",
+                                                              (dir / "out/x/y/..").string()}) {
     INFO(requested);
     fs::path resolved;
     const Status status = dips::resolve_output(dir / "out", requested, &resolved);

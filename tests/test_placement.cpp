@@ -81,6 +81,7 @@ TEST_CASE("placement: a host where two workers in a row died before doing any wo
   p.lost(3, false);
   CHECK(p.bad_hosts() == std::vector<std::string>{"bad"});
   CHECK(p.place(std::string("bad"))->host == "rank0");
+  CHECK(p.free_slots() == 1);  // rank 0's; the two left on "bad" are not usable
   // An ordinary fault (a worker that did work) does not make a host bad, and it clears the count.
   Placement q({{"good", 3}}, 1);
   q.started(1, Place{"good", false, 3});
@@ -117,4 +118,17 @@ TEST_CASE("placement: hosts added to the hostfile become usable; hosts removed o
   p.stopped(2);
   CHECK(!p.place());  // "new" is gone, "a" has its one slot taken
   CHECK(p.update({{"a", 1}}).empty());
+}
+
+TEST_CASE("placement: a worker that stopped after draining frees its slot, and its host stays usable", "[placement]") {
+  Placement p({{"rank0", 1}, {"b", 1}}, 1);
+  p.started(1, Place{"b", false, 1});
+  CHECK(p.free_slots() == 1);
+  p.stopped(1);  // retired, not lost: "b" lost no worker
+  CHECK(p.free_slots() == 2);
+  CHECK(!p.host_of(1));
+  CHECK(p.bad_hosts().empty());
+  const auto place = p.place(std::string("b"));
+  REQUIRE(place);
+  CHECK(place->host == "b");
 }

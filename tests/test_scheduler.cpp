@@ -199,6 +199,31 @@ TEST_CASE("scheduler: a draining worker gets no new pieces, finishes its own, th
   CHECK(s.piece_state(a) == PieceState::kDone);
 }
 
+TEST_CASE("scheduler: a draining worker gets no piece, though it is the idlest and the others are full", "[scheduler][elastic]") {
+  Scheduler s({1, 2}, options(0.2, 1.0, 0, 1));
+  s.drain(1);
+  CHECK(s.drained(1));  // it holds nothing: it can be told to stop at once
+  const uint64_t a = s.add_piece(), b = s.add_piece();
+  const auto first = s.assign(0);
+  REQUIRE(first);
+  CHECK(first->worker == 2);
+  CHECK_FALSE(s.assign(0));  // worker 2 is full: b waits rather than going to the idle, draining worker 1
+  CHECK(s.piece_state(b) == PieceState::kPending);
+  CHECK(s.in_flight(1) == 0);
+  REQUIRE(s.complete(a, 2, false));
+  const auto second = s.assign(0.1);
+  REQUIRE(second);
+  CHECK(second->worker == 2);
+  CHECK(second->piece == b);
+}
+
+TEST_CASE("scheduler: a pause starts no ping deadline for a worker that had no ping outstanding", "[scheduler][elastic]") {
+  Scheduler s({1}, options(0.2, 1.0, 0, 1));
+  s.pause(5.0);  // rank 0 spent 5 s starting a worker before any ping went out
+  CHECK(s.expire(5.5).empty());
+  CHECK(s.worker_state(1) == WorkerState::kIdle);
+}
+
 TEST_CASE("scheduler: a pause of rank 0 moves outstanding ping deadlines on", "[scheduler][elastic]") {
   Scheduler s({1}, options(0.2, 1.0, 0, 1));
   CHECK(s.pings_due(0) == std::vector<int>{1});

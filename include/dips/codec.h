@@ -69,7 +69,8 @@ struct ImageInfo {
 Status probe_image(const uint8_t* data, size_t size, int64_t max_pixels, ImageInfo* info);
 
 // Decodes rows [row0, row1) of the image decode_image gives, as an 8-bit BGR image of row1 - row0 rows,
-// pixel for pixel those rows of decode_image's result. The same checks as decode_image come first.
+// pixel for pixel those rows of decode_image's result, in memory of their own (never a view of a larger
+// decoded image, which the band would keep alive). The same checks as decode_image come first.
 // Cost: for a JPEG that needs no rotation, the entropy decoding of the rows above row0 (skipped with
 // jpeg_skip_scanlines) plus the full decoding of about 2 x 16 rows more than asked; for non-interlaced
 // PNG the decoding of rows [0, row1) (the rows above are decoded and dropped); for everything else the
