@@ -88,7 +88,9 @@ DIPS_FAULT='rank:2,after:3,kind:kill;rank:1,after:12,kind:kill;rank:5,after:24,k
 code=$?
 [ $code = 0 ] || fail "dips-run exited $code"
 check_outputs "$work/out2"
-[ "$(summary "$work/out2" workers_lost)" = '"workers_lost":[2,1,5]' ] || fail "expected workers_lost [2,1,5]: $(summary "$work/out2" workers_lost)"
+# In any order: rank 1's fault can fire (by global progress) before rank 2's death is noticed (by deadline).
+lost=$(summary "$work/out2" workers_lost | grep -o '[0-9]\+' | sort -n | paste -sd,)
+[ "$lost" = 1,2,5 ] || fail "expected workers 1, 2 and 5 lost: $(summary "$work/out2" workers_lost)"
 [ "$(summary "$work/out2" workers_spawned)" = '"workers_spawned":[5,6,7]' ] || fail "expected workers_spawned [5,6,7]: $(summary "$work/out2" workers_spawned)"
 [ "$(pieces_of "$work/out2" 7)" -gt 0 ] || fail "the last replacement did no piece"
 check_nothing_left
