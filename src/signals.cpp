@@ -78,12 +78,4 @@ const char* signal_name(int signal) {
   return "a signal";
 }
 
-void reset_stop_requests() {
-  for (int signal : kStopSignals) set_disposition(signal, nullptr);
-  first_signal = 0;
-  at_once = false;
-  direct_requests = 0;
-  under_launcher_flag = 0;
-}
-
 }  // namespace dips

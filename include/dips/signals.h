@@ -28,7 +28,4 @@ StopRequest stop_request();
 // "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", or "signal N".
 const char* signal_name(int signal);
 
-// Forgets every stop request and restores the handlers: for tests that raise signals in-process.
-void reset_stop_requests();
-
 }  // namespace dips
