@@ -63,17 +63,6 @@ int64_t recorded(const nlohmann::json& line, const char* field) {
   return it != line.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
 }
 
-}  // namespace
-
-namespace {
-
-bool ends_with_newline(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in || in.tellg() <= 0) return true;
-  in.seekg(-1, std::ios::end);
-  return in.get() == '\n';
-}
-
 double rounded(double value, double scale) { return std::round(value * scale) / scale; }
 
 }  // namespace
