@@ -60,10 +60,7 @@ corpus=${BENCH_CORPUS:-$here/.corpus}
 [ "$quick" = 1 ] || bench_corpus "$corpus"
 bench_build dips
 
-run_id=costs-$(date +%Y%m%d-%H%M%S)
-work=$here/.work/$run_id
-results=$here/.results
-mkdir -p "$work" "$results"
+bench_run_dirs costs-
 bench_snapshot "$work/bin" "$root/build/dips" "$root/scripts/dips-run"
 revision=$(bench_revision)
 

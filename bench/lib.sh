@@ -7,6 +7,8 @@
 #   bench_number NAME VALUE [MIN]   exits 2 with "--NAME needs a number" unless VALUE is a whole number >= MIN
 #   bench_packages PKG...       installs the Debian packages that are missing (apt-get; sudo when not root)
 #   bench_build NAME...         builds dips (scripts/build.sh) when one of build/NAME is missing
+#   bench_run_dirs [PREFIX]     sets run_id (PREFIX + date and time), work (bench/.work/RUN_ID) and results
+#                               (bench/.results), and makes both folders
 #   bench_corpus DIR            builds the corpus into DIR (bench/make-corpus.sh) unless it is there
 #   bench_revision              prints "at REV", with "(with uncommitted changes)" when the sources differ
 #   bench_snapshot DIR FILE...  copies FILE... into DIR (dips with its codec module): the tree may be rebuilt
@@ -88,4 +90,11 @@ bench_revision() {
   [ -z "$(git -C "$root" status --porcelain --untracked-files=no -- src include CMakeLists.txt scripts tests 2>/dev/null)" ] ||
     revision="$revision (with uncommitted changes)"
   echo "$revision"
+}
+
+bench_run_dirs() {
+  run_id=${1:-}$(date +%Y%m%d-%H%M%S)
+  work=$here/.work/$run_id
+  results=$here/.results
+  mkdir -p "$work" "$results"
 }

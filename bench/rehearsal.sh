@@ -66,10 +66,7 @@ corpus=${BENCH_CORPUS:-$here/.corpus}
 [ "$quick" = 1 ] || bench_corpus "$corpus"
 bench_build dips
 
-run_id=rehearsal-$(date +%Y%m%d-%H%M%S)
-work=$here/.work/$run_id
-results=$here/.results
-mkdir -p "$work" "$results"
+bench_run_dirs rehearsal-
 bench_snapshot "$work/bin" "$root/build/dips" "$root/scripts/dips-run" "$root/scripts/netns-cluster.sh"
 revision=$(bench_revision)
 source_args=(--corpus "$corpus"); [ "$quick" = 1 ] && source_args=(--quick)

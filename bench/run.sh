@@ -66,15 +66,12 @@ bench_corpus "$corpus"
 bench_packages python3-opencv   # the pixel comparison of dips' outputs with the plain loop's
 bench_build dips dips-reference
 
-run_id=$(date +%Y%m%d-%H%M%S)
-work=$here/.work/$run_id
-results_dir=$here/.results
-mkdir -p "$work" "$results_dir"
+bench_run_dirs
 bench_snapshot "$work/bin" "$root/build/dips" "$root/build/dips-reference" "$root/scripts/dips-run"
 revision=$(bench_revision)
 
-logs=$results_dir/$run_id.logs   # the logs of failed runs (all of them with --keep)
-args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results_dir/$run_id.jsonl" --logs "$logs"
+logs=$results/$run_id.logs   # the logs of failed runs (all of them with --keep)
+args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results/$run_id.jsonl" --logs "$logs"
       --targets "$targets" --rounds "$rounds" --quiet-wait "$quiet_wait" --dips-args "$dips_args" --ops "$ops"
       --command "$command_line" --revision "$revision")
 [ "$quick" = 1 ] && args+=(--quick)
@@ -83,8 +80,8 @@ args=(--corpus "$corpus" --bin "$work/bin" --work "$work" --results "$results_di
 [ -n "$launch" ] && args+=(--launch "$launch")
 code=0
 "$py" "$here/targets.py" run "${args[@]}" || code=$?
-cp "$work/header.txt" "$results_dir/$run_id.header.txt" 2>/dev/null || true
-cp "$work/table.txt" "$results_dir/$run_id.table.txt" 2>/dev/null || true
+cp "$work/header.txt" "$results/$run_id.header.txt" 2>/dev/null || true
+cp "$work/table.txt" "$results/$run_id.table.txt" 2>/dev/null || true
 if [ -d "$logs" ] && ! rmdir "$logs" 2>/dev/null; then
   echo "bench: logs of $([ "$keep" = 1 ] && echo 'all runs (--keep)' || echo 'failed runs'): $logs" >&2
 fi

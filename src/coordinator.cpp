@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <malloc.h>
 #include <deque>
 #include <thread>
 #include <random>
@@ -1112,10 +1111,9 @@ ExitCode Coordinator::run(const std::string& command_line) {
   const double wall = now();
   dashboard_.reset();  // the port closes with the job
   const size_t tasks = tasks_.size();
-  // The page needs as much memory again: the tasks' goes back to the system first (free() keeps it in the
-  // process), so that rank 0's peak is the larger of the two, not their sum (a 100,000-task job: 290 MB).
+  // The page needs as much memory again: the tasks' is freed first for it to reuse, so that rank 0's peak
+  // is nearer the larger of the two than their sum.
   std::vector<Task>().swap(tasks_);
-  ::malloc_trim(0);
   write_page();
   if (!options_.quiet) {
     progress_.message(fmt::format("dips: {} tasks: {} ok, {} failed, {} skipped; {:.1f} MP in {:.2f} s ({:.1f} MP/s); report: {} (page: {})",
