@@ -14,6 +14,7 @@
 #include "dips/coordinator.h"
 #include "dips/dry_run.h"
 #include "dips/fault.h"
+#include "dips/memory.h"
 #include "dips/signals.h"
 #include "dips/transport.h"
 #include "dips/version.h"
@@ -127,6 +128,7 @@ BuiltJob wait_for_job(std::future<BuiltJob>& job, Transport& transport, bool kee
 }  // namespace
 
 int dips_main(int argc, char** argv) {
+  keep_freed_memory();
   Options options;
   Status status = parse_options(argc, argv, &options);
   if (status.ok() && options.worker_id > 0) return run_spawned_worker(argc, argv, options);

@@ -784,7 +784,7 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   if (status.ok() && !task.thumbnail_output.empty()) record.thumbnail_output = base64_encode(task.thumbnail_output);
   record.input_size = task.input.size;
   record.input_mtime_ns = task.input.mtime_ns;
-  if (status.ok()) record.output_size = file_identity(spec.output).size;
+  if (status.ok() && task.run) record.output_size = static_cast<int64_t>(task.run->output_size());  // no stat per task
   if (status.ok()) {
     ++ok_;
     megapixels_ += record.width * static_cast<double>(record.height) / 1e6;

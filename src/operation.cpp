@@ -72,7 +72,8 @@ OpResult color_inversion(const cv::Mat& image, int) {
   return image_only(out);
 }
 
-OpResult grayscale(const cv::Mat& image, int) { return image_only(to_gray(image).clone()); }
+// A gray input is its own gray: copied, as every operation's result is an image of its own.
+OpResult grayscale(const cv::Mat& image, int) { return image_only(image.channels() == 1 ? image.clone() : to_gray(image)); }
 
 OpResult threshold(const cv::Mat& image, int) {
   cv::Mat out;

@@ -112,6 +112,7 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
       break;
   }
   if (result.pixels.empty()) {  // the piece wrote or encoded the output
+    written_ = result.written;
     finish_with(std::move(result.encoded));
     return Status();
   }
@@ -243,6 +244,12 @@ Status TaskRun::on_encoded_band(size_t band, ResultItem& result) {
   current_.release();
   done_ = true;
   return Status();
+}
+
+uint64_t TaskRun::output_size() const {
+  uint64_t size = written_;
+  for (const ByteRange& part : output_parts_) size += part.size;
+  return size;
 }
 
 void TaskRun::finish_with(Bytes bytes) {

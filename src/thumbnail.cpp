@@ -20,6 +20,20 @@ int thumbnail_row(int row, int height, int thumbnail_height) {
   return static_cast<int>((static_cast<int64_t>(row) * thumbnail_height + height / 2) / height);
 }
 
+// `image` scaled down to `size` by area averaging over a grid of at most kSamples x kSamples of its pixels
+// per thumbnail pixel, picked by nearest neighbour first: averaging every pixel of a 20 MP photo took
+// ~30 ms, twice per task (input and output), 10-15% of a whole task's time; the grid takes ~0.2 ms and
+// stays within a few levels of the full average on photos.
+cv::Mat scaled_down(const cv::Mat& image, cv::Size size) {
+  constexpr int kSamples = 4;
+  const cv::Size grid(std::min(image.cols, size.width * kSamples), std::min(image.rows, size.height * kSamples));
+  cv::Mat sampled = image;
+  if (grid != image.size()) cv::resize(image, sampled, grid, 0, 0, cv::INTER_NEAREST_EXACT);
+  cv::Mat small;
+  cv::resize(sampled, small, size, 0, 0, cv::INTER_AREA);
+  return small;
+}
+
 // dips's own JPEG encoder (OpenCV's defaults, quality 95): imgcodecs is not linked into dips.
 Bytes jpeg_of(const cv::Mat& image) {
   std::vector<uint8_t> jpeg;
@@ -33,9 +47,7 @@ Bytes make_thumbnail(const cv::Mat& image, int long_side) {
   if (image.empty() || long_side < 1) return Bytes();
   try {
     const cv::Size size = thumbnail_size(image.cols, image.rows, long_side);
-    cv::Mat small = image;
-    if (size != image.size()) cv::resize(image, small, size, 0, 0, cv::INTER_AREA);
-    return jpeg_of(small);
+    return jpeg_of(size == image.size() ? image : scaled_down(image, size));
   } catch (const cv::Exception&) {
     return Bytes();
   }
@@ -48,9 +60,7 @@ cv::Mat thumbnail_rows(const cv::Mat& rows, int row0, int width, int height, int
   const int t0 = thumbnail_row(row0, height, size.height), t1 = thumbnail_row(row0 + rows.rows, height, size.height);
   if (t1 <= t0) return cv::Mat();
   try {
-    cv::Mat share;
-    cv::resize(rows, share, cv::Size(size.width, t1 - t0), 0, 0, cv::INTER_AREA);
-    return share;
+    return scaled_down(rows, cv::Size(size.width, t1 - t0));
   } catch (const cv::Exception&) {
     return cv::Mat();
   }

@@ -41,6 +41,8 @@ class TaskRun {
   // The output file's bytes, in order, when rank 0 writes it (TaskIo::shared false, or assembled bands);
   // empty when a worker wrote it. Valid while this TaskRun lives.
   const std::vector<ByteRange>& output() const { return output_parts_; }
+  // The output file's size once done(): as the worker wrote it, or the bytes of output().
+  uint64_t output_size() const;
 
   // The journal's view of its pieces, indexed like take_ready's.
   std::vector<PieceRecord>& records() { return records_; }
@@ -88,6 +90,7 @@ class TaskRun {
   std::vector<size_t> band_of_piece_;
   std::vector<std::string> decoded_;
   int width_ = 0, height_ = 0;
+  uint64_t written_ = 0;  // by the worker that wrote the output
   bool done_ = false;
 };
 

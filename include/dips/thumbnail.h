@@ -11,7 +11,8 @@ namespace dips {
 constexpr size_t kMaxThumbnailBytes = 24 * 1024;
 
 // A small JPEG of an image for the report's gallery: scaled down (area averaging) so that its long side is
-// at most long_side pixels (never scaled up), 8-bit gray or BGR as the image is. Empty when the image is
+// at most long_side pixels (never scaled up; the average is over a grid of 4 x 4 of its pixels per
+// thumbnail pixel, not all of them: cheap at any size), 8-bit gray or BGR as the image is. Empty when the image is
 // empty, cannot be encoded, or its JPEG is over kMaxThumbnailBytes: a missing thumbnail never fails a task.
 Bytes make_thumbnail(const cv::Mat& image, int long_side);
 
