@@ -115,13 +115,6 @@ Status read_header(const fs::path& path, std::vector<uint8_t>* bytes) {
   return Status();
 }
 
-bool has_band_stage(const Pipeline& pipeline) {
-  for (const Stage& stage : plan_stages(pipeline)) {
-    if (stage.kind != Tiling::kWholeImage) return true;
-  }
-  return false;
-}
-
 struct WorkerInfo {
   bool replied = false;
   bool used = false;  // in the scheduler
@@ -605,7 +598,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   shape_input.height = height;
   shape_input.live_threads = scheduler_.live_threads();
   shape_input.tasks_left = tasks_.size() - index;
-  shape_input.has_band_stage = has_band_stage(task.pipeline);
+  shape_input.band_work = band_work(plan_stages(task.pipeline));
   TaskIo io;
   io.shared = shared_io_;
   io.file = file;

@@ -21,7 +21,7 @@ std::string plan_text(const Options& options, const Task& task, int width, int h
   input.live_threads = workers;
   input.tasks_left = tasks_left;
   const std::vector<Stage> stages = plan_stages(task.pipeline);
-  input.has_band_stage = std::any_of(stages.begin(), stages.end(), [](const Stage& s) { return s.kind != Tiling::kWholeImage; });
+  input.band_work = band_work(stages);
   const TaskShape shape = choose_shape(input);
   if (!shape.bands) return "whole image to one worker";
   std::string plan;

@@ -19,7 +19,7 @@ constexpr double kMinBytesPerPixel = 0.05;
 
 TaskShape choose_shape(const ShapeInput& in) {
   TaskShape shape;
-  if (in.height <= 0 || !in.has_band_stage) return shape;
+  if (in.height <= 0 || in.band_work <= 0) return shape;
   if (in.tile_rows_option > 0) {
     shape.bands = in.height > in.tile_rows_option;
     shape.tile_rows = in.tile_rows_option;
@@ -28,6 +28,7 @@ TaskShape choose_shape(const ShapeInput& in) {
   const double pixels = static_cast<double>(in.width) * in.height;
   const bool threads_would_wait = in.tasks_left < static_cast<size_t>(std::max(1, in.live_threads));
   if (in.live_threads <= 1 || pixels < kMinBandPixels || !threads_would_wait) return shape;
+  if (in.live_threads <= in.band_work) return shape;
   const int by_threads = 2 * in.live_threads;
   const int by_size = std::max(1, static_cast<int>(pixels / kBandPixels));
   const int bands = std::max(2, std::min(by_threads, by_size));

@@ -186,7 +186,7 @@ constexpr ParamSpec kResizeParam{true, 0, 1, kMaxResize};
 
 // The registry: one line per operation.
 const std::vector<Operation> kOperations = {
-    {"edge_detection", "Canny edges (thresholds 100, 200) of the colour image; 1 channel 0/255", kNoParam, Tiling::kCanny, OutputChannels::kGray, canny_halo, edge_detection, canny_marks, finish_canny},
+    {"edge_detection", "Canny edges (thresholds 100, 200) of the colour image; 1 channel 0/255", kNoParam, Tiling::kCanny, OutputChannels::kGray, canny_halo, edge_detection, canny_marks, finish_canny, 2.0},
     {"color_inversion", "bitwise NOT of every channel", kNoParam, Tiling::kPointwise, OutputChannels::kSame, no_halo, color_inversion, nullptr, nullptr},
     {"grayscale", "BGR to gray; 1 channel", kNoParam, Tiling::kPointwise, OutputChannels::kGray, no_halo, grayscale, nullptr, nullptr},
     {"threshold", "gray, then binary threshold at 128; 1 channel 0/255", kNoParam, Tiling::kPointwise, OutputChannels::kGray, no_halo, threshold, nullptr, nullptr},

@@ -38,6 +38,15 @@ std::vector<Stage> plan_stages(const Pipeline& pipeline) {
   return stages;
 }
 
+double band_work(const std::vector<Stage>& stages) {
+  double work = 0;
+  for (const Stage& stage : stages) {
+    if (stage.kind == Tiling::kWholeImage) continue;
+    for (const Step& step : stage.steps) work = std::max(work, step.op->band_work);
+  }
+  return work;
+}
+
 std::vector<PieceRows> plan_pieces(const Stage& stage, int rows, int tile_rows) {
   std::vector<PieceRows> pieces;
   if (stage.kind == Tiling::kWholeImage || rows <= tile_rows) {

@@ -26,9 +26,18 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   in.live_threads = 1;  // nobody to share with
   CHECK_FALSE(choose_shape(in).bands);
   in.live_threads = 4;
-  in.has_band_stage = false;  // find_contours alone: nothing to cut
+  in.band_work = 0;  // find_contours alone: nothing to cut
   CHECK_FALSE(choose_shape(in).bands);
-  in.has_band_stage = true;
+  in.band_work = 2;  // Canny in bands: twice the work, worth it on four threads...
+  CHECK(choose_shape(in).bands);
+  in.live_threads = 2;  // ...not on two, even for the last task
+  in.tasks_left = 1;
+  CHECK_FALSE(choose_shape(in).bands);
+  in.band_work = 1;
+  CHECK(choose_shape(in).bands);
+  in.live_threads = 4;
+  in.tasks_left = 3;
+  in.band_work = 1;
   in.tile_rows_option = 500;  // the user's rows, whatever else holds
   in.tasks_left = 100;
   shape = choose_shape(in);

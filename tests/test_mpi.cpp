@@ -327,12 +327,22 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
   TempDir dir;
   fs::create_directories(dir / "in");
   REQUIRE(cv::imwrite((dir / "in/large.png").string(), photo_like(3000, 3000, 21)));  // 9 MP: over the 8 MP whole-image limit
-  const RunResult run = run_dips(3, "--op blur=5,edge_detection --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
+  const RunResult run = run_dips(3, "--op blur=5,grayscale --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
   INFO(run.output);
   REQUIRE(run.code == 0);
-  CHECK(identical(read_output(dir / "out/large.png"), reference(dir / "in/large.png", "blur=5,edge_detection").image));
+  CHECK(identical(read_output(dir / "out/large.png"), reference(dir / "in/large.png", "blur=5,grayscale").image));
   const auto line = report_tasks(dir / "out/report.jsonl").at((dir / "out/large.png").string());
   CHECK(line["ranks"].get<std::vector<int>>() == std::vector<int>{1, 2});
-  const RunResult plan = run_dips(3, "--dry-run --op blur=5,edge_detection --output " + quoted(dir / "o2") + " " + quoted(dir / "in"));
-  CHECK(plan.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+  const RunResult plan = run_dips(3, "--dry-run --op blur=5,grayscale --output " + quoted(dir / "o2") + " " + quoted(dir / "in"));
+  CHECK(plan.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
+
+  SECTION("Canny in bands does twice the work: two workers keep it whole, four share it") {
+    const std::string job = "--dry-run --op blur=5,edge_detection --output " + quoted(dir / "o3") + " " + quoted(dir / "in");
+    const RunResult two = run_dips(3, job);
+    INFO(two.output);
+    CHECK(two.output.find("whole image to one worker") != std::string::npos);
+    const RunResult four = run_dips(5, job);
+    INFO(four.output);
+    CHECK(four.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+  }
 }

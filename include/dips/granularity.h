@@ -19,13 +19,14 @@ struct ShapeInput {
   int width = 0, height = 0;  // the image's size from its header; 0 when not read
   int live_threads = 1;       // compute threads of the live workers
   size_t tasks_left = 1;      // tasks of the job not yet started, this one included
-  bool has_band_stage = true; // the pipeline has a stage that can be cut into bands
+  double band_work = 1.0;     // band_work (tiling.h) of the pipeline's stages: 0 when none can be cut
 };
 
 // The granularity policy. While more tasks wait than there are compute threads, a whole file is the best
 // piece at any size: no stitching, no extra copies, codec work on the worker. Bands pay off only when
 // threads would otherwise wait: the job's last few tasks (fewer left than threads) when they are large
-// (at least kMinBandPixels), e.g. a single huge image. --tile-rows N forces bands of N rows on every image
+// (at least kMinBandPixels), e.g. a single huge image, and only when the threads outnumber the extra work of
+// bands (band_work: Canny in bands does twice the work, so two threads gain nothing). --tile-rows N forces bands of N rows on every image
 // taller than N. Bands are sized for about two per thread and at least kBandPixels each.
 TaskShape choose_shape(const ShapeInput& input);
 

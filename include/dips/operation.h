@@ -60,6 +60,9 @@ struct Operation {
   // kCanny and kHistogram: the whole result from the stitched partials (and, for kHistogram, the
   // summed 256-bin histogram of the stitched gray image). Null for the other tilings.
   cv::Mat (*finish)(const cv::Mat& stitched, const std::vector<double>& histogram);
+  // The work of its bands against the whole image's: kCanny's partial runs Canny at both thresholds (2),
+  // so bands of it pay off only with more than two threads to share them (granularity.h).
+  double band_work = 1.0;
 };
 
 // Every operation dips knows, in the order --list-ops prints them.

@@ -22,6 +22,10 @@ struct Stage {
 // Cuts a pipeline into stages; stitching happens between stages.
 std::vector<Stage> plan_stages(const Pipeline& pipeline);
 
+// The work of the stages in bands against on whole images: the largest band_work of the operations in
+// stages that can be cut; 0 when none can (every stage is kWholeImage).
+double band_work(const std::vector<Stage>& stages);
+
 // One piece of a stage: a band of whole rows of the stage's input, as plain data for the wire.
 struct PieceRows {
   int row0 = 0, row1 = 0;        // the rows this piece produces, [row0, row1)
