@@ -134,7 +134,7 @@ struct ActiveTask {
   Clock::time_point started;
   std::set<int> ranks;
   uint64_t loaded_bytes = 0;  // its input held in memory (IoMode::kMpi)
-  uint64_t file_size = 0;     // of its input, as rank 0 saw it
+  uint64_t file_size = 0;     // of its input, as rank 0 saw it (0: not measured)
   Thumbnails thumbnails = Thumbnails::kNone;
   Bytes thumbnail_input, thumbnail_output;
   std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
@@ -536,8 +536,9 @@ void Coordinator::admit() {
       continue;
     }
     // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
-    // output's rename and its report line.
-    if (!options_.overwrite && !options_.resume && fs::exists(fs::symlink_status(task.output, ec))) {
+    // output's rename and its report line. What has the output's name was seen when the job was listed
+    // (no stat per task here); one made since fails the task when its output is renamed into place.
+    if (!options_.overwrite && !options_.resume && task.output_exists) {
       finish_task(index, Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", task.output.string())));
       continue;
     }
@@ -560,9 +561,14 @@ void Coordinator::prepare(size_t index) {
   const Task& task = tasks_[index];
   const size_t tasks_left = tasks_.size() - index;
   const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.live_threads()));
-  const FileIdentity identity = file_identity(task.input);  // before any worker reads it: a later change is redone
-  active_.at(index).input = identity;
-  const uint64_t size = static_cast<uint64_t>(std::max<int64_t>(identity.size, 0));
+  // The input's identity (what --resume compares) comes from whoever opens it to read it, the worker or
+  // rank 0: one stat per task less on rank 0 (a third of its time on 20,000 thumbnails). Only a task that
+  // may be cut is measured here, as its size decides whether its header is read.
+  uint64_t size = 0;
+  if (may_band) {
+    active_.at(index).input = file_identity(task.input);
+    size = static_cast<uint64_t>(std::max<int64_t>(active_.at(index).input.size, 0));
+  }
   const bool need_header = may_band && size > 0 && may_cut(size, options_.tile_rows);
   if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, 0, 0);
   const bool whole = !shared_io_;
@@ -571,8 +577,9 @@ void Coordinator::prepare(size_t index) {
   ++preparing_;
   background_.submit([this, index, whole, input, max_bytes, size]() -> Background::Completion {
     std::vector<uint8_t> bytes;
+    FileIdentity identity;
     const double t0 = now();
-    Status status = whole ? read_file(input, max_bytes, &bytes) : read_header(input, &bytes);
+    Status status = whole ? read_file(input, max_bytes, &bytes, &identity) : read_header(input, &bytes);
     const Rank0Span span{whole ? "read" : "header", t0, now(), bytes.size()};
     int width = 0, height = 0;
     if (status.ok() && !sniff_image_size(bytes, &width, &height)) width = height = 0;
@@ -581,10 +588,12 @@ void Coordinator::prepare(size_t index) {
       status = Status();  // the worker reads the file and reports what is wrong with it
     }
     auto file = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-    return [this, index, status, file, size, width, height, span] {
+    return [this, index, status, file, size, width, height, span, identity] {
       --preparing_;
-      active_.at(index).rank0.push_back(span);
-      start_task(index, status, Bytes{file, file->data(), file->size()}, size, width, height);
+      ActiveTask& active = active_.at(index);
+      active.rank0.push_back(span);
+      if (identity.size >= 0) active.input = identity;
+      start_task(index, status, Bytes{file, file->data(), file->size()}, identity.size >= 0 ? identity.size : size, width, height);
     };
   });
 }
@@ -603,6 +612,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   io.shared = shared_io_;
   io.file = file;
   io.sync = options_.sync;
+  io.replace = options_.overwrite || options_.resume;
   io.max_pixels = options_.max_pixels;
   io.max_file_bytes = options_.max_file_bytes;
   ActiveTask& active = active_.at(index);
@@ -629,7 +639,8 @@ void Coordinator::enqueue_ready(size_t index) {
       entry.cost_key = kind + ":" + pipeline_text(item.steps) + (item.finish.op ? std::string(item.finish.op->name) : "");
       entry.cost_units = static_cast<double>(item.pixels.total());
     } else {
-      entry.cost_key = kind + ":" + pipeline_text(item.steps) + task.input.extension().string();
+      // Per byte when rank 0 knows the file's size, else per file (a key of its own: the units differ).
+      entry.cost_key = kind + ":" + pipeline_text(item.steps) + task.input.extension().string() + (active.file_size > 0 ? "" : "/file");
       entry.cost_units = static_cast<double>(std::max<uint64_t>(active.file_size, 1));
     }
     const uint64_t id = scheduler_.add_piece(costs_.estimate(entry.cost_key, entry.cost_units));
@@ -699,6 +710,7 @@ void Coordinator::on_result(int worker, ResultItem result) {
   if (task == active_.end() || !task->second.run) return;  // the task already failed through another piece
   ActiveTask& active = task->second;
   active.ranks.insert(worker);
+  if (active.input.size < 0 && result.input_size >= 0) active.input = FileIdentity{result.input_size, result.input_mtime_ns};
   PieceRecord& record = active.run->records()[entry.index];
   record.done = now();
   record.compute_ms = result.compute_ms;
@@ -728,11 +740,12 @@ void Coordinator::task_progress(size_t index) {
   // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
+  const bool replace = options_.overwrite || options_.resume;
   uint64_t bytes = 0;
   for (const ByteRange& part : parts) bytes += part.size;
-  background_.submit([this, index, parts, path, sync, bytes]() -> Background::Completion {
+  background_.submit([this, index, parts, path, sync, replace, bytes]() -> Background::Completion {
     const double t0 = now();
-    Status status = write_file_atomic(path, parts, sync);
+    Status status = write_file_atomic(path, parts, sync, replace);
     const Rank0Span span{"write", t0, now(), bytes};
     return [this, index, status, span] {
       active_.at(index).rank0.push_back(span);

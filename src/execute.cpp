@@ -44,7 +44,10 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
   const uint8_t* data = item.file.data;
   size_t size = item.file.size;
   if (item.source == Source::kPath) {
-    Status status = read_file(item.path, item.max_file_bytes, &read);
+    FileIdentity identity;
+    Status status = read_file(item.path, item.max_file_bytes, &read, &identity);
+    result->input_size = identity.size;
+    result->input_mtime_ns = identity.mtime_ns;
     if (!status.ok()) return status;
     data = read.data();
     size = read.size();
@@ -125,7 +128,7 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
   std::vector<uint8_t>& bytes = output_buffer();
   Status status = encode_image(image, item.output_ext, &bytes);
   if (!status.ok()) return status;
-  status = write_file_atomic(item.output_path, bytes, item.sync);
+  status = write_file_atomic(item.output_path, bytes, item.sync, item.replace);
   if (status.ok()) result->written = bytes.size();
   return status;
 }

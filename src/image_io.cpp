@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -51,7 +52,7 @@ int write_all(int fd, std::vector<ByteRange> parts) {
 
 }  // namespace
 
-Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes) {
+Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes, FileIdentity* identity) {
   // Non-blocking, so that a FIFO (or a device) named like an image cannot hang the job: it is refused below.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
@@ -75,6 +76,7 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
     status = Status::Error(fmt::format("'{}' is {} bytes, over the limit of {} (--max-file-bytes)", path.string(),
                                        info.st_size, max_bytes));
   } else {
+    if (identity != nullptr) *identity = {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     bytes->resize(static_cast<size_t>(info.st_size));
     size_t done = 0;
@@ -92,7 +94,22 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
   return status;
 }
 
-Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
+namespace {
+
+// Renames temp to path; without `replace`, fails with EEXIST when path exists. Some file systems (older
+// NFS) refuse RENAME_NOREPLACE: there a hard link does the same (it never replaces), then temp goes.
+int rename_into_place(const fs::path& temp, const fs::path& path, bool replace) {
+  if (replace) return ::rename(temp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  if (::link(temp.c_str(), path.c_str()) != 0) return errno;
+  ::unlink(temp.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync, bool replace) {
   // A short name (temp_files.h): the output's own name may already be as long as the file system allows.
   fs::path temp;
   const int fd = create_temp_file(path.parent_path(), &temp);
@@ -100,9 +117,12 @@ Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& par
   int err = write_all(fd, parts);
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+  if (err == 0) err = rename_into_place(temp, path, replace);
   if (err != 0) ::unlink(temp.c_str());
   release_temp_file(temp);
+  if (err == EEXIST) {
+    return Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", path.string()));
+  }
   if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();
   // The rename itself is durable only once the folder is synced.
@@ -114,8 +134,8 @@ Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& par
   return Status();
 }
 
-Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync) {
-  return write_file_atomic(path, std::vector<ByteRange>{ByteRange{bytes.data(), bytes.size()}}, sync);
+Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync, bool replace) {
+  return write_file_atomic(path, std::vector<ByteRange>{ByteRange{bytes.data(), bytes.size()}}, sync, replace);
 }
 
 bool has_image_extension(const fs::path& path) {

@@ -122,15 +122,21 @@ struct ResolvedFoldersScope {
   ~ResolvedFoldersScope() { resolved_folders = nullptr; }
 };
 
-fs::path canonical_or_lexical(const fs::path& path) {
+// *exists, when given, says whether anything has the path's name (a file, a link, even a broken one).
+fs::path canonical_or_lexical(const fs::path& path, bool* exists = nullptr) {
   const fs::path absolute = fs::absolute(path);
   const fs::path name = absolute.filename();
   const bool plain = absolute.lexically_normal() == absolute && !name.empty() && name != "." && name != "..";
-  if (resolved_folders == nullptr || !plain) return full_canonical_or_lexical(absolute);
+  std::error_code ec;
+  if (resolved_folders == nullptr || !plain) {
+    if (exists != nullptr) *exists = fs::exists(fs::symlink_status(absolute, ec));
+    return full_canonical_or_lexical(absolute);
+  }
   auto [it, fresh] = resolved_folders->emplace(absolute.parent_path(), fs::path());
   if (fresh) it->second = full_canonical_or_lexical(absolute.parent_path());
-  std::error_code ec;
-  if (fs::is_symlink(fs::symlink_status(it->second / name, ec))) return full_canonical_or_lexical(absolute);
+  const fs::file_status status = fs::symlink_status(it->second / name, ec);
+  if (exists != nullptr) *exists = fs::exists(status);
+  if (fs::is_symlink(status)) return full_canonical_or_lexical(absolute);
   return it->second / name;
 }
 
@@ -181,7 +187,8 @@ std::string task_name(const Task& task) { return task.origin.empty() ? task.inpu
 
 // Resolved names are compared as strings (they are normal forms): a set of 100,000 fs::path, each holding
 // its components too, took ~80 MB of rank 0's peak memory.
-void check_outputs(const std::vector<Task>& tasks, const fs::path& report, Problems* problems) {
+// Notes which outputs exist already (Task::output_exists) on the way.
+void check_outputs(std::vector<Task>& tasks, const fs::path& report, Problems* problems) {
   std::unordered_map<std::string, const Task*> outputs;
   std::unordered_set<std::string> inputs;
   inputs.reserve(tasks.size());
@@ -191,9 +198,9 @@ void check_outputs(const std::vector<Task>& tasks, const fs::path& report, Probl
   if (inputs.count(report_path)) {
     problems->add(fmt::format("--report '{}' is an input of this job; inputs are never overwritten", report.string()));
   }
-  for (const Task& task : tasks) {
+  for (Task& task : tasks) {
     const std::string where = task.origin.empty() ? task.input.string() : task.origin;
-    std::string output = canonical_or_lexical(task.output).native();
+    std::string output = canonical_or_lexical(task.output, &task.output_exists).native();
     if (inputs.count(output)) {
       problems->add(fmt::format("{}: output '{}' is an input of this job; inputs are never overwritten", where, task.output.string()));
     }

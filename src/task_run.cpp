@@ -55,6 +55,7 @@ void TaskRun::set_final_sink(WorkItem* item) const {
     item->sink = Sink::kWriteFile;
     item->output_path = task_.output.string();
     item->sync = io_.sync;
+    item->replace = io_.replace;
   } else {
     item->sink = Sink::kEncoded;
   }

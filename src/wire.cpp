@@ -369,6 +369,7 @@ OutMessage encode_work(const std::vector<WorkItem>& items) {
     w.put(m.max_file_bytes);
     w.put(static_cast<uint8_t>(m.thumbnails));
     w.put(m.thumbnail_px);
+    w.put<uint8_t>(m.replace);
   }
   return w.finish(head_size_at);
 }
@@ -387,7 +388,7 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
                     r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) &&
                     r.get_flag(&m.probe) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
                     r.get(&m.image_width) && r.get(&m.image_height) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
-                    r.get(&m.max_file_bytes) && r.get(&thumbnails) && r.get(&m.thumbnail_px);
+                    r.get(&m.max_file_bytes) && r.get(&thumbnails) && r.get(&m.thumbnail_px) && r.get_flag(&m.replace);
     if (!ok) return r.status();
     if (thumbnails > static_cast<uint8_t>(Thumbnails::kAlways)) return Status::Error("malformed message: unknown thumbnail request");
     m.thumbnails = static_cast<Thumbnails>(thumbnails);
@@ -425,6 +426,8 @@ OutMessage encode_result(const std::vector<ResultItem>& items) {
     w.put(m.band.adler32);
     w.put(m.band.raw_size);
     w.put(m.written);
+    w.put(m.input_size);
+    w.put(m.input_mtime_ns);
     w.put(m.compute_ms);
     w.put(m.queue_ms);
     w.put_payload(m.thumbnail_input);
@@ -447,7 +450,7 @@ Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, 
                     r.get_histogram(&m.histogram) && r.get_mat(&m.pixels) && r.get_flag(&m.cheap_rows) && r.get_payload(&m.encoded) &&
                     r.get(&m.band.width) && r.get(&m.band.height) && r.get(&m.band.channels) && r.get(&m.band.row0) &&
                     r.get(&m.band.rows) && r.get_flag(&m.band.png) && r.get(&m.band.adler32) && r.get(&m.band.raw_size) &&
-                    r.get(&m.written) && r.get(&m.compute_ms) && r.get(&m.queue_ms) && r.get_payload(&m.thumbnail_input) &&
+                    r.get(&m.written) && r.get(&m.input_size) && r.get(&m.input_mtime_ns) && r.get(&m.compute_ms) && r.get(&m.queue_ms) && r.get_payload(&m.thumbnail_input) &&
                     r.get_payload(&m.thumbnail_output) && r.get_mat(&m.thumbnail_input_rows) && r.get_mat(&m.thumbnail_output_rows);
     if (!ok) return r.status();
     const EncodedBand& band = m.band;  // described when it has rows (a kBand result)

@@ -261,6 +261,8 @@ std::vector<dips::ResultItem> mixed_results() {
   items[1].height = 480;
   items[2].piece_id = 3;
   items[2].written = 123456;
+  items[2].input_size = 4950;
+  items[2].input_mtime_ns = 1795992998205660905;
   items[2].compute_ms = 12.5;
   items[2].thumbnail_input = dips::Bytes::of(encode(noise(3, 2, 4), ".jpg"));
   items[2].thumbnail_output = dips::Bytes::of(std::vector<uint8_t>(300, 7));

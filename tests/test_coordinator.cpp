@@ -51,6 +51,33 @@ TEST_CASE("a whole job through the in-process transport (single rank)", "[coordi
   CHECK(report_tasks(dir / "out/report.jsonl").at((dir / "out/b.png").string())["decoded"] == std::vector<std::string>{"dips"});
 }
 
+TEST_CASE("an output made after the job was listed is kept: its task fails, the others go on", "[coordinator]") {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  REQUIRE(cv::imwrite((dir / "in/a.png").string(), photo_like(50, 60, 1)));
+  REQUIRE(cv::imwrite((dir / "in/b.png").string(), photo_like(40, 30, 2)));
+  Options options;
+  const std::string in = (dir / "in").string(), out = (dir / "out").string();
+  const char* argv[] = {"dips", "--quiet", "--op", "grayscale", "--output", out.c_str(), in.c_str()};
+  REQUIRE(parse_options(7, argv, &options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  REQUIRE(tasks.size() == 2);
+  CHECK_FALSE(tasks[0].output_exists);
+  fs::create_directories(dir / "out");
+  write_text(dir / "out/a.png", "someone else's");  // after the listing: only the rename can notice it
+  auto transport = make_local_transport(1);
+  CHECK(run_coordinator(options, *transport, std::move(tasks), "test") == ExitCode::kTasksFailed);
+  CHECK(read_text(dir / "out/a.png") == "someone else's");
+  const auto lines = report_tasks(dir / "out/report.jsonl");
+  CHECK(lines.at((dir / "out/a.png").string())["status"] == "error");
+  CHECK_THAT(lines.at((dir / "out/a.png").string())["error"].get<std::string>(), Catch::Contains("exists"));
+  CHECK(lines.at((dir / "out/b.png").string())["status"] == "ok");
+  std::vector<Task> again;
+  REQUIRE(build_job(options.job, &again).ok());
+  CHECK(again[0].output_exists);  // listed now, it is seen at once
+}
+
 namespace {
 
 // Workers rank 0 starts run in this process, one local transport (one worker thread) each. Their results

@@ -149,14 +149,20 @@ TEST_CASE("execute_item: bands from a file or without steps give exactly their r
     REQUIRE(result.error.empty());
     CHECK(identical(result.pixels, band.pixels.rowRange(1, 3)));
   }
-  SECTION("a file sink reports the bytes it wrote") {
+  SECTION("a file sink reports the bytes it wrote, and the input as it read it") {
     TempDir dir;
+    write_bytes(dir / "in.png", encode(image, ".png"));
+    work.source = dips::Source::kPath;
+    work.path = (dir / "in.png").string();
+    work.file = dips::Bytes();
     work.sink = dips::Sink::kWriteFile;
     work.output_path = (dir / "out.png").string();
     const dips::ResultItem result = dips::execute_item(received(work));
     REQUIRE(result.error.empty());
     CHECK(result.written > 0);
     CHECK(result.written == fs::file_size(dir / "out.png"));
+    CHECK(result.input_size == static_cast<int64_t>(fs::file_size(dir / "in.png")));  // what --resume compares
+    CHECK(result.input_mtime_ns > 0);
     CHECK(identical(read_output(dir / "out.png"), blurred));
   }
 }

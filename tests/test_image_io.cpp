@@ -649,6 +649,24 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
 }
 
 // A write that fails halfway, anywhere (no mount needed): the file size limit stops it after 4 KiB.
+TEST_CASE("write_file_atomic without replace leaves whatever has the name, atomically", "[bad_input][files]") {
+  TempDir dir;
+  write_text(dir / "out.png", "made by someone else");
+  Status status = dips::write_file_atomic(dir / "out.png", bytes_of("new contents"), false, false);
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.message(), Contains("output '") && Contains("out.png' exists") && Contains("--overwrite"));
+  CHECK(read_text(dir / "out.png") == "made by someone else");
+  fs::create_symlink(dir / "nowhere.png", dir / "link.png");  // a broken link has the name too
+  CHECK_FALSE(dips::write_file_atomic(dir / "link.png", bytes_of("new contents"), false, false).ok());
+  CHECK(fs::is_symlink(dir / "link.png"));
+  CHECK(entry_count(dir.path()) == 2);  // no temporary left
+  status = dips::write_file_atomic(dir / "fresh.png", bytes_of("new contents"), false, false);
+  REQUIRE(status.ok());
+  CHECK(read_text(dir / "fresh.png") == "new contents");
+  CHECK(dips::write_file_atomic(dir / "out.png", bytes_of("replaced"), false, true).ok());
+  CHECK(read_text(dir / "out.png") == "replaced");
+}
+
 TEST_CASE("write_file_atomic: a write that fails halfway leaves the old file whole", "[bad_input][files]") {
   TempDir dir;
   const fs::path victim = dir / "victim.png";

@@ -87,6 +87,7 @@ void check_same(const dips::WorkItem& a, const dips::WorkItem& b) {
   CHECK(a.max_file_bytes == b.max_file_bytes);
   CHECK(a.thumbnails == b.thumbnails);
   CHECK(a.thumbnail_px == b.thumbnail_px);
+  CHECK(a.replace == b.replace);
 }
 
 void check_same(const dips::ResultItem& a, const dips::ResultItem& b) {
@@ -100,6 +101,8 @@ void check_same(const dips::ResultItem& a, const dips::ResultItem& b) {
   CHECK(identical(a.pixels, b.pixels));
   CHECK(contents(a.encoded) == contents(b.encoded));
   CHECK(a.written == b.written);
+  CHECK(a.input_size == b.input_size);
+  CHECK(a.input_mtime_ns == b.input_mtime_ns);
   CHECK(a.compute_ms == b.compute_ms);
   CHECK(a.queue_ms == b.queue_ms);
   CHECK(contents(a.thumbnail_input) == contents(b.thumbnail_input));
@@ -118,7 +121,7 @@ constexpr size_t head_size_at(size_t n) { return 8 + 8 * n; }
 struct WorkLayout {
   size_t source = head_size_at(1) + 8, path_len = source + 1, file_len, mat_rows, mat_cols, mat_type, mat_len, band, rows,
          finish_count, histogram_count, steps_count, probe, sink, ext_len, output_path_len, image_width, image_height, sync, max_pixels,
-         max_file_bytes, thumbnails, thumbnail_px, end;
+         max_file_bytes, thumbnails, thumbnail_px, replace, end;
   explicit WorkLayout(const dips::WorkItem& m) {
     file_len = path_len + 8 + m.path.size();
     mat_rows = file_len + 8;
@@ -141,7 +144,8 @@ struct WorkLayout {
     max_file_bytes = max_pixels + 8;
     thumbnails = max_file_bytes + 8;
     thumbnail_px = thumbnails + 1;
-    end = thumbnail_px + 2;
+    replace = thumbnail_px + 2;
+    end = replace + 1;
   }
   size_t step_index(size_t i) const { return steps_count + 4 + 8 * i; }
   size_t step_param(size_t i) const { return step_index(i) + 4; }
@@ -150,7 +154,7 @@ struct WorkLayout {
 // The same for a one-item result message.
 struct ResultLayout {
   size_t error_len = head_size_at(1) + 8, width, height, strings_count, histogram_count, mat_rows, mat_cols, mat_type, mat_len,
-         cheap_rows, encoded_len, band, written, compute_ms, queue_ms, thumbnail_input_len, thumbnail_output_len,
+         cheap_rows, encoded_len, band, written, input_size, input_mtime_ns, compute_ms, queue_ms, thumbnail_input_len, thumbnail_output_len,
          thumbnail_input_rows, thumbnail_output_rows, end;
   explicit ResultLayout(const dips::ResultItem& m) {
     width = error_len + 8 + m.error.size();
@@ -166,7 +170,9 @@ struct ResultLayout {
     encoded_len = cheap_rows + 1;
     band = encoded_len + 8;  // width, height, channels, row0, rows (int32), png (u8), adler32 (u32), raw size (u64)
     written = band + 20 + 1 + 4 + 8;
-    compute_ms = written + 8;
+    input_size = written + 8;
+    input_mtime_ns = input_size + 8;
+    compute_ms = input_mtime_ns + 8;
     queue_ms = compute_ms + 8;
     thumbnail_input_len = queue_ms + 8;
     thumbnail_output_len = thumbnail_input_len + 8;
@@ -415,7 +421,8 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(peek<uint64_t>(bytes, at.max_file_bytes) == 0);
   CHECK(bytes[at.thumbnails] == static_cast<uint8_t>(dips::Thumbnails::kNone));
   CHECK(peek<uint16_t>(bytes, at.thumbnail_px) == 0);
-  CHECK(at.end == 144);
+  CHECK(bytes[at.replace] == 1);
+  CHECK(at.end == 145);
   for (size_t i = at.end; i < 192; ++i) CHECK(bytes[i] == 0);  // the head's padding
   CHECK(std::equal(bytes.begin() + 192, bytes.begin() + 212, work.pixels.data));
   for (size_t i = 212; i < 256; ++i) CHECK(bytes[i] == 0);  // the payload's padding
@@ -427,7 +434,7 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   const std::vector<uint8_t> two = work_bytes({work, second});
   CHECK(peek<uint32_t>(two, kCountAt) == 2);
   CHECK(peek<uint64_t>(two, id_at(1)) == 43);
-  CHECK(peek<uint64_t>(two, head_size_at(2)) == 320);  // 32 + 2 x 120 bytes of fields, padded
+  CHECK(peek<uint64_t>(two, head_size_at(2)) == 320);  // 32 + 2 x 121 bytes of fields, padded
   CHECK(two.size() == 320 + 2 * 64);
 
   const dips::ResultItem result = small_result();
@@ -446,7 +453,8 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(peek<uint64_t>(encoded_result, r.thumbnail_output_len) == 0);
   CHECK(peek<uint64_t>(encoded_result, r.thumbnail_input_rows + 12) == 0);
   CHECK(peek<uint64_t>(encoded_result, r.thumbnail_output_rows + 12) == 0);
-  CHECK(r.end == 2259);
+  CHECK(peek<int64_t>(encoded_result, r.input_size) == -1);  // not read from a path
+  CHECK(r.end == 2275);
   CHECK(peek<uint64_t>(encoded_result, head_size_at(1)) == 2304);
   CHECK(encoded_result[2368] == 9);  // the encoded bytes, after the 18 pixel bytes padded to 64
   CHECK(encoded_result.size() == 2432);

@@ -9,20 +9,31 @@
 
 namespace dips {
 
+// A file's size and modification time, as --resume compares them (-1: unknown).
+struct FileIdentity {
+  int64_t size = -1, mtime_ns = -1;
+};
+
 // Reads a whole regular file. Directories, missing files, unreadable files and files larger than
-// max_bytes are errors that say which.
-Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes);
+// max_bytes are errors that say which. *identity, when given, is the file's as it was opened, before its
+// bytes were read: a change during or after the read shows as another identity on --resume.
+Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes,
+                 FileIdentity* identity = nullptr);
 
 // Writes bytes to path atomically: a temporary file in the same folder (".dips-tmp-HOST-PID-N", unique
 // across the hosts of a shared file system; see temp_files.h), then renamed over path, so that a reader or a crash never
 // sees a partial file. With `sync` the data and the rename are also made durable (fsync of the file and
 // its folder) before returning. On any failure (disk full, permission) the temporary file is removed and
-// path is left as it was.
-Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, bool sync = false);
+// path is left as it was. With `replace` false, a path that exists (a file, a link, anything) is left as it
+// is and the write fails, saying so: atomically (renameat2 RENAME_NOREPLACE, or link where a file system
+// lacks it), so that a file made after the job checked its outputs is not lost.
+Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, bool sync = false,
+                         bool replace = true);
 
 // The same with the file's bytes given as parts in order (e.g. an AssembledFile's), written with writev
 // without first concatenating them.
-Status write_file_atomic(const std::filesystem::path& path, const std::vector<ByteRange>& parts, bool sync = false);
+Status write_file_atomic(const std::filesystem::path& path, const std::vector<ByteRange>& parts, bool sync = false,
+                         bool replace = true);
 
 // True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
 bool has_image_extension(const std::filesystem::path& path);

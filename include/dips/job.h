@@ -18,6 +18,7 @@ struct Task {
   std::string origin;            // "FILE:LINE" for a manifest or file-list task, empty otherwise
   std::string refused;           // why the task fails without being run (its input's format cannot hold
                                  // the pipeline's result); empty for a task to run
+  bool output_exists = false;    // something had the output's name when the job was listed
 };
 
 // What the command line says about where tasks come from.

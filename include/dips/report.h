@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dips/image_io.h"
 #include "dips/report_file.h"
 #include "dips/status.h"
 
@@ -101,9 +102,6 @@ nlohmann::ordered_json piece_json(const PieceRecord& piece);
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
 
 // Size and modification time of a file (following symbolic links); -1, -1 when it cannot be read.
-struct FileIdentity {
-  int64_t size = -1, mtime_ns = -1;
-};
 FileIdentity file_identity(const std::filesystem::path& path);
 
 // What the last line of a task recorded ok says about it (-1: not recorded, as in reports of dips 0.1).

@@ -16,6 +16,7 @@ struct TaskIo {
   bool shared = true;        // workers read the input and write the output themselves
   Bytes file;                // otherwise: the input's bytes, read by rank 0
   bool sync = false;         // fsync outputs before renaming them
+  bool replace = true;       // false: an output whose name is taken fails (write_file_atomic)
   int64_t max_pixels = 0;
   uint64_t max_file_bytes = 0;
 };

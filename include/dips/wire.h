@@ -91,6 +91,7 @@ struct WorkItem {
   uint64_t max_file_bytes = 0;   // kPath: refuse to read files larger than this
   Thumbnails thumbnails = Thumbnails::kNone;
   uint16_t thumbnail_px = 0;     // their long side, 1..kMaxThumbnailPx when thumbnails are asked for
+  bool replace = true;           // kWriteFile: false fails the piece when something has the output's name
 };
 
 // The largest thumbnail a work message may ask for, in pixels on the long side.
@@ -108,6 +109,7 @@ struct ResultItem {
   Bytes encoded;                     // kEncoded: the output file's bytes; kBand: the band's bytes
   EncodedBand band;                  // kBand: the band's description (its bytes are in `encoded`)
   uint64_t written = 0;              // kWriteFile: bytes written
+  int64_t input_size = -1, input_mtime_ns = -1;  // kPath: the input file as the worker opened it (-1: not read)
   double compute_ms = 0;             // time the worker spent on it
   double queue_ms = 0;               // time it waited in the worker before a thread took it
   Bytes thumbnail_input, thumbnail_output;  // JPEGs, as WorkItem::thumbnails asked (empty otherwise)
