@@ -7,8 +7,9 @@
 namespace dips {
 
 void keep_freed_memory() {
+  constexpr int kLargestFromHeap = 32 * 1024 * 1024;  // glibc's upper bound for M_MMAP_THRESHOLD
   mallopt(M_ARENA_MAX, 1);
-  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_MMAP_THRESHOLD, kLargestFromHeap);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
