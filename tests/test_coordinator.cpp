@@ -78,6 +78,32 @@ TEST_CASE("an output made after the job was listed is kept: its task fails, the 
   CHECK(again[0].output_exists);  // listed now, it is seen at once
 }
 
+TEST_CASE("a job's first message to a worker carries a few files, not all of them", "[coordinator]") {
+  // Before any piece is measured the cost model guesses slow (50 ms a file), so that work spreads as it is
+  // learned: files whose size rank 0 did not measure count as a megabyte each, not as one byte.
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 16; ++i) {
+    REQUIRE(cv::imwrite((dir / "in" / ("p" + std::to_string(i) + ".png")).string(), photo_like(300, 400, i)));
+  }
+  Options options;
+  const std::string in = (dir / "in").string(), out = (dir / "out").string();
+  const char* argv[] = {"dips", "--quiet", "--op", "grayscale", "--output", out.c_str(), in.c_str()};
+  REQUIRE(parse_options(7, argv, &options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  auto transport = make_local_transport(1);
+  REQUIRE(run_coordinator(options, *transport, std::move(tasks), "test") == ExitCode::kOk);
+  std::vector<double> sent;
+  for (const auto& [output, line] : report_tasks(dir / "out/report.jsonl")) {
+    for (const auto& piece : line["pieces"]) sent.push_back(piece["sent"].get<double>());
+  }
+  REQUIRE(sent.size() == 16);
+  const double first = *std::min_element(sent.begin(), sent.end());
+  // One dispatch stamps its pieces with one time; the guess allows queue depth 1 plus 0.1 s of lookahead.
+  CHECK(std::count(sent.begin(), sent.end(), first) <= 4);
+}
+
 namespace {
 
 // Workers rank 0 starts run in this process, one local transport (one worker thread) each. Their results
