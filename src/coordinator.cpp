@@ -191,6 +191,9 @@ class Coordinator {
   void handle(const Incoming& message);
   void apply_deadlines();
   void admit();
+  // Whether outputs may replace what has their names: --overwrite, and --resume (a crash can come between
+  // an output's rename and its report line, so a resumed task redoes its output).
+  bool replaces_outputs() const { return options_.overwrite || options_.resume; }
   bool admission_open() const;
   void prepare(size_t index);
   void start_task(size_t index, Status status, Bytes file, uint64_t file_size, int width, int height);
@@ -540,8 +543,8 @@ void Coordinator::admit() {
     // A resumed job redoes its unrecorded tasks even where an output exists: a crash can come between the
     // output's rename and its report line. What has the output's name was seen when the job was listed
     // (no stat per task here); one made since fails the task when its output is renamed into place.
-    if (!options_.overwrite && !options_.resume && task.output_exists) {
-      finish_task(index, Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", task.output.string())));
+    if (!replaces_outputs() && task.output_exists) {
+      finish_task(index, output_exists(task.output));
       continue;
     }
     const fs::path folder = task.output.parent_path();
@@ -614,7 +617,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   io.shared = shared_io_;
   io.file = file;
   io.sync = options_.sync;
-  io.replace = options_.overwrite || options_.resume;
+  io.replace = replaces_outputs();
   io.max_pixels = options_.max_pixels;
   io.max_file_bytes = options_.max_file_bytes;
   ActiveTask& active = active_.at(index);
@@ -745,7 +748,7 @@ void Coordinator::task_progress(size_t index) {
   // The bytes belong to the task's run, which lives until finish_task.
   const fs::path path = tasks_[index].output;
   const bool sync = options_.sync;
-  const bool replace = options_.overwrite || options_.resume;
+  const bool replace = replaces_outputs();
   uint64_t bytes = 0;
   for (const ByteRange& part : parts) bytes += part.size;
   background_.submit([this, index, parts, path, sync, replace, bytes]() -> Background::Completion {

@@ -50,7 +50,17 @@ int write_all(int fd, std::vector<ByteRange> parts) {
   return 0;
 }
 
+FileIdentity identity_of(const struct stat& info) {
+  return {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+}
+
 }  // namespace
+
+FileIdentity file_identity(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return identity_of(info);
+}
 
 Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes, FileIdentity* identity) {
   // Non-blocking, so that a FIFO (or a device) named like an image cannot hang the job: it is refused below.
@@ -76,7 +86,7 @@ Status read_file(const fs::path& path, uint64_t max_bytes, std::vector<uint8_t>*
     status = Status::Error(fmt::format("'{}' is {} bytes, over the limit of {} (--max-file-bytes)", path.string(),
                                        info.st_size, max_bytes));
   } else {
-    if (identity != nullptr) *identity = {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+    if (identity != nullptr) *identity = identity_of(info);
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     bytes->resize(static_cast<size_t>(info.st_size));
     size_t done = 0;
@@ -120,9 +130,7 @@ Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& par
   if (err == 0) err = rename_into_place(temp, path, replace);
   if (err != 0) ::unlink(temp.c_str());
   release_temp_file(temp);
-  if (err == EEXIST) {
-    return Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", path.string()));
-  }
+  if (err == EEXIST) return output_exists(path);
   if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();
   // The rename itself is durable only once the folder is synced.
@@ -132,6 +140,10 @@ Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& par
     ::close(dir);
   }
   return Status();
+}
+
+Status output_exists(const fs::path& path) {
+  return Status::Error(fmt::format("output '{}' exists; --overwrite replaces it, --resume skips finished tasks", path.string()));
 }
 
 Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes, bool sync, bool replace) {

@@ -1,7 +1,6 @@
 #include "dips/report.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/archive/iterators/base64_from_binary.hpp>
@@ -162,12 +161,6 @@ Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
 
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output) {
   return input + '\0' + ops + '\0' + output;
-}
-
-FileIdentity file_identity(const fs::path& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return {};
-  return {static_cast<int64_t>(info.st_size), static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
 }
 
 Status read_finished_tasks(const fs::path& path, FinishedTasks* finished) {

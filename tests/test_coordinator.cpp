@@ -51,17 +51,27 @@ TEST_CASE("a whole job through the in-process transport (single rank)", "[coordi
   CHECK(report_tasks(dir / "out/report.jsonl").at((dir / "out/b.png").string())["decoded"] == std::vector<std::string>{"dips"});
 }
 
+namespace {
+
+// The options of `dips --quiet --op grayscale --output DIR/out DIR/in`, and the job's tasks as listed now.
+std::vector<Task> grayscale_job(const fs::path& dir, Options* options) {
+  const std::string in = (dir / "in").string(), out = (dir / "out").string();
+  const char* argv[] = {"dips", "--quiet", "--op", "grayscale", "--output", out.c_str(), in.c_str()};
+  REQUIRE(parse_options(7, argv, options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options->job, &tasks).ok());
+  return tasks;
+}
+
+}  // namespace
+
 TEST_CASE("an output made after the job was listed is kept: its task fails, the others go on", "[coordinator]") {
   TempDir dir;
   fs::create_directories(dir / "in");
   REQUIRE(cv::imwrite((dir / "in/a.png").string(), photo_like(50, 60, 1)));
   REQUIRE(cv::imwrite((dir / "in/b.png").string(), photo_like(40, 30, 2)));
   Options options;
-  const std::string in = (dir / "in").string(), out = (dir / "out").string();
-  const char* argv[] = {"dips", "--quiet", "--op", "grayscale", "--output", out.c_str(), in.c_str()};
-  REQUIRE(parse_options(7, argv, &options).ok());
-  std::vector<Task> tasks;
-  REQUIRE(build_job(options.job, &tasks).ok());
+  std::vector<Task> tasks = grayscale_job(dir.path(), &options);
   REQUIRE(tasks.size() == 2);
   CHECK_FALSE(tasks[0].output_exists);
   fs::create_directories(dir / "out");
@@ -73,9 +83,7 @@ TEST_CASE("an output made after the job was listed is kept: its task fails, the 
   CHECK(lines.at((dir / "out/a.png").string())["status"] == "error");
   CHECK_THAT(lines.at((dir / "out/a.png").string())["error"].get<std::string>(), Catch::Contains("exists"));
   CHECK(lines.at((dir / "out/b.png").string())["status"] == "ok");
-  std::vector<Task> again;
-  REQUIRE(build_job(options.job, &again).ok());
-  CHECK(again[0].output_exists);  // listed now, it is seen at once
+  CHECK(grayscale_job(dir.path(), &options)[0].output_exists);  // listed now, it is seen at once
 }
 
 TEST_CASE("a job's first message to a worker carries a few files, not all of them", "[coordinator]") {
@@ -87,11 +95,7 @@ TEST_CASE("a job's first message to a worker carries a few files, not all of the
     REQUIRE(cv::imwrite((dir / "in" / ("p" + std::to_string(i) + ".png")).string(), photo_like(300, 400, i)));
   }
   Options options;
-  const std::string in = (dir / "in").string(), out = (dir / "out").string();
-  const char* argv[] = {"dips", "--quiet", "--op", "grayscale", "--output", out.c_str(), in.c_str()};
-  REQUIRE(parse_options(7, argv, &options).ok());
-  std::vector<Task> tasks;
-  REQUIRE(build_job(options.job, &tasks).ok());
+  std::vector<Task> tasks = grayscale_job(dir.path(), &options);
   auto transport = make_local_transport(1);
   REQUIRE(run_coordinator(options, *transport, std::move(tasks), "test") == ExitCode::kOk);
   std::vector<double> sent;

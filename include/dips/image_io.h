@@ -14,6 +14,9 @@ struct FileIdentity {
   int64_t size = -1, mtime_ns = -1;
 };
 
+// Size and modification time of a file (following symbolic links); -1, -1 when it cannot be read.
+FileIdentity file_identity(const std::filesystem::path& path);
+
 // Reads a whole regular file. Directories, missing files, unreadable files and files larger than
 // max_bytes are errors that say which. *identity, when given, is the file's as it was opened, before its
 // bytes were read: a change during or after the read shows as another identity on --resume.
@@ -34,6 +37,9 @@ Status write_file_atomic(const std::filesystem::path& path, const std::vector<ui
 // without first concatenating them.
 Status write_file_atomic(const std::filesystem::path& path, const std::vector<ByteRange>& parts, bool sync = false,
                          bool replace = true);
+
+// The error of an output that would replace what has its name, said alike whoever sees it first.
+Status output_exists(const std::filesystem::path& path);
 
 // True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
 bool has_image_extension(const std::filesystem::path& path);

@@ -101,8 +101,6 @@ nlohmann::ordered_json piece_json(const PieceRecord& piece);
 // The key --resume matches tasks by: same input, pipeline and output (exact bytes).
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
 
-// Size and modification time of a file (following symbolic links); -1, -1 when it cannot be read.
-FileIdentity file_identity(const std::filesystem::path& path);
 
 // What the last line of a task recorded ok says about it (-1: not recorded, as in reports of dips 0.1).
 struct FinishedTask {
