@@ -117,19 +117,42 @@ int rename_into_place(const fs::path& temp, const fs::path& path, bool replace) 
   return 0;
 }
 
-}  // namespace
+// An output that must not replace anything, written as an unnamed file then linked under its name.
+// Returns 0, an errno for the write, or -1 when the file system has no unnamed files (nothing was done).
+int write_unnamed(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
+  const int fd = create_unnamed_file(path.parent_path());
+  if (fd < 0) return errno == ECANCELED ? ECANCELED : -1;
+  int err = write_all(fd, parts);
+  if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
+  if (err == 0) err = link_unnamed_file(fd, path);
+  const bool linked = err == 0;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0 && linked) ::unlink(path.c_str());  // ours, linked a moment ago: its bytes are in doubt
+  // No /proc to link through (ENOENT from a folder that exists): the named way still works.
+  if (err == ENOENT && ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), F_OK) == 0) return -1;
+  return err;
+}
 
-Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync, bool replace) {
+// An output written as a named temporary file (temp_files.h) renamed into place.
+int write_named(const fs::path& path, const std::vector<ByteRange>& parts, bool sync, bool replace) {
   // A short name (temp_files.h): the output's own name may already be as long as the file system allows.
   fs::path temp;
   const int fd = create_temp_file(path.parent_path(), &temp);
-  if (fd < 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(errno)));
+  if (fd < 0) return errno;
   int err = write_all(fd, parts);
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err == 0) err = rename_into_place(temp, path, replace);
   if (err != 0) ::unlink(temp.c_str());
   release_temp_file(temp);
+  return err;
+}
+
+}  // namespace
+
+Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync, bool replace) {
+  int err = replace ? -1 : write_unnamed(path, parts, sync);
+  if (err == -1) err = write_named(path, parts, sync, replace);
   if (err == EEXIST) return output_exists(path);
   if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();

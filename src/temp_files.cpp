@@ -21,6 +21,7 @@ namespace {
 constexpr char kPrefix[] = ".dips-tmp-";
 
 std::atomic<uint64_t> counter{0};
+std::atomic<bool> unnamed_files{true};
 
 // The files this process is writing; once closed, no new ones (an exit is under way).
 struct Registry {
@@ -80,6 +81,33 @@ int create_temp_file(const fs::path& folder, fs::path* temp) {
   const int fd = ::open(temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd >= 0) r.open.insert(temp->string());
   return fd;
+}
+
+void use_unnamed_files(bool use) { unnamed_files = use; }
+
+int create_unnamed_file(const fs::path& folder) {
+  if (!unnamed_files) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  Registry& r = registry();
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (r.closed) {
+      errno = ECANCELED;
+      return -1;
+    }
+  }
+  return ::open(folder.empty() ? "." : folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+}
+
+int link_unnamed_file(int fd, const fs::path& path) {
+  // Through /proc: linkat(fd, "", ..., AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH.
+  const std::string self = fmt::format("/proc/self/fd/{}", fd);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);  // held while linking: no output appears after the close
+  if (r.closed) return ECANCELED;
+  return ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0 ? 0 : errno;
 }
 
 void release_temp_file(const fs::path& temp) {

@@ -9,7 +9,9 @@
 // Tests that would crash or hang the test binary if a fixed bug came back run their body in a forked child
 // (run_isolated), so that a regression fails the test instead of ending the run.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "dips/image_io.h"
+#include "dips/temp_files.h"
 #include "dips/operation.h"
 #include "dips/wire.h"
 #include "dips/execute.h"
@@ -649,7 +652,16 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
 }
 
 // A write that fails halfway, anywhere (no mount needed): the file size limit stops it after 4 KiB.
+// Named temporary files off (a file system without unnamed files) or on, for the rest of a test.
+struct UnnamedFiles {
+  explicit UnnamedFiles(bool use) { dips::use_unnamed_files(use); }
+  ~UnnamedFiles() { dips::use_unnamed_files(true); }
+};
+
 TEST_CASE("write_file_atomic without replace leaves whatever has the name, atomically", "[bad_input][files]") {
+  const bool unnamed = GENERATE(true, false);
+  INFO("unnamed files: " << unnamed);
+  const UnnamedFiles mode(unnamed);
   TempDir dir;
   write_text(dir / "out.png", "made by someone else");
   Status status = dips::write_file_atomic(dir / "out.png", bytes_of("new contents"), false, false);
@@ -665,6 +677,66 @@ TEST_CASE("write_file_atomic without replace leaves whatever has the name, atomi
   CHECK(read_text(dir / "fresh.png") == "new contents");
   CHECK(dips::write_file_atomic(dir / "out.png", bytes_of("replaced"), false, true).ok());
   CHECK(read_text(dir / "out.png") == "replaced");
+}
+
+TEST_CASE("write_file_atomic without replace: a write that fails halfway leaves no file at all", "[bad_input][files]") {
+  const bool unnamed = GENERATE(true, false);
+  INFO("unnamed files: " << unnamed);
+  const UnnamedFiles mode(unnamed);
+  TempDir dir;
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+  struct rlimit small = before;
+  small.rlim_cur = 4096;
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const Status status = dips::write_file_atomic(dir / "out.png", std::vector<uint8_t>(64 * 1024, 'n'), false, false);
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.message(), Contains("out.png") && Contains("File too large"));
+  CHECK(entry_count(dir.path()) == 0);
+}
+
+// The folder's own record of what happened in it: a write without replace makes one entry, its output, once
+// whole; the named way makes a temporary file and renames it (two operations under the folder's lock).
+TEST_CASE("write_file_atomic without replace makes its output in one step, through an unnamed file", "[files]") {
+  TempDir dir;
+  const int probe = ::open(dir.path().c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);  // does the file system have them?
+  if (probe < 0) {
+    WARN("this file system has no unnamed files (O_TMPFILE): writes take named temporary files; check skipped");
+    return;
+  }
+  ::close(probe);
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  REQUIRE(watch >= 0);
+  REQUIRE(::inotify_add_watch(watch, dir.path().c_str(), IN_CREATE | IN_MOVED_TO) >= 0);
+  const std::vector<uint8_t> data(100 * 1000, 'd');
+  REQUIRE(dips::write_file_atomic(dir / "out.png", data, false, false).ok());
+  std::vector<std::string> events;
+  alignas(struct inotify_event) char buffer[4096];
+  for (ssize_t n; (n = ::read(watch, buffer, sizeof(buffer))) > 0;) {
+    for (char* at = buffer; at < buffer + n;) {
+      const auto* event = reinterpret_cast<const struct inotify_event*>(at);
+      const std::string name = event->len > 0 ? event->name : "";
+      events.push_back(std::string(event->mask & IN_CREATE ? "create " : "rename ") + name);
+      at += sizeof(struct inotify_event) + event->len;
+    }
+  }
+  ::close(watch);
+  CHECK(events == std::vector<std::string>{"create out.png"});
+  CHECK(fs::file_size(dir / "out.png") == data.size());
+  CHECK(entry_count(dir.path()) == 1);
+}
+
+TEST_CASE("unnamed and named writes give outputs the same permissions", "[files]") {
+  TempDir dir;
+  REQUIRE(dips::write_file_atomic(dir / "unnamed.png", bytes_of("x"), false, false).ok());
+  {
+    const UnnamedFiles mode(false);
+    REQUIRE(dips::write_file_atomic(dir / "named.png", bytes_of("x"), false, false).ok());
+  }
+  CHECK(fs::status(dir / "unnamed.png").permissions() == fs::status(dir / "named.png").permissions());
 }
 
 TEST_CASE("write_file_atomic: a write that fails halfway leaves the old file whole", "[bad_input][files]") {

@@ -4,6 +4,7 @@
 //
 // docs/bad-inputs.md tabulates what dips does with each input tried here (tag [bad_input]).
 #include <catch2/catch.hpp>
+#include <algorithm>
 
 #include <sys/stat.h>
 
@@ -354,6 +355,18 @@ TEST_CASE("build_job refuses jobs whose outputs collide or overwrite inputs", "[
     REQUIRE_FALSE(run.status.ok());
     CHECK_THAT(run.status.message(), Contains("is an input of this job"));
   }
+  SECTION("a listed input that is a symbolic link to an existing output (--op mode)") {
+    touch_image(dir / "out/a.png");
+    fs::create_directories(dir / "in");
+    fs::create_symlink(dir / "out/a.png", dir / "in/a.png");
+    dips::JobSpec spec;
+    spec.inputs = {(dir / "in").string()};
+    spec.ops = "blur";
+    spec.output_dir = dir / "out";
+    const ManifestRun run = build(spec);
+    REQUIRE_FALSE(run.status.ok());
+    CHECK_THAT(run.status.message(), Contains("a.png' is an input of this job"));
+  }
   SECTION("an output reaching an input through a symlinked folder") {
     touch_image(dir / "in/a.png");
     fs::create_directories(dir / "out");
@@ -366,6 +379,26 @@ TEST_CASE("build_job refuses jobs whose outputs collide or overwrite inputs", "[
     REQUIRE_FALSE(run.status.ok());  // refused one way or the other: outside, or an input
     CHECK_THAT(run.status.message(), Contains("through a symbolic link") || Contains("is an input of this job"));
   }
+}
+
+TEST_CASE("a recursive listing keeps std::filesystem::path's order, folder by folder", "[job]") {
+  TempDir dir;
+  for (const char* name : {"in/a.png", "in/a-c.png", "in/a/b.png", "in/a/b/c.png", "in/ab.png", "in/B.png"}) touch_image(dir / name);
+  dips::JobSpec spec;
+  spec.inputs = {(dir / "in").string()};
+  spec.recursive = true;
+  spec.ops = "blur";
+  spec.output_dir = dir / "out";
+  const ManifestRun run = build(spec);
+  REQUIRE(run.status.ok());
+  std::vector<fs::path> inputs, expected;
+  for (const dips::Task& task : run.tasks) inputs.push_back(task.input);
+  expected = inputs;
+  std::sort(expected.begin(), expected.end());
+  CHECK(inputs == expected);
+  // A folder's name sorts as itself: "a" before "a-c.png" and "a.png", "b" before "b.png".
+  CHECK(inputs == std::vector<fs::path>{dir / "in/B.png", dir / "in/a/b/c.png", dir / "in/a/b.png", dir / "in/a-c.png",
+                                        dir / "in/a.png", dir / "in/ab.png"});
 }
 
 TEST_CASE("build_job and symbolic links", "[bad_input][job]") {

@@ -64,6 +64,29 @@ TEST_CASE("temporary files: named by host and pid, registered until renamed", "[
   for (const auto& entry : fs::directory_iterator(dir.path())) CHECK(entry.path().filename() == "out.png");
 }
 
+TEST_CASE("an unnamed file being written when the process starts to exit never gets its name", "[temp_files]") {
+  TempDir dir;
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const int fd = create_unnamed_file(dir.path());
+    if (fd < 0) ::_exit(errno == EOPNOTSUPP || errno == EISDIR ? 10 : 1);  // no unnamed files here
+    if (::write(fd, "x", 1) != 1) ::_exit(2);
+    remove_own_temp_files();
+    if (link_unnamed_file(fd, dir / "late.png") != ECANCELED) ::_exit(3);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 10) {
+    WARN("this file system has no unnamed files (O_TMPFILE): check skipped");
+    return;
+  }
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(fs::is_empty(dir.path()));
+}
+
 TEST_CASE("an exiting process removes the temporary files it is writing and starts no new ones", "[temp_files]") {
   TempDir dir;
   const pid_t child = ::fork();
@@ -77,6 +100,8 @@ TEST_CASE("an exiting process removes the temporary files it is writing and star
     fs::path third;
     if (create_temp_file(dir.path(), &third) >= 0 || errno != ECANCELED) ::_exit(2);
     if (write_file_atomic(dir / "late.png", std::vector<uint8_t>{1}).ok()) ::_exit(3);
+    if (create_unnamed_file(dir.path()) >= 0 || errno != ECANCELED) ::_exit(4);
+    if (write_file_atomic(dir / "late-unnamed.png", std::vector<uint8_t>{1}, false, false).ok()) ::_exit(5);
     ::_exit(0);
   }
   int status = 0;

@@ -23,13 +23,14 @@ FileIdentity file_identity(const std::filesystem::path& path);
 Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vector<uint8_t>* bytes,
                  FileIdentity* identity = nullptr);
 
-// Writes bytes to path atomically: a temporary file in the same folder (".dips-tmp-HOST-PID-N", unique
-// across the hosts of a shared file system; see temp_files.h), then renamed over path, so that a reader or a crash never
-// sees a partial file. With `sync` the data and the rename are also made durable (fsync of the file and
-// its folder) before returning. On any failure (disk full, permission) the temporary file is removed and
-// path is left as it was. With `replace` false, a path that exists (a file, a link, anything) is left as it
-// is and the write fails, saying so: atomically (renameat2 RENAME_NOREPLACE, or link where a file system
-// lacks it), so that a file made after the job checked its outputs is not lost.
+// Writes bytes to path atomically, so that a reader or a crash never sees a partial file: with `replace`,
+// a temporary file in the same folder (".dips-tmp-HOST-PID-N", unique across the hosts of a shared file
+// system; see temp_files.h) renamed over path; without, an unnamed file in the folder linked as path once
+// complete (the named way where the file system has no unnamed files). With `sync` the data and the name
+// are also made durable (fsync of the file and its folder) before returning. On any failure (disk full,
+// permission) nothing is left behind and path is as it was. With `replace` false, a path that exists (a
+// file, a link, anything) is left as it is and the write fails, saying so: atomically (the link, or
+// renameat2 RENAME_NOREPLACE), so that a file made after the job checked its outputs is not lost.
 Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, bool sync = false,
                          bool replace = true);
 

@@ -19,6 +19,7 @@ struct Task {
   std::string refused;           // why the task fails without being run (its input's format cannot hold
                                  // the pipeline's result); empty for a task to run
   bool output_exists = false;    // something had the output's name when the job was listed
+  bool input_not_link = false;   // a directory listing saw the input as no symbolic link (no need to look again)
 };
 
 // What the command line says about where tasks come from.
@@ -69,8 +70,9 @@ Status parse_file_list(const std::string& text, const std::string& where, const 
                        const std::filesystem::path& output_dir, const std::string& format, std::vector<Task>* tasks);
 
 // Resolves a requested output path against output_dir; refuses paths that would land outside it
-// (absolute elsewhere, "..", or through a symlink that leaves it).
+// (absolute elsewhere, "..", or through a symlink that leaves it). *exists, when given, says whether
+// anything has the resolved name (it is looked at anyway).
 Status resolve_output(const std::filesystem::path& output_dir, const std::filesystem::path& requested,
-                      std::filesystem::path* resolved);
+                      std::filesystem::path* resolved, bool* exists = nullptr);
 
 }  // namespace dips
