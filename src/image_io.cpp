@@ -118,18 +118,23 @@ int rename_into_place(const fs::path& temp, const fs::path& path, bool replace) 
 }
 
 // An output that must not replace anything, written as an unnamed file then linked under its name.
-// Returns 0, an errno for the write, or -1 when the file system has no unnamed files (nothing was done).
+// Returns 0, an errno, or -1 when the named way must do it (no unnamed files here, or none linked; no
+// name was touched).
 int write_unnamed(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
   const int fd = create_unnamed_file(path.parent_path());
   if (fd < 0) return errno == ECANCELED ? ECANCELED : -1;
   int err = write_all(fd, parts);
   if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
-  if (err == 0) err = link_unnamed_file(fd, path);
-  const bool linked = err == 0;
+  bool linked = false;
+  if (err == 0) {
+    err = link_unnamed_file(fd, path);
+    linked = err == 0;
+    // A file system that makes unnamed files but does not link them, or no /proc to link through: the
+    // named way, which says what is wrong if it fails too.
+    if (err != 0 && err != EEXIST && err != ECANCELED) err = -1;
+  }
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0 && linked) ::unlink(path.c_str());  // ours, linked a moment ago: its bytes are in doubt
-  // No /proc to link through (ENOENT from a folder that exists): the named way still works.
-  if (err == ENOENT && ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), F_OK) == 0) return -1;
   return err;
 }
 
