@@ -896,15 +896,14 @@ void Coordinator::journal_unfinished_tasks() {
   for (size_t index : indices) {
     const ActiveTask& active = active_.at(index);
     const Task& task = tasks_[index];
-    nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
+    UnfinishedTaskRecord record{static_cast<int64_t>(index), task.input.string(), task.output.string(), pipeline_text(task.pipeline), now(), {}};
     if (active.run) {
       for (PieceRecord piece : active.run->records()) {
         if (piece.outcome.empty()) piece.outcome = "unfinished";
-        pieces.push_back(piece_json(piece));
+        record.pieces.push_back(std::move(piece));
       }
     }
-    report_.write_event({{"event", "task_unfinished"}, {"task", index}, {"input", task.input.string()}, {"output", task.output.string()},
-                         {"ops", pipeline_text(task.pipeline)}, {"status", "unfinished"}, {"t", rounded(now())}, {"pieces", std::move(pieces)}});
+    report_.write_unfinished_task(record);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "dips/report.h"
 
+#include "dips/json_line.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -13,15 +15,6 @@
 namespace dips {
 namespace fs = std::filesystem;
 namespace {
-
-bool valid_utf8(const std::string& text) {
-  try {
-    (void)nlohmann::json(text).dump();  // the strict dump throws on a byte sequence that is not UTF-8
-    return true;
-  } catch (const nlohmann::json::type_error&) {
-    return false;
-  }
-}
 
 // Base64 (RFC 4648, padded) through Boost's dataflow iterators: already a dependency, header-only.
 std::string base64_encode(const std::string& bytes) {
@@ -42,9 +35,9 @@ bool base64_decode(std::string text, std::string* bytes) {
 }
 
 // A name as a task line records it: "input" for display, "input_base64" when that lost bytes.
-void put_name(nlohmann::ordered_json* line, const std::string& field, const std::string& name) {
-  (*line)[field] = name;
-  if (!valid_utf8(name)) (*line)[field + "_base64"] = base64_encode(name);
+void put_name(JsonLine& line, std::string_view field, const std::string& name) {
+  line.field(field, name);
+  if (!is_utf8(name)) line.field(std::string(field) + "_base64", base64_encode(name));
 }
 
 // The exact name of a task line's field; false when the line has no usable one.
@@ -92,65 +85,92 @@ Status ReportWriter::flush() { return file_.flush(); }
 
 Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return write_line(event); }
 
-nlohmann::ordered_json piece_json(const PieceRecord& p) {
-  nlohmann::ordered_json piece = {{"kind", p.kind}, {"stage", p.stage}};
-  if (p.row1 > p.row0) piece["rows"] = {p.row0, p.row1};
-  piece["worker"] = p.worker;
-  if (!p.lost_on.empty()) piece["lost_on"] = p.lost_on;
-  piece["sent"] = rounded(p.sent, 1e4);
-  piece["done"] = rounded(p.done, 1e4);
-  piece["compute_ms"] = rounded(p.compute_ms, 1e3);
-  piece["queue_ms"] = rounded(p.queue_ms, 1e3);
-  piece["bytes_out"] = p.bytes_out;
-  piece["bytes_in"] = p.bytes_in;
-  piece["ok"] = p.ok;
-  // Version 2.
-  if (p.id != 0) piece["id"] = p.id;
-  if (!p.lost_sent.empty()) {
-    nlohmann::ordered_json sent = nlohmann::ordered_json::array();
-    for (double t : p.lost_sent) sent.push_back(rounded(t, 1e4));
-    piece["lost_sent"] = std::move(sent);
+void put_piece(JsonLine& line, const PieceRecord& p) {
+  line.begin_object().field("kind", p.kind).field("stage", p.stage);
+  if (p.row1 > p.row0) line.key("rows").begin_array().value(p.row0).value(p.row1).end_array();
+  line.field("worker", p.worker);
+  if (!p.lost_on.empty()) {
+    line.key("lost_on").begin_array();
+    for (int worker : p.lost_on) line.value(worker);
+    line.end_array();
   }
-  if (!p.outcome.empty()) piece["outcome"] = p.outcome;
-  return piece;
+  line.field("sent", rounded(p.sent, 1e4)).field("done", rounded(p.done, 1e4));
+  line.field("compute_ms", rounded(p.compute_ms, 1e3)).field("queue_ms", rounded(p.queue_ms, 1e3));
+  line.field("bytes_out", p.bytes_out).field("bytes_in", p.bytes_in).field("ok", p.ok);
+  // Version 2.
+  if (p.id != 0) line.field("id", p.id);
+  if (!p.lost_sent.empty()) {
+    line.key("lost_sent").begin_array();
+    for (double t : p.lost_sent) line.value(rounded(t, 1e4));
+    line.end_array();
+  }
+  if (!p.outcome.empty()) line.field("outcome", p.outcome);
+  line.end_object();
 }
 
-nlohmann::ordered_json task_json(const TaskRecord& r) {
-  nlohmann::ordered_json j;
-  put_name(&j, "input", r.input);
-  put_name(&j, "output", r.output);
-  j.update(nlohmann::ordered_json{{"ops", r.ops},
-                                  {"status", r.ok ? "ok" : "error"},
-                                  {"error", r.ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error)},
-                                  {"decoded", r.decoded}, {"width", r.width}, {"height", r.height},
-                                  {"ms", rounded(r.ms, 1e3)}, {"ranks", r.ranks}});
-  if (!r.origin.empty()) j["origin"] = r.origin;
-  if (r.input_size >= 0) j["input_size"] = r.input_size;
-  if (r.input_mtime_ns >= 0) j["input_mtime_ns"] = r.input_mtime_ns;
-  if (r.output_size >= 0) j["output_size"] = r.output_size;
-  nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
-  for (const PieceRecord& p : r.pieces) pieces.push_back(piece_json(p));
-  j["pieces"] = std::move(pieces);
+void put_pieces(JsonLine& line, const std::vector<PieceRecord>& pieces) {
+  line.key("pieces").begin_array();
+  for (const PieceRecord& p : pieces) put_piece(line, p);
+  line.end_array();
+}
+
+std::string task_line(const TaskRecord& r) {
+  JsonLine line;
+  line.begin_object();
+  put_name(line, "input", r.input);
+  put_name(line, "output", r.output);
+  line.field("ops", r.ops).field("status", r.ok ? "ok" : "error");
+  if (r.ok) line.key("error").null();
+  else line.field("error", r.error);
+  line.key("decoded").begin_array();
+  for (const std::string& text : r.decoded) line.value(text);
+  line.end_array();
+  line.field("width", r.width).field("height", r.height).field("ms", rounded(r.ms, 1e3));
+  line.key("ranks").begin_array();
+  for (int rank : r.ranks) line.value(rank);
+  line.end_array();
+  if (!r.origin.empty()) line.field("origin", r.origin);
+  if (r.input_size >= 0) line.field("input_size", r.input_size);
+  if (r.input_mtime_ns >= 0) line.field("input_mtime_ns", r.input_mtime_ns);
+  if (r.output_size >= 0) line.field("output_size", r.output_size);
+  put_pieces(line, r.pieces);
   // Version 2.
-  if (r.task >= 0) j["task"] = r.task;
-  if (r.t > 0) j["t"] = rounded(r.t, 1e4);
+  if (r.task >= 0) line.field("task", r.task);
+  if (r.t > 0) line.field("t", rounded(r.t, 1e4));
   if (!r.rank0.empty()) {
-    nlohmann::ordered_json spans = nlohmann::ordered_json::array();
+    line.key("rank0").begin_array();
     for (const Rank0Span& span : r.rank0) {
-      spans.push_back({{"op", span.op}, {"t0", rounded(span.t0, 1e4)}, {"t1", rounded(span.t1, 1e4)}, {"bytes", span.bytes}});
+      line.begin_object().field("op", span.op).field("t0", rounded(span.t0, 1e4)).field("t1", rounded(span.t1, 1e4));
+      line.field("bytes", span.bytes).end_object();
     }
-    j["rank0"] = std::move(spans);
+    line.end_array();
   }
   if (!r.thumbnail_input.empty() || !r.thumbnail_output.empty()) {
-    nlohmann::ordered_json thumbnails = nlohmann::ordered_json::object();
-    if (!r.thumbnail_input.empty()) thumbnails["input"] = r.thumbnail_input;
-    if (!r.thumbnail_output.empty()) thumbnails["output"] = r.thumbnail_output;
-    j["thumbnails"] = std::move(thumbnails);
+    line.key("thumbnails").begin_object();
+    if (!r.thumbnail_input.empty()) line.field("input", r.thumbnail_input);
+    if (!r.thumbnail_output.empty()) line.field("output", r.thumbnail_output);
+    line.end_object();
   }
-  return j;
+  return line.end_object().text();
 }
 
-Status ReportWriter::write_task(const TaskRecord& record) { return write_line(task_json(record)); }
+std::string unfinished_task_line(const UnfinishedTaskRecord& r) {
+  JsonLine line;
+  line.begin_object().field("event", "task_unfinished").field("task", r.task).field("input", r.input).field("output", r.output);
+  line.field("ops", r.ops).field("status", "unfinished").field("t", rounded(r.t, 1e4));
+  put_pieces(line, r.pieces);
+  return line.end_object().text();
+}
+
+Status ReportWriter::write_task(const TaskRecord& record) {
+  file_.append(task_line(record));
+  return Status();
+}
+
+Status ReportWriter::write_unfinished_task(const UnfinishedTaskRecord& record) {
+  file_.append(unfinished_task_line(record));
+  return Status();
+}
 
 Status ReportWriter::write_summary(const nlohmann::ordered_json& summary) {
   Status status = write_line(nlohmann::ordered_json{{"summary", summary}});

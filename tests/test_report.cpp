@@ -101,7 +101,7 @@ TEST_CASE("report version 2: piece ids, outcomes, rank 0's spans and thumbnails;
     record.t = 0.31;
     record.rank0 = {Rank0Span{"read", 0.01, 0.02, 1234}};
     record.thumbnail_input = "AAAA";
-    const nlohmann::ordered_json j = task_json(record);
+    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(task_line(record));
     CHECK(j["task"] == 3);
     CHECK(j["t"] == 0.31);
     CHECK(j["pieces"][0]["id"] == 17);

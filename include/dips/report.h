@@ -63,6 +63,14 @@ struct TaskRecord {
   int64_t output_size = -1;                      // the output as written
 };
 
+// A task the job could not finish (it stopped, or lost its last worker): which pieces were under way.
+struct UnfinishedTaskRecord {
+  int64_t task = -1;
+  std::string input, output, ops;
+  double t = 0;                     // seconds since the job started
+  std::vector<PieceRecord> pieces;  // their outcome "unfinished" unless they had one
+};
+
 // The report: an append-only journal of JSON lines, one per finished task, flushed as each is written,
 // so that it survives a crash of rank 0 and --resume can read it. Lines are whole or absent, even after a
 // full disk (report_file.h); the report may also be a pipe, FIFO or terminal (not for --resume).
@@ -78,6 +86,8 @@ class ReportWriter {
   Status open(const std::filesystem::path& path, const nlohmann::ordered_json& run);
   // Appends one task line (buffered: flush() pushes it to the file).
   Status write_task(const TaskRecord& record);
+  // Appends the line of a task the job could not finish (buffered).
+  Status write_unfinished_task(const UnfinishedTaskRecord& record);
   // Appends one event line, e.g. {"event": "worker_lost", ...} (buffered).
   Status write_event(const nlohmann::ordered_json& event);
   // Pushes buffered lines to the file, so that a crash of rank 0 loses at most what came since.
@@ -90,13 +100,13 @@ class ReportWriter {
   ReportFile file_;
 };
 
-// The JSON object of one task line. "input" and "output" are the names for display (a byte that is not
-// UTF-8 becomes U+FFFD, so that every JSON reader takes the line); a name that is not valid UTF-8 also
-// gets "input_base64" / "output_base64", its exact bytes, which --resume matches.
-nlohmann::ordered_json task_json(const TaskRecord& record);
+// One task line (JSON, without its line end). "input" and "output" are the names for display (a byte that
+// is not UTF-8 becomes U+FFFD, so that every JSON reader takes the line); a name that is not valid UTF-8
+// also gets "input_base64" / "output_base64", its exact bytes, which --resume matches.
+std::string task_line(const TaskRecord& record);
 
-// The JSON of one piece (an element of a task line's "pieces").
-nlohmann::ordered_json piece_json(const PieceRecord& piece);
+// The event line of an unfinished task ({"event": "task_unfinished", ...}, read by the report page only).
+std::string unfinished_task_line(const UnfinishedTaskRecord& record);
 
 // The key --resume matches tasks by: same input, pipeline and output (exact bytes).
 std::string resume_key(const std::string& input, const std::string& ops, const std::string& output);
