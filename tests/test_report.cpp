@@ -127,9 +127,9 @@ TEST_CASE("report: a name that is not UTF-8 stays valid JSON and is matched exac
   {
     ReportWriter report;
     REQUIRE(report.open(path, {{"command", "x"}}).ok());
-    TaskRecord record{latin1, out, "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}};
+    TaskRecord record{latin1, out, "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}, -1, 0, "", "", {}};
     REQUIRE(report.write_task(record).ok());
-    TaskRecord utf8{"in/caf\xc3\xa9.png", "out/caf\xc3\xa9.png", "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}};
+    TaskRecord utf8{"in/caf\xc3\xa9.png", "out/caf\xc3\xa9.png", "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}, -1, 0, "", "", {}};
     REQUIRE(report.write_task(utf8).ok());
   }
   std::vector<nlohmann::json> lines;
@@ -162,7 +162,7 @@ TEST_CASE("report: --resume skips a task only while its input and output are as 
   {
     ReportWriter report;
     REQUIRE(report.open(path, {{"command", "x"}}).ok());
-    TaskRecord record{input.string(), output.string(), "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}};
+    TaskRecord record{input.string(), output.string(), "blur=5", true, "", {}, 4, 4, 1, {1}, "", {}, -1, 0, "", "", {}};
     record.input_size = in.size;
     record.input_mtime_ns = in.mtime_ns;
     record.output_size = file_identity(output).size;
@@ -197,7 +197,7 @@ TEST_CASE("report: --resume skips a task only while its input and output are as 
     {
       ReportWriter report;
       REQUIRE(report.open(path, {{"command", "y"}}).ok());
-      REQUIRE(report.write_task(TaskRecord{input.string(), output.string(), "blur=5", false, "boom", {}, 0, 0, 1, {1}, "", {}}).ok());
+      REQUIRE(report.write_task(TaskRecord{input.string(), output.string(), "blur=5", false, "boom", {}, 0, 0, 1, {1}, "", {}, -1, 0, "", "", {}}).ok());
     }
     FinishedTasks again;
     REQUIRE(read_finished_tasks(path, &again).ok());
