@@ -94,7 +94,7 @@ bench_revision() {
 
 bench_run_dirs() {
   run_id=${1:-}$(date +%Y%m%d-%H%M%S)
-  work=$here/.work/$run_id
+  work=${BENCH_WORK:-$here/.work}/$run_id
   results=$here/.results
   mkdir -p "$work" "$results"
 }

@@ -22,9 +22,11 @@
 #                 nice values, so `nice bench/run.sh` does not help)
 #   --launch      dips-run's launch shape for every dips run (default: dips-run's own, world on one machine);
 #                 spawned: rank 0 starts the workers (MPI_Comm_spawn), to compare start-up and throughput
-#   --keep        keep the outputs and the logs of every run (bench/.work/RUN_ID)
+#   --keep        keep the outputs and the logs of every run ($BENCH_WORK/RUN_ID)
 # Environment: BENCH_CORPUS (default bench/.corpus, built with bench/make-corpus.sh when missing: ~4 minutes,
-# root or sudo for apt-get).
+# root or sudo for apt-get); BENCH_WORK, where the runs write their outputs (default bench/.work): a tmpfs
+# such as /dev/shm takes the disk's own noise out of both sides (ext4 slows down creating files after many
+# have been deleted, which every run on 20,000 thumbnails does).
 # Every configuration runs with GLIBC_TUNABLES=glibc.malloc.hugetlb=1; dips as scripts/dips-run -n 3 (T7:
 # -n 17); the plain loop is build/dips-reference --loop (imread -> operation -> imwrite, cv::setNumThreads(1)),
 # as 1 process and as 2 processes over the two halves of the task list.
