@@ -12,28 +12,15 @@ void JsonLine::separate() {
   first_ = false;
 }
 
-JsonLine& JsonLine::begin_object() {
+JsonLine& JsonLine::open(char bracket) {
   separate();
-  out_ += '{';
+  out_ += bracket;
   first_ = true;
   return *this;
 }
 
-JsonLine& JsonLine::end_object() {
-  out_ += '}';
-  first_ = false;
-  return *this;
-}
-
-JsonLine& JsonLine::begin_array() {
-  separate();
-  out_ += '[';
-  first_ = true;
-  return *this;
-}
-
-JsonLine& JsonLine::end_array() {
-  out_ += ']';
+JsonLine& JsonLine::close(char bracket) {
+  out_ += bracket;
   first_ = false;
   return *this;
 }

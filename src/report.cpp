@@ -89,11 +89,7 @@ void put_piece(JsonLine& line, const PieceRecord& p) {
   line.begin_object().field("kind", p.kind).field("stage", p.stage);
   if (p.row1 > p.row0) line.key("rows").begin_array().value(p.row0).value(p.row1).end_array();
   line.field("worker", p.worker);
-  if (!p.lost_on.empty()) {
-    line.key("lost_on").begin_array();
-    for (int worker : p.lost_on) line.value(worker);
-    line.end_array();
-  }
+  if (!p.lost_on.empty()) line.array_field("lost_on", p.lost_on);
   line.field("sent", rounded(p.sent, 1e4)).field("done", rounded(p.done, 1e4));
   line.field("compute_ms", rounded(p.compute_ms, 1e3)).field("queue_ms", rounded(p.queue_ms, 1e3));
   line.field("bytes_out", p.bytes_out).field("bytes_in", p.bytes_in).field("ok", p.ok);
@@ -122,13 +118,9 @@ std::string task_line(const TaskRecord& r) {
   line.field("ops", r.ops).field("status", r.ok ? "ok" : "error");
   if (r.ok) line.key("error").null();
   else line.field("error", r.error);
-  line.key("decoded").begin_array();
-  for (const std::string& text : r.decoded) line.value(text);
-  line.end_array();
+  line.array_field("decoded", r.decoded);
   line.field("width", r.width).field("height", r.height).field("ms", rounded(r.ms, 1e3));
-  line.key("ranks").begin_array();
-  for (int rank : r.ranks) line.value(rank);
-  line.end_array();
+  line.array_field("ranks", r.ranks);
   if (!r.origin.empty()) line.field("origin", r.origin);
   if (r.input_size >= 0) line.field("input_size", r.input_size);
   if (r.input_mtime_ns >= 0) line.field("input_mtime_ns", r.input_mtime_ns);

@@ -14,10 +14,10 @@ namespace dips {
 // Calls must nest as JSON does: key() before each value of an object, none in an array.
 class JsonLine {
  public:
-  JsonLine& begin_object();
-  JsonLine& end_object();
-  JsonLine& begin_array();
-  JsonLine& end_array();
+  JsonLine& begin_object() { return open('{'); }
+  JsonLine& end_object() { return close('}'); }
+  JsonLine& begin_array() { return open('['); }
+  JsonLine& end_array() { return close(']'); }
   JsonLine& key(std::string_view name);  // a name the caller knows is plain ASCII without escapes
   JsonLine& value(std::string_view text);
   JsonLine& value(const char* text) { return value(std::string_view(text)); }
@@ -32,9 +32,18 @@ class JsonLine {
     key(name);
     return value(v);
   }
+  // An array of values (strings or numbers) as a field.
+  template <typename Range>
+  JsonLine& array_field(std::string_view name, const Range& items) {
+    key(name).begin_array();
+    for (const auto& item : items) value(item);
+    return end_array();
+  }
   const std::string& text() const { return out_; }
 
  private:
+  JsonLine& open(char bracket);
+  JsonLine& close(char bracket);
   void separate();
   std::string out_;
   bool first_ = true;  // no element yet in the innermost object or array
