@@ -142,7 +142,26 @@ struct ActiveTask {
   std::map<int, cv::Mat> input_shares, output_shares;  // bands' rows of the thumbnails, by the band's first row
   std::vector<Rank0Span> rank0;
   FileIdentity input;         // of its input before it was read, recorded for --resume
+  std::filesystem::path pixel_file;  // made for its decoded image (TaskIo::pixel_file), removed when it ends
 };
+
+// A name for a task's decoded image next to its output (TaskIo::pixel_file): one of rank 0's temporary
+// files (temp_files.h), so that --resume after a rank 0 that died removes it. Empty when the folder
+// refuses it: the pixels then travel through rank 0.
+fs::path new_pixel_file(const fs::path& folder) {
+  fs::path path;
+  const int fd = create_temp_file(folder, &path);
+  if (fd < 0) return {};
+  ::close(fd);
+  return path;
+}
+
+void remove_pixel_file(ActiveTask* task) {
+  if (task->pixel_file.empty()) return;
+  ::unlink(task->pixel_file.c_str());
+  release_temp_file(task->pixel_file);
+  task->pixel_file.clear();
+}
 
 // A piece in the scheduler: which task it belongs to and what to send (kept to send again after a death).
 struct PieceEntry {
@@ -613,17 +632,22 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   shape_input.live_threads = scheduler_.live_threads();
   shape_input.tasks_left = tasks_.size() - index;
   shape_input.band_work = band_work(plan_stages(task.pipeline));
+  const TaskShape shape = choose_shape(shape_input);
+  ActiveTask& active = active_.at(index);
   TaskIo io;
+  if (shape.bands && shared_io_) {
+    active.pixel_file = new_pixel_file(task.output.parent_path());
+    io.pixel_file = active.pixel_file.string();
+  }
   io.shared = shared_io_;
   io.file = file;
   io.sync = options_.sync;
   io.replace = replaces_outputs();
   io.max_pixels = options_.max_pixels;
   io.max_file_bytes = options_.max_file_bytes;
-  ActiveTask& active = active_.at(index);
   active.loaded_bytes = shared_io_ ? 0 : file.size;
   loaded_bytes_ += active.loaded_bytes;
-  active.run = std::make_unique<TaskRun>(task, std::move(io), choose_shape(shape_input));
+  active.run = std::make_unique<TaskRun>(task, std::move(io), shape);
   active.file_size = file_size;
   // Thumbnails for the report's gallery: the first tasks of the run, and the inputs of failures.
   active.thumbnails = ++thumbnail_tasks_ <= kThumbnailTasks ? Thumbnails::kAlways
@@ -640,9 +664,10 @@ void Coordinator::enqueue_ready(size_t index) {
     entry.task = index;
     entry.index = piece_index;
     const std::string& kind = active.run->records()[piece_index].kind;
-    if (item.source == Source::kPixels) {
+    if (item.source == Source::kPixels || item.source == Source::kPixelFile) {  // per pixel, wherever they are
       entry.cost_key = kind + ":" + pipeline_text(item.steps) + (item.finish.op ? std::string(item.finish.op->name) : "");
-      entry.cost_units = static_cast<double>(item.pixels.total());
+      entry.cost_units = item.source == Source::kPixels ? static_cast<double>(item.pixels.total())
+                                                        : static_cast<double>(item.rows.in_row1 - item.rows.in_row0) * item.image_width;
     } else {
       // Per byte when rank 0 knows the file's size, else per file (a key of its own: the units differ),
       // counted as a megabyte each, so that the first guess stays on the slow side (granularity.cpp): a
@@ -808,6 +833,7 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   }
   note_report(report_.write_task(record));
   loaded_bytes_ -= task.loaded_bytes;
+  remove_pixel_file(&task);
   active_.erase(index);
   fire_own_fault(static_cast<int>(++tasks_completed_));
 }
@@ -1118,7 +1144,9 @@ ExitCode Coordinator::run(const std::string& command_line) {
   }
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
   if (!done) journal_unfinished_tasks();
-  if (stopping_) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
+  for (auto& [index, task] : active_) remove_pixel_file(&task);
+  // A worker lost while writing leaves its temporary file (an output with --overwrite, a pixel file).
+  if (stopping_ || !lost_workers_.empty()) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
   status = report_.write_summary(summary(code));
   if (!status.ok()) code = ExitCode::kJobFailed;
   const double wall = now();

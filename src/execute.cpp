@@ -6,6 +6,7 @@
 
 #include "dips/codec.h"
 #include "dips/image_io.h"
+#include "dips/pixel_file.h"
 #include "dips/thumbnail.h"
 
 namespace dips {
@@ -39,6 +40,9 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
+  }
+  if (item.source == Source::kPixelFile) {
+    return item.band ? read_pixel_rows(item.path, item.rows.in_row0, item.rows.in_row1, image) : read_pixel_rows(item.path, 0, -1, image);
   }
   std::vector<uint8_t>& read = input_buffer();
   const uint8_t* data = item.file.data;
@@ -114,6 +118,7 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     result->pixels = image;
     return Status();
   }
+  if (item.sink == Sink::kPixelFile) return write_pixel_file(item.output_path, image, &result->written);
   if (item.sink == Sink::kBand) {
     Status status = encode_band(image, item.output_ext, item.image_width, item.image_height, item.rows.row0, &result->band);
     if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));

@@ -32,6 +32,10 @@ TaskRun::TaskRun(const Task& task, TaskIo io, TaskShape shape)
     return;
   }
   decode.probe = true;
+  if (!io_.pixel_file.empty()) {
+    decode.sink = Sink::kPixelFile;
+    decode.output_path = io_.pixel_file;
+  }
   add(std::move(decode), Role::kProbe, "decode");
 }
 
@@ -100,7 +104,8 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
       return on_encoded_band(band_of_piece_[piece], result);
     case Role::kProbe:
       rows_from_file_ = result.cheap_rows;
-      if (!rows_from_file_ && result.pixels.empty()) return Status::Error("a decode piece returned no image");
+      rows_from_pixel_file_ = !rows_from_file_ && result.written > 0;
+      if (!rows_from_file_ && !rows_from_pixel_file_ && result.pixels.empty()) return Status::Error("a decode piece returned no image");
       current_ = result.pixels;
       rows_ = result.height;
       cols_ = result.width;
@@ -142,6 +147,7 @@ void TaskRun::start_stage() {
   }
   const bool encoded = last_stage() && encode_in_bands_ && stage.kind != Tiling::kCanny && stage.kind != Tiling::kHistogram;
   const bool from_file = stage_ == 0 && rows_from_file_;
+  const bool from_pixel_file = stage_ == 0 && rows_from_pixel_file_;
   bands_ = plan_pieces(stage, rows_, band_rows(encoded));
   if (encoded) {
     encoded_.assign(bands_.size(), EncodedBand());
@@ -152,7 +158,10 @@ void TaskRun::start_stage() {
   for (size_t b = 0; b < bands_.size(); ++b) {
     const PieceRows& rows = bands_[b];
     WorkItem item = from_file ? file_source() : WorkItem();
-    if (!from_file) {
+    if (from_pixel_file) {
+      item.source = Source::kPixelFile;
+      item.path = io_.pixel_file;
+    } else if (!from_file) {
       item.source = Source::kPixels;
       item.pixels = current_.rowRange(rows.in_row0, rows.in_row1);
     }

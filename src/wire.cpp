@@ -295,15 +295,19 @@ std::shared_ptr<const std::vector<uint8_t>> borrowed(const std::vector<uint8_t>&
 
 Status check_work(const WorkItem& m) {
   const auto bad = [](const char* what) { return Status::Error(fmt::format("malformed message: {}", what)); };
-  if (m.source == Source::kPath && m.path.empty()) return bad("a path source without a path");
+  if ((m.source == Source::kPath || m.source == Source::kPixelFile) && m.path.empty()) return bad("a path source without a path");
   if (m.source == Source::kFile && m.file.empty()) return bad("a file source without bytes");
   if (m.source == Source::kPixels && m.pixels.empty()) return bad("a pixel source without pixels");
-  if (m.sink == Sink::kWriteFile && m.output_path.empty()) return bad("a file sink without a path");
-  if (m.sink != Sink::kPixels && m.output_ext.empty()) return bad("an encoding sink without a format");
+  if ((m.sink == Sink::kWriteFile || m.sink == Sink::kPixelFile) && m.output_path.empty()) return bad("a file sink without a path");
+  const bool encodes = m.sink != Sink::kPixels && m.sink != Sink::kPixelFile;
+  if (encodes && m.output_ext.empty()) return bad("an encoding sink without a format");
   if (m.sink == Sink::kBand && (!m.band || m.image_width <= 0 || m.image_height <= 0 || m.rows.row1 > m.image_height)) {
     return bad("a band sink without a band of a sized image");
   }
-  if (m.probe && (m.source == Source::kPixels || m.band || !m.steps.empty() || m.sink != Sink::kPixels)) {
+  const bool probe_sink = m.sink == Sink::kPixels || m.sink == Sink::kPixelFile;
+  const bool file_source = m.source == Source::kPath || m.source == Source::kFile;
+  if (m.sink == Sink::kPixelFile && !m.probe) return bad("a pixel file sink on a piece that is no probe");
+  if (m.probe && (!file_source || m.band || !m.steps.empty() || !probe_sink)) {
     return bad("a probe that is not a plain file decode");
   }
   if (m.finish.op != nullptr && m.finish.op->finish == nullptr) return bad("a finish of an operation that has none");
@@ -392,8 +396,8 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
     if (!ok) return r.status();
     if (thumbnails > static_cast<uint8_t>(Thumbnails::kAlways)) return Status::Error("malformed message: unknown thumbnail request");
     m.thumbnails = static_cast<Thumbnails>(thumbnails);
-    if (source < 1 || source > 3) return Status::Error("malformed message: unknown source");
-    if (sink < 1 || sink > 4) return Status::Error("malformed message: unknown sink");
+    if (source < 1 || source > 4) return Status::Error("malformed message: unknown source");
+    if (sink < 1 || sink > 5) return Status::Error("malformed message: unknown sink");
     m.source = static_cast<Source>(source);
     m.sink = static_cast<Sink>(sink);
     if (finish.size() > 1) return Status::Error("malformed message: more than one finish");

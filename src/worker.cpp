@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <opencv2/core.hpp>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -110,6 +111,7 @@ class Worker {
       std::vector<ResultItem> results = pool_.take_results();
       if (!results.empty()) {
         busy = true;
+        if (kill_when_done_armed(results)) inject_fault(config_.id, "killdone");
         send_results(std::move(results));
       }
       if (config_.exit_when_orphaned && seconds_since(last_heard) > config_.orphan_timeout) {
@@ -153,11 +155,12 @@ class Worker {
     // An armed fault strikes now, while this worker holds the pieces of this message: a death strands
     // them, so that the coordinator must notice it, whatever the timing of the rest of the job.
     const std::string fault = std::exchange(armed_fault_, std::string());
-    if (!fault.empty()) inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
+    if (!fault.empty() && fault != "killdone") inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
     std::vector<WorkItem> items;
     Status status = decode_work(message.data, &items);
     if (status.ok()) {
       for (WorkItem& item : items) {
+        if (fault == "killdone") kill_when_done_.insert(item.piece_id);
         pool_.submit(std::move(item), fault == "slow" ? kSlowFaultSeconds : 0.0);
       }
       return;
@@ -186,7 +189,15 @@ class Worker {
     link_.send(Tag::kResult, std::move(message));
   }
 
-  // A fault strikes at the next work message (garble: the next results).
+  bool kill_when_done_armed(const std::vector<ResultItem>& results) const {
+    for (const ResultItem& result : results) {
+      if (kill_when_done_.count(result.piece_id) != 0) return true;
+    }
+    return false;
+  }
+
+  // A fault strikes at the next work message (garble: the next results; killdone: once one of its
+  // pieces is done).
   void arm(const std::string& kind) {
     if (kind == "garble") {
       inject_fault(config_.id, kind);
@@ -208,6 +219,7 @@ class Worker {
   WorkerConfig config_;
   ComputePool pool_;
   std::string armed_fault_;
+  std::set<uint64_t> kill_when_done_;  // the pieces of a message armed with killdone
   bool garble_next_ = false;
 };
 

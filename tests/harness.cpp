@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "dips/temp_files.h"
+
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,5 +140,26 @@ std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
 }
 
 cv::Mat read_output(const fs::path& path) { return cv::imread(path.string(), cv::IMREAD_UNCHANGED); }
+
+int ended_process() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+std::string temp_name_of_pid(int pid) {
+  const std::string own = dips::own_temp_prefix();  // ".dips-tmp-HHHHHHHH-PID-"
+  return own.substr(0, own.size() - 1 - std::to_string(::getpid()).size()) + std::to_string(pid) + "-3";
+}
+
+std::vector<std::string> dips_temp_files(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().find(".dips-tmp-") != std::string::npos) found.push_back(it->path().string());
+  }
+  return found;
+}
 
 }  // namespace dips::testing

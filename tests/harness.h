@@ -75,4 +75,13 @@ std::map<std::string, nlohmann::json> report_tasks(const std::filesystem::path& 
 // Reads an image file as dips' reference does (IMREAD_UNCHANGED for outputs: 1 or 3 channels).
 cv::Mat read_output(const std::filesystem::path& path);
 
+// Paths of the files under dir (recursively) named like dips' temporary files (temp_files.h): outputs
+// being written, pixel files of images in bands. None may be left after a job.
+std::vector<std::string> dips_temp_files(const std::filesystem::path& dir);
+
+// The pid of a process of this host that has exited (a child, waited for).
+int ended_process();
+// The name a temporary file of dips (temp_files.h) has when process `pid` of this host wrote it.
+std::string temp_name_of_pid(int pid);
+
 }  // namespace dips::testing

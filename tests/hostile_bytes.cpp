@@ -251,6 +251,29 @@ std::vector<dips::WorkItem> mixed_work() {
   return items;
 }
 
+std::vector<dips::WorkItem> pixel_file_work() {
+  std::vector<dips::WorkItem> items(2);
+  dips::WorkItem& probe = items[0];
+  probe.piece_id = 5;
+  probe.source = dips::Source::kPath;
+  probe.path = "/data/in/large.png";
+  probe.probe = true;
+  probe.sink = dips::Sink::kPixelFile;
+  probe.output_path = "/data/out/.dips-tmp-0000abcd-42-7";
+  dips::WorkItem& band = items[1];
+  band.piece_id = 6;
+  band.source = dips::Source::kPixelFile;
+  band.path = probe.output_path;
+  band.band = true;
+  REQUIRE(dips::parse_pipeline("blur=3", &band.steps).ok());
+  band.rows = dips::plan_pieces(dips::plan_stages(band.steps).front(), 8, 3)[1];
+  band.image_width = 9;
+  band.image_height = 8;
+  band.sink = dips::Sink::kBand;
+  band.output_ext = ".png";
+  return items;
+}
+
 std::vector<dips::ResultItem> mixed_results() {
   std::vector<dips::ResultItem> items(4);
   items[0] = small_result();

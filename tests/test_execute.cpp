@@ -142,6 +142,35 @@ TEST_CASE("execute_item: bands from a file or without steps give exactly their r
       }
     }
   }
+  SECTION("a probe with a pixel file: the decoded image goes to the file, a band reads its rows from it") {
+    TempDir dir;
+    dips::WorkItem probe = file_work(encode(image, ".png"));
+    probe.steps.clear();
+    probe.probe = true;
+    probe.sink = dips::Sink::kPixelFile;
+    probe.output_ext.clear();
+    probe.output_path = (dir / ".dips-tmp-pixels").string();
+    const dips::ResultItem decoded = dips::execute_item(received(probe));
+    REQUIRE(decoded.error.empty());
+    CHECK(decoded.pixels.empty());  // nothing travels back...
+    CHECK(decoded.written == fs::file_size(probe.output_path));  // ...but the file's size
+    CHECK(decoded.written == 32 + image.total() * 3);
+    CHECK(decoded.width == 9);
+    CHECK(decoded.height == 20);
+    dips::WorkItem band;
+    band.source = dips::Source::kPixelFile;
+    band.path = probe.output_path;
+    band.band = true;
+    band.rows = dips::PieceRows{6, 12, 5, 13};
+    REQUIRE(dips::parse_pipeline("blur=3", &band.steps).ok());
+    const dips::ResultItem result = dips::execute_item(received(band));
+    REQUIRE(result.error.empty());
+    CHECK(identical(result.pixels, blurred.rowRange(6, 12)));
+    band.rows = dips::PieceRows{15, 20, 14, 21};  // beyond the image's rows: the file says so
+    CHECK_THAT(dips::execute_item(received(band)).error, Contains("rows 14..21 are outside its 20 rows"));
+    fs::remove(probe.output_path);
+    CHECK_THAT(dips::execute_item(received(band)).error, Contains("No such file or directory"));
+  }
   SECTION("a band without steps: its own rows, as they are") {
     dips::WorkItem band = band_work();
     band.steps.clear();

@@ -47,16 +47,6 @@ using namespace dips::testing;
 
 namespace {
 
-// Names of files under dir (recursively) that look like write_file_atomic's temporaries.
-std::vector<std::string> temp_files(const fs::path& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().filename().string().find(".dips-tmp-") != std::string::npos) found.push_back(it->path().string());
-  }
-  return found;
-}
-
 size_t entry_count(const fs::path& dir) {
   size_t n = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -627,7 +617,7 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
     CHECK_THAT(status.message(), Contains("taken.png"));
     CHECK(fs::is_directory(dir / "taken.png"));
     CHECK(read_text(dir / "taken.png" / "inside") == "keep");
-    CHECK(temp_files(dir.path()).empty());
+    CHECK(dips_temp_files(dir.path()).empty());
     CHECK(entry_count(dir.path()) == 1);
   }
   SECTION("overwriting replaces the file by rename (new inode), leaving nothing else") {
@@ -641,13 +631,13 @@ TEST_CASE("write_file_atomic fails cleanly and never leaves temporaries", "[bad_
     CHECK(read_text(dir / "out.png") == "new contents");
     CHECK(after.st_ino != before.st_ino);  // a new file renamed over the old, not an in-place rewrite
     CHECK(read_text(dir / "old-link") == "old contents that are longer than the new ones");
-    CHECK(temp_files(dir.path()).empty());
+    CHECK(dips_temp_files(dir.path()).empty());
     CHECK(entry_count(dir.path()) == 2);
   }
   SECTION("many writes leave exactly the written files") {
     for (int i = 0; i < 50; ++i) REQUIRE(dips::write_file_atomic(dir / ("f" + std::to_string(i % 5) + ".png"), data).ok());
     CHECK(entry_count(dir.path()) == 5);
-    CHECK(temp_files(dir.path()).empty());
+    CHECK(dips_temp_files(dir.path()).empty());
   }
 }
 
@@ -755,7 +745,7 @@ TEST_CASE("write_file_atomic: a write that fails halfway leaves the old file who
   REQUIRE_FALSE(status.ok());
   CHECK_THAT(status.message(), Contains("victim.png") && Contains("File too large"));
   CHECK(read_text(victim) == "the old contents");
-  CHECK(temp_files(dir.path()).empty());
+  CHECK(dips_temp_files(dir.path()).empty());
   CHECK(entry_count(dir.path()) == 1);
 }
 
@@ -792,7 +782,7 @@ TEST_CASE("write_file_atomic on a full disk and a read-only file system", "[bad_
   REQUIRE_FALSE(status.ok());
   CHECK(read_text(full / "victim.png") == "victim's old contents");
 
-  CHECK(temp_files(full).empty());
+  CHECK(dips_temp_files(full).empty());
   CHECK(entry_count(full) == 2);
   std::vector<uint8_t> back;
   REQUIRE(dips::read_file(full / "earlier.png", 1 << 20, &back).ok());
@@ -821,5 +811,5 @@ TEST_CASE("write_file_atomic accepts any legal file name length", "[bad_input][f
   const Status status = dips::write_file_atomic(dir / name, bytes_of("data"));
   INFO(status.message());
   CHECK(status.ok());
-  CHECK(temp_files(dir.path()).empty());
+  CHECK(dips_temp_files(dir.path()).empty());
 }

@@ -205,6 +205,27 @@ TEST_CASE("Ctrl-C twice: the second stops at once, without waiting for the piece
   resume_and_check(job);
 }
 
+TEST_CASE("stopped at once while an image in bands is in flight: its pixel file goes too", "[interrupt]") {
+  // Every image in 16-row bands; the first band piece sent takes 4 s longer. Bands are sent once the
+  // decode piece has written the decoded image's pixel file (design.md, "Why a pixel file"), so that file
+  // is there when the job is stopped; rank 0 made it and removes it as the job ends unfinished.
+  StopJob job;
+  Started run(job.dips_run_command("DIPS_FAULT='rank:any,piece:band,kind:slow'", "--tile-rows 16 --stop-grace 30"));
+  const bool in_flight = wait_until(
+      [&] { return run.output().find("injects 'slow'") != std::string::npos && !dips_temp_files(job.out()).empty(); }, 90);
+  INFO(run.output());
+  REQUIRE(in_flight);
+  const std::vector<ProcessId> tree = run.tree();
+  REQUIRE(::kill(-run.pid(), SIGINT) == 0);
+  REQUIRE(wait_until([&] { return run.output().find("dips: stop requested") != std::string::npos; }, 30));
+  REQUIRE(::kill(-run.pid(), SIGINT) == 0);
+  REQUIRE(run.wait(60) == 4);
+  check_nothing_left(tree);
+  CHECK(summary(job.out() / "report.jsonl")["unfinished"].get<int>() >= 1);
+  check_no_temporary_files(job.out());
+  resume_and_check(job);
+}
+
 TEST_CASE("a third signal to dips-run kills mpirun and every rank, even ranks that do not answer", "[interrupt]") {
   StopJob job;
   // Workers that would outlive their mpirun for two minutes (the orphan timeout) if nothing killed them.

@@ -333,8 +333,29 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
   CHECK(identical(read_output(dir / "out/large.png"), reference(dir / "in/large.png", "blur=5,grayscale").image));
   const auto line = report_tasks(dir / "out/report.jsonl").at((dir / "out/large.png").string());
   CHECK(line["ranks"].get<std::vector<int>>() == std::vector<int>{1, 2});
+  // The workers see the files: the decoded image goes to a pixel file that the bands read, not through
+  // rank 0 (bytes_in: what rank 0 received with the piece's result, bytes_out: what it sent with it).
+  size_t bands = 0;
+  for (const auto& piece : line["pieces"]) {
+    if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == 0);
+    if (piece["kind"] == "band" && piece["bytes_out"] == 0) ++bands;
+  }
+  CHECK(bands == 4);
+  CHECK(dips_temp_files(dir / "out").empty());
   const RunResult plan = run_dips(3, "--dry-run --op blur=5,grayscale --output " + quoted(dir / "o2") + " " + quoted(dir / "in"));
   CHECK(plan.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
+
+  SECTION("with --io mpi the decoded image travels through rank 0, with the same result") {
+    const RunResult mpi = run_dips(3, "--io mpi --quiet --op blur=5,grayscale --output " + quoted(dir / "o4") + " " + quoted(dir / "in"));
+    INFO(mpi.output);
+    REQUIRE(mpi.code == 0);
+    CHECK(identical(read_output(dir / "o4/large.png"), reference(dir / "in/large.png", "blur=5,grayscale").image));
+    const auto task = report_tasks(dir / "o4/report.jsonl").at((dir / "o4/large.png").string());
+    const uint64_t decoded_bytes = 3000 * 3000 * 3;
+    for (const auto& piece : task["pieces"]) {
+      if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == decoded_bytes);
+    }
+  }
 
   SECTION("Canny in bands does twice the work: two workers keep it whole, four share it") {
     const std::string job = "--dry-run --op blur=5,edge_detection --output " + quoted(dir / "o3") + " " + quoted(dir / "in");

@@ -37,6 +37,7 @@ struct Outcome {
   size_t pieces = 0;
   int width = 0, height = 0;  // what the task measured of its input
   bool bands_from_file = false;  // some band decoded its own rows from the file
+  bool bands_from_pixel_file = false;  // some band read its rows from the pixel file
   bool bands_encoded = false;    // some band was encoded by a worker as its part of the output
 };
 
@@ -52,7 +53,8 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bo
     REQUIRE(!ready.empty());
     if (shuffle) std::shuffle(ready.begin(), ready.end(), random);
     for (auto& [index, item] : ready) {
-      outcome.bands_from_file |= item.band && item.source != Source::kPixels;
+      outcome.bands_from_file |= item.band && (item.source == Source::kPath || item.source == Source::kFile);
+      outcome.bands_from_pixel_file |= item.band && item.source == Source::kPixelFile;
       outcome.bands_encoded |= item.sink == Sink::kBand;
       ResultItem result = work_on(item);
       if (redo && ++count % 3 == 0) result = work_on(item);
@@ -92,8 +94,9 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
   int case_number = 0;
   for (const std::string& text : pipelines) {
     for (int tile_rows : {0, 1, 7, 40}) {
-      for (bool shared : {true, false}) {
-        DYNAMIC_SECTION(text << ", tile rows " << tile_rows << (shared ? ", shared files" : ", bytes")) {
+      for (const std::string mode : {"shared files", "shared files and a pixel file", "bytes"}) {
+        const bool shared = mode != "bytes";
+        DYNAMIC_SECTION(text << ", tile rows " << tile_rows << ", " << mode) {
           const bool on_qr = text.find("qr") != std::string::npos;
           Task task;
           task.input = on_qr ? qr_input : input;
@@ -101,6 +104,7 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
           task.output = dir / ("out" + std::to_string(case_number++) + ".png");
           TaskIo io;
           io.shared = shared;
+          if (mode == "shared files and a pixel file") io.pixel_file = (dir / (".dips-tmp-pixels" + std::to_string(case_number))).string();
           if (!shared) {
             std::vector<uint8_t> bytes;
             REQUIRE(cv::imencode(".png", on_qr ? qr : photo, bytes));
@@ -123,6 +127,10 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
             CHECK(outcome.width == (on_qr ? qr : photo).cols);
             CHECK(outcome.height == (on_qr ? qr : photo).rows);
             if (!shape.bands) CHECK(outcome.pieces == 1);
+            // A band of the first stage reads the decoded image from the pixel file, if there is one (a
+            // whole-image first stage runs in the decoding piece itself).
+            const bool band_first = shape.bands && plan_stages(task.pipeline).front().kind != Tiling::kWholeImage;
+            CHECK(outcome.bands_from_pixel_file == (band_first && !io.pixel_file.empty()));
           }
         }
       }

@@ -19,19 +19,7 @@ using namespace dips::testing;
 
 namespace {
 
-pid_t ended_process() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
-}
-
-// own_temp_prefix() with another pid, or another host hash.
-std::string name_with_pid(pid_t pid) {
-  const std::string own = own_temp_prefix();  // ".dips-tmp-HHHHHHHH-PID-"
-  return own.substr(0, own.size() - 1 - std::to_string(::getpid()).size()) + std::to_string(pid) + "-3";
-}
-
+// own_temp_prefix() with another host hash.
 std::string other_host_name() {
   std::string name = own_temp_prefix() + "3";
   char& digit = name[std::string(".dips-tmp-").size()];
@@ -115,10 +103,10 @@ TEST_CASE("an exiting process removes the temporary files it is writing and star
 
 TEST_CASE("stale temporary files: a gone writer's are removed, a live or recent one's kept", "[temp_files]") {
   TempDir dir;
-  const std::string dead = name_with_pid(ended_process()), live = own_temp_prefix() + "9", foreign_recent = other_host_name();
+  const std::string dead = temp_name_of_pid(ended_process()), live = own_temp_prefix() + "9", foreign_recent = other_host_name();
   const std::string foreign_old = foreign_recent + "0", unrelated = "photo.dips-tmp-1.png", malformed = ".dips-tmp-zz-1-1";
   for (const std::string& name : {dead, live, foreign_recent, foreign_old, unrelated, malformed}) write_text(dir / name, "x");
-  fs::create_directories(dir / (name_with_pid(ended_process()) + "dir"));  // a folder with such a name stays
+  fs::create_directories(dir / (temp_name_of_pid(ended_process()) + "dir"));  // a folder with such a name stays
   age(dir / foreign_old, 3600);
   CHECK(remove_stale_temp_files(dir.path(), 600) == 2);
   CHECK(!fs::exists(dir / dead));

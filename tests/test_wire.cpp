@@ -211,6 +211,7 @@ std::map<std::string, std::vector<uint8_t>> wire_seeds() {
       {"work_band", work_bytes({band_work()})},
       {"work_file", work_bytes({file_work(encode(cv::Mat(2, 2, CV_8UC3, cv::Scalar::all(5)), ".png"), "grayscale,blur=3")})},
       {"work_mixed", work_bytes(mixed_work())},
+      {"work_pixel_file", work_bytes(pixel_file_work())},
       {"result_full", result_bytes({small_result()})},
       {"result_mixed", result_bytes(mixed_results())},
       {"hello", dips::encode_hello(a_hello())},
@@ -275,6 +276,23 @@ TEST_CASE("wire: a batch of every source and sink round-trips", "[wire]") {
   REQUIRE_FALSE(band.pixels.isContinuous());
   REQUIRE(decode_work(work_bytes({band}), &back).ok());
   CHECK(identical(back[0].pixels, wide.colRange(2, 7).clone()));
+}
+
+TEST_CASE("wire: a decode piece writing a pixel file and a band reading it round-trip", "[wire]") {
+  const std::vector<dips::WorkItem> work = pixel_file_work();
+  const Buffer buffer = shared(work_bytes(work));
+  std::vector<dips::WorkItem> back;
+  REQUIRE(dips::decode_work(buffer, &back).ok());
+  REQUIRE(back.size() == 2);
+  for (size_t i = 0; i < work.size(); ++i) {
+    check_same(back[i], work[i]);
+    CHECK(work_problem(back[i]) == "");
+  }
+  CHECK(back[0].sink == dips::Sink::kPixelFile);
+  CHECK(back[0].output_path == work[0].output_path);
+  CHECK(back[1].source == dips::Source::kPixelFile);
+  CHECK(back[1].path == work[0].output_path);
+  CHECK(work_bytes(back) == *buffer);
 }
 
 TEST_CASE("wire: a batch of results round-trips", "[wire]") {
@@ -747,12 +765,12 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
     }
   }
   SECTION("unknown source or sink") {
-    for (uint8_t value : {0, 4, 255}) {
+    for (uint8_t value : {0, 5, 255}) {
       std::vector<uint8_t> bytes = valid;
       bytes[at.source] = value;
       expect_work_error(bytes, "unknown source");
     }
-    for (uint8_t value : {0, 5, 255}) {
+    for (uint8_t value : {0, 6, 255}) {
       std::vector<uint8_t> bytes = valid;
       bytes[at.sink] = value;
       expect_work_error(bytes, "unknown sink");
@@ -776,6 +794,16 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
     probe.steps.clear();
     probe.sink = dips::Sink::kPixels;
     CHECK(decode_work(work_bytes({probe})).ok());
+    probe.sink = dips::Sink::kPixelFile;
+    expect_work_error(work_bytes({probe}), "a file sink without a path");
+    probe.output_path = "/out/.dips-tmp-1";
+    CHECK(decode_work(work_bytes({probe})).ok());
+    std::vector<dips::WorkItem> pixel_file = pixel_file_work();
+    pixel_file[1].sink = dips::Sink::kPixelFile;
+    pixel_file[1].output_path = "/out/.dips-tmp-2";
+    expect_work_error(work_bytes({pixel_file[1]}), "a pixel file sink on a piece that is no probe");
+    pixel_file[0].source = dips::Source::kPixelFile;
+    expect_work_error(work_bytes({pixel_file[0]}), "a probe that is not a plain file decode");
   }
   SECTION("a source or sink without its data") {
     dips::WorkItem item = band_work();
@@ -786,6 +814,8 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
     expect_work_error(work_bytes({item}), "a file source without bytes");
     item.source = dips::Source::kPixels;
     expect_work_error(work_bytes({item}), "a pixel source without pixels");
+    item.source = dips::Source::kPixelFile;
+    expect_work_error(work_bytes({item}), "a path source without a path");
     item = band_work();
     item.sink = dips::Sink::kEncoded;
     expect_work_error(work_bytes({item}), "an encoding sink without a format");

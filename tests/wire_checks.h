@@ -35,9 +35,14 @@ inline std::string bytes_problem(const Bytes& bytes) {
 }
 
 inline std::string work_problem(const WorkItem& m) {
-  if (m.source != Source::kPath && m.source != Source::kFile && m.source != Source::kPixels) return "unknown source";
-  if (m.sink != Sink::kPixels && m.sink != Sink::kEncoded && m.sink != Sink::kWriteFile) return "unknown sink";
-  if (m.source == Source::kPath && m.path.empty()) return "a path source without a path";
+  if (m.source != Source::kPath && m.source != Source::kFile && m.source != Source::kPixels && m.source != Source::kPixelFile) {
+    return "unknown source";
+  }
+  if (m.sink != Sink::kPixels && m.sink != Sink::kEncoded && m.sink != Sink::kWriteFile && m.sink != Sink::kBand &&
+      m.sink != Sink::kPixelFile) {
+    return "unknown sink";
+  }
+  if ((m.source == Source::kPath || m.source == Source::kPixelFile) && m.path.empty()) return "a path source without a path";
   if (m.source == Source::kFile && m.file.empty()) return "a file source without bytes";
   if (m.source == Source::kPixels && m.pixels.empty()) return "a pixel source without pixels";
   if (!bytes_problem(m.file).empty()) return "file " + bytes_problem(m.file);
@@ -51,8 +56,13 @@ inline std::string work_problem(const WorkItem& m) {
     if (m.finish.op->finish == nullptr) return "a finish of an operation that has none";
   }
   if (!m.histogram.empty() && m.histogram.size() != 256) return "a histogram that is not 256 bins";
-  if (m.sink != Sink::kPixels && m.output_ext.empty()) return "an encoding sink without a format";
-  if (m.sink == Sink::kWriteFile && m.output_path.empty()) return "a file sink without a path";
+  if (m.sink != Sink::kPixels && m.sink != Sink::kPixelFile && m.output_ext.empty()) return "an encoding sink without a format";
+  if ((m.sink == Sink::kWriteFile || m.sink == Sink::kPixelFile) && m.output_path.empty()) return "a file sink without a path";
+  if (m.sink == Sink::kPixelFile && !m.probe) return "a pixel file sink on a piece that is no probe";
+  if (m.probe && (m.source == Source::kPixels || m.source == Source::kPixelFile || m.band || !m.steps.empty() ||
+                  (m.sink != Sink::kPixels && m.sink != Sink::kPixelFile))) {
+    return "a probe that is not a plain file decode";
+  }
   if (m.thumbnails != Thumbnails::kNone && m.thumbnails != Thumbnails::kOnError && m.thumbnails != Thumbnails::kAlways) return "unknown thumbnail request";
   if ((m.thumbnails == Thumbnails::kNone) != (m.thumbnail_px == 0) || m.thumbnail_px > kMaxThumbnailPx) return "thumbnail size out of range";
   if (!m.band) return "";

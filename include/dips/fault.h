@@ -15,6 +15,8 @@ namespace dips {
 // it; rank:any then lets it be whichever worker that is. Kinds:
 //   kill  SIGKILL to itself           stop  SIGSTOP to itself (a hung process)
 //   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
+//   killdone  (workers only) SIGKILL to itself once a piece of that message is done, before its result
+//         is sent: what it wrote (an output, a pixel file) exists, and rank 0 never hears of it
 //   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy);
 //         on rank 0 (after:0) listing the job takes 4 s longer (a huge manifest, a slow file system)
 //   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;

@@ -19,12 +19,16 @@ struct TaskIo {
   bool replace = true;       // false: an output whose name is taken fails (write_file_atomic)
   int64_t max_pixels = 0;
   uint64_t max_file_bytes = 0;
+  // shared: a file for the decoded image of a task in bands (pixel_file.h), made by rank 0, written by the
+  // decode piece and read by the first stage's bands; empty: the decoded image travels through rank 0.
+  std::string pixel_file;
 };
 
 // One task in flight on rank 0, as a state machine with no I/O: which pieces it needs next, what their
 // results make of it, and when it is done. A whole task is one piece. A task in bands starts with a
 // `decode` piece: a worker probes the file and, unless its rows decode cheaply (a JPEG: then each band's
-// worker decodes just its rows from the file), returns the decoded image. Then for every stage its bands,
+// worker decodes just its rows from the file), writes the decoded image to TaskIo::pixel_file for the bands
+// to read, or returns it where there is none. Then for every stage its bands,
 // stitched here, with a stage's finish (Canny's hysteresis, the histogram's lookup table) done by a worker;
 // the last bands are encoded by the workers as their parts of the output file (PNG, JPEG; codec.h), which
 // rank 0 only concatenates, or the final image is encoded by one worker. Rank 0 only copies rows and
@@ -74,6 +78,7 @@ class TaskRun {
   std::string output_ext_;
   bool encode_in_bands_ = false;  // the last bands are encoded by the workers (codec.h band encoding)
   bool rows_from_file_ = false;   // stage 1's bands decode their own rows from the file
+  bool rows_from_pixel_file_ = false;  // stage 1's bands read their rows from TaskIo::pixel_file
   std::vector<Stage> stages_;
   size_t stage_ = 0;
   cv::Mat current_;  // the current stage's input (bands mode), when it is not read from the file

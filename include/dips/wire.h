@@ -49,6 +49,7 @@ enum class Source : uint8_t {
   kPath = 1,    // an image file the worker reads itself (shared file system)
   kFile = 2,    // an image file's bytes, carried in the message
   kPixels = 3,  // raw rows of an image (8-bit, 1 or 3 channels), carried in the message
+  kPixelFile = 4,  // a decoded image in a pixel file (pixel_file.h) the worker reads itself: `path`
 };
 
 // What a piece gives back.
@@ -57,6 +58,7 @@ enum class Sink : uint8_t {
   kEncoded = 2,    // its output encoded in output_ext, as bytes
   kWriteFile = 3,  // its output encoded and written atomically to output_path by the worker
   kBand = 4,       // its rows encoded as their band of the output file (codec.h encode_band), as bytes
+  kPixelFile = 5,  // the image written as a pixel file to output_path, for other pieces to read (a probe's)
 };
 
 // Which thumbnails (thumbnail.h) a piece makes for the report's gallery.
@@ -72,7 +74,7 @@ enum class Thumbnails : uint8_t {
 struct WorkItem {
   uint64_t piece_id = 0;
   Source source = Source::kPath;
-  std::string path;              // kPath: the input file
+  std::string path;              // kPath: the input file; kPixelFile: the pixel file
   Bytes file;                    // kFile: the input file's bytes
   cv::Mat pixels;                // kPixels: the source rows
   bool band = false;             // false: `steps` is a whole pipeline run on the whole image;
@@ -85,7 +87,7 @@ struct WorkItem {
   Sink sink = Sink::kPixels;
   std::string output_ext;        // kEncoded, kWriteFile, kBand: ".png", ".jpg", ...
   int image_width = 0, image_height = 0;  // bands: the size of the whole image (kBand: of the output, required)
-  std::string output_path;       // kWriteFile
+  std::string output_path;       // kWriteFile, kPixelFile
   bool sync = false;             // kWriteFile: fsync before renaming
   int64_t max_pixels = 0;        // kPath, kFile: refuse to decode images larger than this
   uint64_t max_file_bytes = 0;   // kPath: refuse to read files larger than this
@@ -108,7 +110,7 @@ struct ResultItem {
   bool cheap_rows = false;           // a probe: the file's rows decode cheaply (no pixels then)
   Bytes encoded;                     // kEncoded: the output file's bytes; kBand: the band's bytes
   EncodedBand band;                  // kBand: the band's description (its bytes are in `encoded`)
-  uint64_t written = 0;              // kWriteFile: bytes written
+  uint64_t written = 0;              // kWriteFile, kPixelFile: bytes written
   int64_t input_size = -1, input_mtime_ns = -1;  // kPath: the input file as the worker opened it (-1: not read)
   double compute_ms = 0;             // time the worker spent on it
   double queue_ms = 0;               // time it waited in the worker before a thread took it
