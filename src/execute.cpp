@@ -118,7 +118,13 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
     result->pixels = image;
     return Status();
   }
-  if (item.sink == Sink::kPixelFile) return write_pixel_file(item.output_path, image, &result->written);
+  if (item.sink == Sink::kPixelFile) {
+    // A pixel file that cannot be written (a full disk) costs rank 0 the relay, not the task its result.
+    if (write_pixel_file(item.output_path, image, &result->written).ok()) return Status();
+    result->written = 0;
+    result->pixels = image;
+    return Status();
+  }
   if (item.sink == Sink::kBand) {
     Status status = encode_band(image, item.output_ext, item.image_width, item.image_height, item.rows.row0, &result->band);
     if (status.ok()) result->encoded = Bytes::of(std::move(result->band.bytes));

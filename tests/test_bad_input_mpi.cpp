@@ -137,6 +137,35 @@ TEST_CASE("an unreadable file fails alone (not as root)", "[badinput]") {
   CHECK(tasks.at((dir / "out/open.png").string())["status"] == "ok");
 }
 
+TEST_CASE("a disk without room for a banded image's pixel file: the pixels go through rank 0, the output is exact", "[badinput]") {
+  TempDir dir;
+  const fs::path outdir = dir / "small_disk";
+  fs::create_directories(outdir);
+  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=700k tmpfs " + quoted(outdir) + " 2>/dev/null").c_str()) != 0) {
+    WARN("skipped: needs root to mount a small tmpfs");
+    return;
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { std::system(("umount " + quoted(path)).c_str()); }
+  } unmount{outdir};
+  fs::create_directories(dir / "in");
+  // Decoded, the image is 1.08 MB (its pixel file does not fit in 700 kB); its blurred PNG fits.
+  const cv::Mat image = photo_like(600, 600, 9);
+  REQUIRE(cv::imwrite((dir / "in/big.png").string(), image));
+  const RunResult run = run_dips(3, "--tile-rows 100 --op blur=3 --report " + quoted(dir / "report.jsonl") + " --output " + quoted(outdir) + " " +
+                                        quoted(dir / "in"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(identical(read_output(outdir / "big.png"), reference_pipeline("blur=3", image)));
+  CHECK(fs::file_size(outdir / "big.png") < 700 * 1024);
+  const auto task = report_tasks(dir / "report.jsonl").at((outdir / "big.png").string());
+  for (const auto& piece : task["pieces"]) {
+    if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == image.total() * 3);  // relayed by rank 0
+  }
+  CHECK(dips_temp_files(outdir).empty());
+}
+
 TEST_CASE("a disk that fills up mid-job: those tasks fail, nothing partial, earlier outputs intact", "[badinput]") {
   TempDir dir;
   const fs::path outdir = dir / "small_disk";

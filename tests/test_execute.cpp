@@ -170,6 +170,13 @@ TEST_CASE("execute_item: bands from a file or without steps give exactly their r
     CHECK_THAT(dips::execute_item(received(band)).error, Contains("rows 14..21 are outside its 20 rows"));
     fs::remove(probe.output_path);
     CHECK_THAT(dips::execute_item(received(band)).error, Contains("No such file or directory"));
+    // A pixel file that cannot be written (here: its folder is missing; a full disk alike): the decoded
+    // image comes back with the result instead, for rank 0 to hand out.
+    probe.output_path = (dir / "missing/.dips-tmp-pixels").string();
+    const dips::ResultItem relayed = dips::execute_item(received(probe));
+    REQUIRE(relayed.error.empty());
+    CHECK(relayed.written == 0);
+    CHECK(identical(relayed.pixels, image));
   }
   SECTION("a band without steps: its own rows, as they are") {
     dips::WorkItem band = band_work();

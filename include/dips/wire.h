@@ -58,7 +58,8 @@ enum class Sink : uint8_t {
   kEncoded = 2,    // its output encoded in output_ext, as bytes
   kWriteFile = 3,  // its output encoded and written atomically to output_path by the worker
   kBand = 4,       // its rows encoded as their band of the output file (codec.h encode_band), as bytes
-  kPixelFile = 5,  // the image written as a pixel file to output_path, for other pieces to read (a probe's)
+  kPixelFile = 5,  // the image written as a pixel file to output_path, for other pieces to read (a probe's);
+                   // where it cannot be written, the pixels come back as with kPixels
 };
 
 // Which thumbnails (thumbnail.h) a piece makes for the report's gallery.
