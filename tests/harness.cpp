@@ -141,6 +141,14 @@ std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
 
 cv::Mat read_output(const fs::path& path) { return cv::imread(path.string(), cv::IMREAD_UNCHANGED); }
 
+TmpfsMount::TmpfsMount(const fs::path& folder, const std::string& options) : folder_(folder) {
+  mounted_ = ::geteuid() == 0 && std::system(("mount -t tmpfs -o " + options + " tmpfs " + quoted(folder) + " 2>/dev/null").c_str()) == 0;
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (mounted_) (void)std::system(("umount " + quoted(folder_)).c_str());
+}
+
 int ended_process() {
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);

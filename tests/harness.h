@@ -79,6 +79,22 @@ cv::Mat read_output(const std::filesystem::path& path);
 // being written, pixel files of images in bands. None may be left after a job.
 std::vector<std::string> dips_temp_files(const std::filesystem::path& dir);
 
+// A tmpfs mounted on an existing folder while this object lives (a small disk that fills up, a read-only
+// file system), with mount's -o options ("size=600k", "ro,size=64k"). Mounting needs root with
+// CAP_SYS_ADMIN: mounted() says whether it worked, for the test to skip when not.
+class TmpfsMount {
+ public:
+  TmpfsMount(const std::filesystem::path& folder, const std::string& options);
+  ~TmpfsMount();
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::filesystem::path folder_;
+  bool mounted_ = false;
+};
+
 // The pid of a process of this host that has exited (a child, waited for).
 int ended_process();
 // The name a temporary file of dips (temp_files.h) has when process `pid` of this host wrote it.

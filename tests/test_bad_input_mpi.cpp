@@ -141,14 +141,11 @@ TEST_CASE("a disk without room for a banded image's pixel file: the pixels go th
   TempDir dir;
   const fs::path outdir = dir / "small_disk";
   fs::create_directories(outdir);
-  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=700k tmpfs " + quoted(outdir) + " 2>/dev/null").c_str()) != 0) {
+  const TmpfsMount disk(outdir, "size=700k");
+  if (!disk.mounted()) {
     WARN("skipped: needs root to mount a small tmpfs");
     return;
   }
-  struct Unmount {
-    fs::path path;
-    ~Unmount() { std::system(("umount " + quoted(path)).c_str()); }
-  } unmount{outdir};
   fs::create_directories(dir / "in");
   // Decoded, the image is 1.08 MB (its pixel file does not fit in 700 kB); its blurred PNG fits.
   const cv::Mat image = photo_like(600, 600, 9);
@@ -170,14 +167,11 @@ TEST_CASE("a disk that fills up mid-job: those tasks fail, nothing partial, earl
   TempDir dir;
   const fs::path outdir = dir / "small_disk";
   fs::create_directories(outdir);
-  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=600k tmpfs " + quoted(outdir) + " 2>/dev/null").c_str()) != 0) {
+  const TmpfsMount disk(outdir, "size=600k");
+  if (!disk.mounted()) {
     WARN("skipped: needs root to mount a small tmpfs");
     return;
   }
-  struct Unmount {
-    fs::path path;
-    ~Unmount() { std::system(("umount " + quoted(path)).c_str()); }
-  } unmount{outdir};
   fs::create_directories(dir / "in");
   // Noise does not compress: each PNG output is about 150 kB, so the 600 kB disk holds three of them.
   for (int i = 0; i < 8; ++i) REQUIRE(cv::imwrite((dir / "in" / ("n" + std::to_string(i) + ".png")).string(), noise(160, 300, i)));

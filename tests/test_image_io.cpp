@@ -759,14 +759,11 @@ TEST_CASE("write_file_atomic on a full disk and a read-only file system", "[bad_
   const fs::path full = dir / "full", readonly = dir / "ro";
   fs::create_directory(full);
   fs::create_directory(readonly);
-  if (std::system(("mount -t tmpfs -o size=64k tmpfs '" + full.string() + "' 2>/dev/null").c_str()) != 0) {
+  const TmpfsMount full_disk(full, "size=64k");
+  if (!full_disk.mounted()) {
     WARN("mount -t tmpfs failed (no CAP_SYS_ADMIN?): disk-full check skipped");
     return;
   }
-  struct Unmount {
-    fs::path path;
-    ~Unmount() { (void)std::system(("umount '" + path.string() + "'").c_str()); }
-  } unmount{full};
 
   const std::vector<uint8_t> earlier(16 * 1024, 'e');
   REQUIRE(dips::write_file_atomic(full / "earlier.png", earlier).ok());
@@ -790,8 +787,8 @@ TEST_CASE("write_file_atomic on a full disk and a read-only file system", "[bad_
   // The space of the failed writes was given back: a file that fits still goes in.
   CHECK(dips::write_file_atomic(full / "fits.png", std::vector<uint8_t>(8 * 1024, 'f')).ok());
 
-  if (std::system(("mount -t tmpfs -o ro,size=64k tmpfs '" + readonly.string() + "' 2>/dev/null").c_str()) == 0) {
-    Unmount unmount_ro{readonly};
+  const TmpfsMount readonly_disk(readonly, "ro,size=64k");
+  if (readonly_disk.mounted()) {
     status = dips::write_file_atomic(readonly / "out.png", earlier);
     REQUIRE_FALSE(status.ok());
     CHECK_THAT(status.message(), Contains("Read-only file system"));
