@@ -1,5 +1,6 @@
 #include "dips/json_line.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -41,7 +42,13 @@ JsonLine& JsonLine::value(std::string_view text) {
     return *this;
   }
   out_ += '"';
-  for (const char c : text) {
+  // Runs of plain characters go in at once: names are long and rarely need escapes.
+  size_t plain = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
+    out_.append(text.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"': out_ += "\\\""; break;
       case '\\': out_ += "\\\\"; break;
@@ -50,24 +57,25 @@ JsonLine& JsonLine::value(std::string_view text) {
       case '\n': out_ += "\\n"; break;
       case '\r': out_ += "\\r"; break;
       case '\t': out_ += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) fmt::format_to(std::back_inserter(out_), "\\u{:04x}", static_cast<unsigned>(c));
-        else out_ += c;
+      default: fmt::format_to(std::back_inserter(out_), FMT_COMPILE("\\u{:04x}"), static_cast<unsigned>(c));
     }
   }
+  out_.append(text.data() + plain, text.size() - plain);
   out_ += '"';
   return *this;
 }
 
 JsonLine& JsonLine::value(int64_t number) {
   separate();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  const fmt::format_int digits(number);
+  out_.append(digits.data(), digits.size());
   return *this;
 }
 
 JsonLine& JsonLine::value(uint64_t number) {
   separate();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  const fmt::format_int digits(number);
+  out_.append(digits.data(), digits.size());
   return *this;
 }
 
@@ -81,7 +89,7 @@ JsonLine& JsonLine::value(double number) {
     return *this;
   }
   const size_t start = out_.size();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  fmt::format_to(std::back_inserter(out_), FMT_COMPILE("{}"), number);
   if (out_.find_first_of(".e", start) == std::string::npos) out_ += ".0";
   return *this;
 }

@@ -143,7 +143,8 @@ std::string task_line(const TaskRecord& r) {
     if (!r.thumbnail_output.empty()) line.field("output", r.thumbnail_output);
     line.end_object();
   }
-  return line.end_object().text();
+  line.end_object();
+  return std::move(line).take();
 }
 
 std::string unfinished_task_line(const UnfinishedTaskRecord& r) {

@@ -263,12 +263,17 @@ class Reader {
   std::string error_;
 };
 
+template <typename Item>
+const Item& item_ref(const Item& item) { return item; }
+template <typename Item>
+const Item& item_ref(const Item* item) { return *item; }
+
 // Magic, item count and the ids, then the head size: the ids stay readable when the rest is broken.
 template <typename Item>
 size_t put_prologue(Writer& w, uint32_t magic, const std::vector<Item>& items) {
   w.put(magic);
   w.put<uint32_t>(static_cast<uint32_t>(items.size()));
-  for (const Item& item : items) w.put(item.piece_id);
+  for (const auto& item : items) w.put(item_ref(item).piece_id);
   const size_t head_size_at = w.size();
   w.put<uint64_t>(0);
   return head_size_at;
@@ -349,10 +354,11 @@ OutMessage encode_ping() {
   return ping;
 }
 
-OutMessage encode_work(const std::vector<WorkItem>& items) {
+OutMessage encode_work(const std::vector<const WorkItem*>& items) {
   Writer w;
   const size_t head_size_at = put_prologue(w, kWorkMagic, items);
-  for (const WorkItem& m : items) {
+  for (const WorkItem* item : items) {
+    const WorkItem& m = *item;
     w.put(static_cast<uint8_t>(m.source));
     w.put_string(m.path);
     w.put_payload(m.file);
@@ -376,6 +382,13 @@ OutMessage encode_work(const std::vector<WorkItem>& items) {
     w.put<uint8_t>(m.replace);
   }
   return w.finish(head_size_at);
+}
+
+OutMessage encode_work(const std::vector<WorkItem>& items) {
+  std::vector<const WorkItem*> pointers;
+  pointers.reserve(items.size());
+  for (const WorkItem& item : items) pointers.push_back(&item);
+  return encode_work(pointers);
 }
 
 Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<WorkItem>* items) {

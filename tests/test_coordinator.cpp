@@ -86,6 +86,37 @@ TEST_CASE("an output made after the job was listed is kept: its task fails, the 
   CHECK(grayscale_job(dir.path(), &options)[0].output_exists);  // listed now, it is seen at once
 }
 
+TEST_CASE("outputs go to folders that alternate, nest and share a name's prefix: each is made", "[coordinator]") {
+  // Rank 0 makes an output's folder once and remembers the last: a file in a folder below it, beside it
+  // under a longer name, or back in an earlier one must still find its folder there.
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  const std::vector<std::string> outputs = {"a/1.png", "b/2.png", "a/3.png", "a/sub/4.png", "a/sub/5.png", "ab/6.png", "a/7.png", "8.png"};
+  std::string manifest;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const fs::path input = dir / "in" / (std::to_string(i) + ".png");
+    REQUIRE(cv::imwrite(input.string(), photo_like(20 + static_cast<int>(i), 30, static_cast<int>(i))));
+    manifest += input.string() + "\tgrayscale\t" + outputs[i] + "\n";
+  }
+  write_text(dir / "job.tsv", manifest);
+  Options options;
+  const std::string job = (dir / "job.tsv").string(), out = (dir / "out").string();
+  const char* argv[] = {"dips", "--quiet", "--manifest", job.c_str(), "--output", out.c_str()};
+  REQUIRE(parse_options(6, argv, &options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  auto transport = make_local_transport(1);
+  REQUIRE(run_coordinator(options, *transport, std::move(tasks), "test") == ExitCode::kOk);
+  Pipeline pipeline;
+  REQUIRE(parse_pipeline("grayscale", &pipeline).ok());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    INFO(outputs[i]);
+    OpResult expected;
+    REQUIRE(run_pipeline_whole(cv::imread((dir / "in" / (std::to_string(i) + ".png")).string()), pipeline, &expected).ok());
+    CHECK(identical(read_output(dir / "out" / outputs[i]), expected.image));
+  }
+}
+
 TEST_CASE("a job's first message to a worker carries a few files, not all of them", "[coordinator]") {
   // Before any piece is measured the cost model guesses slow (50 ms a file), so that work spreads as it is
   // learned: files whose size rank 0 did not measure count as a megabyte each, not as one byte.

@@ -40,6 +40,7 @@ class JsonLine {
     return end_array();
   }
   const std::string& text() const { return out_; }
+  std::string take() && { return std::move(out_); }
 
  private:
   JsonLine& open(char bracket);

@@ -139,6 +139,8 @@ struct HelloReply {
 
 // Serialises a batch (little-endian, length-prefixed fields; large payloads become parts, 64-byte aligned).
 OutMessage encode_work(const std::vector<WorkItem>& items);
+// The same from items that stay where they are (rank 0 keeps every piece it sends, to send it again).
+OutMessage encode_work(const std::vector<const WorkItem*>& items);
 OutMessage encode_result(const std::vector<ResultItem>& items);
 std::vector<uint8_t> encode_hello(const Hello& hello);
 std::vector<uint8_t> encode_hello_reply(const HelloReply& reply);
