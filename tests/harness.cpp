@@ -142,6 +142,7 @@ std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
 cv::Mat read_output(const fs::path& path) { return cv::imread(path.string(), cv::IMREAD_UNCHANGED); }
 
 TmpfsMount::TmpfsMount(const fs::path& folder, const std::string& options) : folder_(folder) {
+  fs::create_directories(folder);
   mounted_ = ::geteuid() == 0 && std::system(("mount -t tmpfs -o " + options + " tmpfs " + quoted(folder) + " 2>/dev/null").c_str()) == 0;
 }
 

@@ -79,7 +79,7 @@ cv::Mat read_output(const std::filesystem::path& path);
 // being written, pixel files of images in bands. None may be left after a job.
 std::vector<std::string> dips_temp_files(const std::filesystem::path& dir);
 
-// A tmpfs mounted on an existing folder while this object lives (a small disk that fills up, a read-only
+// A tmpfs mounted on a folder (made if missing) while this object lives (a small disk that fills up, a read-only
 // file system), with mount's -o options ("size=600k", "ro,size=64k"). Mounting needs root with
 // CAP_SYS_ADMIN: mounted() says whether it worked, for the test to skip when not.
 class TmpfsMount {

@@ -140,7 +140,6 @@ TEST_CASE("an unreadable file fails alone (not as root)", "[badinput]") {
 TEST_CASE("a disk without room for a banded image's pixel file: the pixels go through rank 0, the output is exact", "[badinput]") {
   TempDir dir;
   const fs::path outdir = dir / "small_disk";
-  fs::create_directories(outdir);
   const TmpfsMount disk(outdir, "size=700k");
   if (!disk.mounted()) {
     WARN("skipped: needs root to mount a small tmpfs");
@@ -166,7 +165,6 @@ TEST_CASE("a disk without room for a banded image's pixel file: the pixels go th
 TEST_CASE("a disk that fills up mid-job: those tasks fail, nothing partial, earlier outputs intact", "[badinput]") {
   TempDir dir;
   const fs::path outdir = dir / "small_disk";
-  fs::create_directories(outdir);
   const TmpfsMount disk(outdir, "size=600k");
   if (!disk.mounted()) {
     WARN("skipped: needs root to mount a small tmpfs");
