@@ -23,6 +23,7 @@ PACKAGES=(
   libboost-program-options-dev                # command line
   libcpp-httplib-dev                          # the live dashboard (--dashboard)
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting
+  libsimdjson-dev                             # reading journals for the report page
   catch2                                      # tests (v2)
   iproute2 util-linux procps                  # multi-host rehearsal (ip netns), kill/pgrep in tests
   python3                                     # scripts/mutate.py (ctest mutations_match)

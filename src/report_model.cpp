@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <simdjson.h>
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -45,21 +46,76 @@ std::vector<int> integers(const Json& j, const char* key) {
   return values;
 }
 
-std::vector<std::string> strings(const Json& j, const char* key) {
-  std::vector<std::string> values;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) return values;
-  for (const Json& v : *it) {
-    if (v.is_string()) values.push_back(v.get<std::string>());
+// The same readings of a line parsed by simdjson: a missing key or a value of another type gives the fallback.
+using Element = simdjson::dom::element;
+
+bool has(const Element& j, const char* key) { return !j[key].error(); }
+
+std::string text(const Element& j, const char* key) {
+  std::string_view value;
+  return j[key].get(value) ? std::string() : std::string(value);
+}
+
+double number(const Element& value, double fallback = 0) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::INT64: return static_cast<double>(int64_t(value));
+    case simdjson::dom::element_type::UINT64: return static_cast<double>(uint64_t(value));
+    case simdjson::dom::element_type::DOUBLE: return double(value);
+    default: return fallback;
   }
+}
+
+double number(const Element& j, const char* key, double fallback = 0) {
+  Element value;
+  return j[key].get(value) ? fallback : number(value, fallback);
+}
+
+// As nlohmann's get<int64_t>() of any integer: an unsigned one above INT64_MAX wraps.
+bool integer_of(const Element& value, int64_t* out) {
+  if (value.type() == simdjson::dom::element_type::INT64) *out = int64_t(value);
+  else if (value.type() == simdjson::dom::element_type::UINT64) *out = static_cast<int64_t>(uint64_t(value));
+  else return false;
+  return true;
+}
+
+int64_t integer(const Element& j, const char* key, int64_t fallback = 0) {
+  Element value;
+  int64_t out = fallback;
+  if (!j[key].get(value)) integer_of(value, &out);
+  return out;
+}
+
+// Calls `visit` with each value of the array at `key`, if there is one.
+template <typename Visit>
+void for_each_in(const Element& j, const char* key, Visit visit) {
+  simdjson::dom::array array;
+  if (j[key].get(array)) return;
+  for (Element value : array) visit(value);
+}
+
+std::vector<int> integers(const Element& j, const char* key) {
+  std::vector<int> values;
+  for_each_in(j, key, [&](const Element& v) {
+    int64_t value = 0;
+    if (integer_of(v, &value)) values.push_back(static_cast<int>(value));
+  });
+  return values;
+}
+
+std::vector<std::string> strings(const Element& j, const char* key) {
+  std::vector<std::string> values;
+  for_each_in(j, key, [&](const Element& v) {
+    std::string_view value;
+    if (!v.get(value)) values.emplace_back(value);
+  });
   return values;
 }
 
 // Only base64 text goes into the page's image sources.
-std::string thumbnail(const Json& line, const char* which) {
-  auto thumbnails = line.find("thumbnails");
-  if (thumbnails == line.end() || !thumbnails->is_object()) return {};
-  std::string value = text(*thumbnails, which);
+std::string thumbnail(const Element& line, const char* which) {
+  Element thumbnails;
+  if (line["thumbnails"].get(thumbnails)) return {};
+  std::string value = text(thumbnails, which);
   const bool base64 = value.size() <= kMaxThumbnailChars && value.size() % 4 == 0 &&
                       std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isalnum(c) || c == '+' || c == '/' || c == '='; });
   return base64 ? value : std::string();
@@ -71,24 +127,37 @@ std::string task_key(const std::string& input, const std::string& ops, const std
 
 }  // namespace
 
+ReportModel::ReportModel() : parser_(std::make_unique<simdjson::dom::parser>()) {}
+ReportModel::~ReportModel() = default;
+ReportModel::ReportModel(ReportModel&&) noexcept = default;
+ReportModel& ReportModel::operator=(ReportModel&&) noexcept = default;
+
 bool ReportModel::add_line(std::string_view line_text) {
-  const Json line = Json::parse(line_text.begin(), line_text.end(), nullptr, false);
+  Element line;
+  const bool object = !parser_->parse(line_text.data(), line_text.size()).get(line) && line.is_object();
+  // Lines kept whole are few (a run's header and summary, events): they are read again into nlohmann's JSON
+  // (both parsers are strict: what one accepts the other does, but no exception may depend on that).
+  const auto whole = [&] {
+    Json parsed = Json::parse(line_text.begin(), line_text.end(), nullptr, false);
+    return parsed.is_object() ? parsed : Json::object();
+  };
   if (!header_seen_) {
-    if (line.is_discarded() || !line.is_object() || !line.contains("dips_report")) return false;
+    if (!object || !has(line, "dips_report")) return false;
     header_seen_ = true;
-    start_run(line, static_cast<int>(integer(line, "dips_report", 1)));
+    start_run(whole(), static_cast<int>(integer(line, "dips_report", 1)));
     return true;
   }
-  if (line.is_discarded() || !line.is_object()) return true;  // a line torn by a crash
+  if (!object) return true;  // a line torn by a crash
   if (text(line, "run") == "continued") {
-    start_run(line, static_cast<int>(integer(line, "dips_report", 1)));
-  } else if (line.contains("summary") && line["summary"].is_object()) {
+    start_run(whole(), static_cast<int>(integer(line, "dips_report", 1)));
+  } else if (Element summary; !line["summary"].get(summary) && summary.is_object()) {
     Run& run = current_run();
-    run.summary = line["summary"];
-    run.t_end = std::max(run.t_end, number(run.summary, "wall_s"));
-  } else if (line.contains("event")) {
-    add_event(line);
-  } else if (line.contains("input") && line.contains("status")) {
+    run.summary = whole()["summary"];
+    run.t_end = std::max(run.t_end, number(summary, "wall_s"));
+  } else if (has(line, "event")) {
+    if (text(line, "event") == "task_unfinished") add_task(line, "unfinished");
+    else add_event(whole());
+  } else if (has(line, "input") && has(line, "status")) {
     add_task(line, text(line, "status") == "ok" ? "ok" : "error");
   }
   return true;
@@ -136,7 +205,7 @@ uint8_t ReportModel::intern(std::vector<std::string>& table, const std::string& 
   return static_cast<uint8_t>(table.size() - 1);
 }
 
-void ReportModel::add_task(const Json& line, const std::string& status) {
+void ReportModel::add_task(const Element& line, const std::string& status) {
   Run& run = current_run();
   const uint32_t run_index = static_cast<uint32_t>(runs_.size() - 1);
   Task task;
@@ -158,63 +227,58 @@ void ReportModel::add_task(const Json& line, const std::string& status) {
   if (!thumb_in.empty() || !thumb_out.empty()) task.thumbs = std::make_unique<Thumbnails>(Thumbnails{std::move(thumb_in), std::move(thumb_out)});
   const uint32_t task_index = static_cast<uint32_t>(tasks_.size());
   double last_done = 0;
-  auto pieces = line.find("pieces");
-  if (pieces != line.end() && pieces->is_array()) {
-    for (const Json& p : *pieces) {
-      if (!p.is_object()) continue;
-      Piece piece;
-      piece.run = run_index;
-      piece.task = task_index;
-      piece.kind = intern(kinds_, text(p, "kind"));
-      piece.stage = static_cast<int>(integer(p, "stage"));
-      auto rows = p.find("rows");
-      if (rows != p.end() && rows->is_array() && rows->size() == 2 && (*rows)[0].is_number_integer() && (*rows)[1].is_number_integer()) {
-        piece.row0 = (*rows)[0].get<int>();
-        piece.row1 = (*rows)[1].get<int>();
-      }
-      piece.worker = static_cast<int>(integer(p, "worker", -1));
-      piece.sent = static_cast<float>(number(p, "sent"));
-      piece.done = static_cast<float>(number(p, "done"));
-      piece.compute_ms = static_cast<float>(number(p, "compute_ms"));
-      piece.id = static_cast<uint64_t>(std::max<int64_t>(0, integer(p, "id")));
-      // Version 1 has no outcome: a result that did not count was an error if it came, else cancelled.
-      std::string outcome = text(p, "outcome");
-      const bool ok = p.contains("ok") && p["ok"].is_boolean() && p["ok"].get<bool>();
-      if (outcome.empty()) outcome = ok ? "ok" : piece.done > 0 ? "error" : "cancelled";
-      if (status == "unfinished" && outcome == "cancelled") outcome = "unfinished";
-      piece.outcome = intern(outcomes_, outcome);
-      const std::vector<int> lost_on = integers(p, "lost_on");
-      auto lost_sent = p.find("lost_sent");
-      piece.lost_begin = static_cast<uint32_t>(lost_.size());
-      for (size_t i = 0; i < lost_on.size(); ++i) {
-        Lost lost;
-        lost.worker = lost_on[i];
-        if (lost_sent != p.end() && lost_sent->is_array() && i < lost_sent->size() && (*lost_sent)[i].is_number()) {
-          lost.sent = (*lost_sent)[i].get<float>();
-        }
-        lost_.push_back(lost);
-        if (std::find(task.lost.begin(), task.lost.end(), lost.worker) == task.lost.end()) task.lost.push_back(lost.worker);
-      }
-      piece.lost_end = static_cast<uint32_t>(lost_.size());
-      last_done = std::max(last_done, static_cast<double>(piece.done));
-      pieces_.push_back(piece);
+  for_each_in(line, "pieces", [&](const Element& p) {
+    if (!p.is_object()) return;
+    Piece piece;
+    piece.run = run_index;
+    piece.task = task_index;
+    piece.kind = intern(kinds_, text(p, "kind"));
+    piece.stage = static_cast<int>(integer(p, "stage"));
+    simdjson::dom::array rows;
+    int64_t row0 = 0, row1 = 0;
+    if (!p["rows"].get(rows) && rows.size() == 2 && integer_of(rows.at(0).value_unsafe(), &row0) && integer_of(rows.at(1).value_unsafe(), &row1)) {
+      piece.row0 = static_cast<int>(row0);
+      piece.row1 = static_cast<int>(row1);
     }
-  }
-  auto rank0 = line.find("rank0");
-  if (rank0 != line.end() && rank0->is_array()) {
-    for (const Json& s : *rank0) {
-      if (!s.is_object()) continue;
-      Span span;
-      span.run = run_index;
-      span.task = task_index;
-      span.op = intern(ops_, text(s, "op"));
-      span.t0 = static_cast<float>(number(s, "t0"));
-      span.t1 = static_cast<float>(number(s, "t1"));
-      span.bytes = static_cast<uint64_t>(std::max(0.0, number(s, "bytes")));
-      last_done = std::max(last_done, static_cast<double>(span.t1));
-      spans_.push_back(span);
+    piece.worker = static_cast<int>(integer(p, "worker", -1));
+    piece.sent = static_cast<float>(number(p, "sent"));
+    piece.done = static_cast<float>(number(p, "done"));
+    piece.compute_ms = static_cast<float>(number(p, "compute_ms"));
+    piece.id = static_cast<uint64_t>(std::max<int64_t>(0, integer(p, "id")));
+    // Version 1 has no outcome: a result that did not count was an error if it came, else cancelled.
+    std::string outcome = text(p, "outcome");
+    bool ok = false;
+    if (p["ok"].get(ok)) ok = false;
+    if (outcome.empty()) outcome = ok ? "ok" : piece.done > 0 ? "error" : "cancelled";
+    if (status == "unfinished" && outcome == "cancelled") outcome = "unfinished";
+    piece.outcome = intern(outcomes_, outcome);
+    const std::vector<int> lost_on = integers(p, "lost_on");
+    simdjson::dom::array lost_sent;
+    const bool has_lost_sent = !p["lost_sent"].get(lost_sent);
+    piece.lost_begin = static_cast<uint32_t>(lost_.size());
+    for (size_t i = 0; i < lost_on.size(); ++i) {
+      Lost lost;
+      lost.worker = lost_on[i];
+      if (has_lost_sent && i < lost_sent.size()) lost.sent = static_cast<float>(number(lost_sent.at(i).value_unsafe(), lost.sent));
+      lost_.push_back(lost);
+      if (std::find(task.lost.begin(), task.lost.end(), lost.worker) == task.lost.end()) task.lost.push_back(lost.worker);
     }
-  }
+    piece.lost_end = static_cast<uint32_t>(lost_.size());
+    last_done = std::max(last_done, static_cast<double>(piece.done));
+    pieces_.push_back(piece);
+  });
+  for_each_in(line, "rank0", [&](const Element& s) {
+    if (!s.is_object()) return;
+    Span span;
+    span.run = run_index;
+    span.task = task_index;
+    span.op = intern(ops_, text(s, "op"));
+    span.t0 = static_cast<float>(number(s, "t0"));
+    span.t1 = static_cast<float>(number(s, "t1"));
+    span.bytes = static_cast<uint64_t>(std::max(0.0, number(s, "bytes")));
+    last_done = std::max(last_done, static_cast<double>(span.t1));
+    spans_.push_back(span);
+  });
   if (task.t < 0 && last_done > 0) task.t = last_done;  // version 1: when its last piece came back
   run.t_end = std::max(run.t_end, task.t);
   const uint64_t key = std::hash<std::string>{}(task_key(task.input, task.ops, task.output));
@@ -234,7 +298,6 @@ void ReportModel::add_task(const Json& line, const std::string& status) {
 
 void ReportModel::add_event(const Json& line) {
   const std::string event = text(line, "event");
-  if (event == "task_unfinished") return add_task(line, "unfinished");
   Run& run = current_run();
   run.t_end = std::max(run.t_end, number(line, "t"));
   if (line.contains("worker") && line["worker"].is_number_integer()) {

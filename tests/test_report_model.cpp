@@ -57,7 +57,7 @@ const char* kVersion2 = R"({"dips_report":2,"dips_version":"0.2.0","command":"di
 {"event":"worker_lost","worker":2,"t":0.5,"why":"no answer within 1.5 s","pieces":1,"piece_ids":[2]}
 {"event":"piece_resent","piece":2,"task":1,"kind":"band","from":2,"to":1,"t":0.51}
 {"input":"in/a.png","output":"out/a.png","ops":"blur=3","status":"ok","error":null,"decoded":["hi"],"width":10,"height":20,"ms":5,"ranks":[1],"pieces":[{"kind":"file","stage":0,"worker":1,"sent":0.02,"done":0.1,"compute_ms":50,"queue_ms":1,"bytes_out":0,"bytes_in":0,"ok":true,"id":1,"outcome":"ok"}],"task":0,"t":0.1,"thumbnails":{"input":"/9j/AA==","output":"<script>"}}
-{"input":"in/b.png","output":"out/b.png","ops":"blur=3","status":"ok","error":null,"decoded":[],"width":10,"height":40,"ms":9,"ranks":[1],"pieces":[{"kind":"decode","stage":0,"worker":1,"sent":0.03,"done":0.2,"compute_ms":10,"queue_ms":1,"bytes_out":0,"bytes_in":400,"ok":true,"id":3,"outcome":"ok"},{"kind":"band","stage":0,"rows":[0,20],"worker":1,"lost_on":[2],"sent":0.51,"done":0.6,"compute_ms":30,"queue_ms":1,"bytes_out":200,"bytes_in":200,"ok":true,"id":2,"lost_sent":[0.25],"outcome":"ok"}],"task":1,"t":0.7,"rank0":[{"op":"header","t0":0.02,"t1":0.021,"bytes":64},{"op":"stitch","t0":0.6,"t1":0.61,"bytes":0}]}
+{"input":"in/b.png","output":"out/b.png","ops":"blur=3","status":"ok","error":null,"decoded":[],"width":10,"height":40,"ms":9,"ranks":[1],"pieces":[{"kind":"decode","stage":0,"worker":1,"sent":0.03,"done":0.2,"compute_ms":10,"queue_ms":1,"bytes_out":0,"bytes_in":400,"ok":true,"id":3,"outcome":"ok"},{"kind":"band","stage":0,"rows":[20,40],"worker":1,"lost_on":[2],"sent":0.51,"done":0.6,"compute_ms":30,"queue_ms":1,"bytes_out":200,"bytes_in":200,"ok":true,"id":2,"lost_sent":[0.25],"outcome":"ok"}],"task":1,"t":0.7,"rank0":[{"op":"header","t0":0.02,"t1":0.021,"bytes":64},{"op":"stitch","t0":0.6,"t1":0.61,"bytes":0}]}
 {"event":"task_unfinished","task":2,"input":"in/c.png","output":"out/c.png","ops":"blur=3","status":"unfinished","t":0.8,"pieces":[{"kind":"file","stage":0,"worker":1,"sent":0.7,"done":0,"compute_ms":0,"queue_ms":0,"bytes_out":0,"bytes_in":0,"ok":false,"id":4,"outcome":"unfinished"}]}
 {"summary":{"tasks":3,"ok":2,"failed":0,"skipped":0,"unfinished":1,"wall_s":0.9,"megapixels":0.0006,"mp_per_s":0.001,"workers":2,"workers_lost":[2],"io":"shared","rank0_cpu_s":0.1,"rank0_peak_rss_mb":30,"exit_code":3}}
 )";
@@ -134,6 +134,8 @@ TEST_CASE("report model: a version 2 journal", "[report_model]") {
   for (const Json& piece : data["pieces"]) {
     if (piece[11] != 2) continue;
     found = true;
+    CHECK(piece[4] == 20);  // its rows
+    CHECK(piece[5] == 40);
     CHECK(piece[6] == 1);
     CHECK(piece[12] == Json::parse("[[2, 0.25]]"));
     CHECK(data["kinds"][piece[2].get<size_t>()] == "band");
@@ -141,6 +143,16 @@ TEST_CASE("report model: a version 2 journal", "[report_model]") {
   CHECK(found);
   CHECK(task_named(data, "in/c.png")["status"] == "unfinished");
   CHECK(outcome(data, data["pieces"].back()) == "unfinished");
+  // A task line's fields as the gallery shows them.
+  const Json& a = task_named(data, "in/a.png");
+  CHECK(a["decoded"] == std::vector<std::string>{"hi"});
+  CHECK(a["output"] == "out/a.png");
+  CHECK(a["ops"] == "blur=3");
+  CHECK(a["width"] == 10);
+  CHECK(a["height"] == 20);
+  CHECK(a["ms"] == 5.0);
+  CHECK(a["ranks"] == std::vector<int>{1});
+  CHECK(a["error"] == "");
   REQUIRE(data["rank0"].size() == 2);
   CHECK(data["ops"][data["rank0"][1][2].get<size_t>()] == "stitch");
   // Thumbnails: base64 only; anything else is left out.
