@@ -119,14 +119,30 @@ fs::path full_canonical_or_lexical(const fs::path& absolute) {
 // weakly_canonical of a path, else its lexical form. A job names thousands of files in a few folders, and
 // resolving every component of every name cost ~30 system calls per file (a 20,000-file folder took
 // seconds to list): each folder is resolved once, a name in it only when it is a symbolic link itself.
-// While a job is built (on one thread, its folders unchanged meanwhile): resolved folders by name.
-thread_local std::unordered_map<std::string, fs::path>* resolved_folders = nullptr;
+// While a job is built (on one thread, its folders unchanged meanwhile): resolved folders by name, and the
+// working folder (fs::absolute asked the kernel for it at every relative name: a tenth of the listing of a
+// 100,000-task manifest).
+struct ResolvedFolders {
+  std::unordered_map<std::string, fs::path> folders;
+  fs::path working = working_folder();  // empty if it is gone: fs::absolute then says so, as before
+
+  static fs::path working_folder() {
+    std::error_code ec;
+    return fs::current_path(ec);
+  }
+};
+thread_local ResolvedFolders* resolved_folders = nullptr;
 
 struct ResolvedFoldersScope {
-  std::unordered_map<std::string, fs::path> folders;
-  ResolvedFoldersScope() { resolved_folders = &folders; }
+  ResolvedFolders resolved;
+  ResolvedFoldersScope() { resolved_folders = &resolved; }
   ~ResolvedFoldersScope() { resolved_folders = nullptr; }
 };
+
+fs::path absolute_name(const fs::path& path) {
+  if (resolved_folders == nullptr || resolved_folders->working.empty() || path.is_absolute() || path.empty()) return fs::absolute(path);
+  return resolved_folders->working / path;
+}
 
 // Whether an absolute name is already in normal form with a file name at its end (no "." or ".."
 // component, no empty one): on the string, since lexically_normal() allocated a list per call.
@@ -144,7 +160,7 @@ bool plain_absolute(const std::string& name) {
 
 fs::path resolved_folder(const std::string& folder) {
   if (resolved_folders == nullptr) return full_canonical_or_lexical(folder);
-  auto [it, fresh] = resolved_folders->emplace(folder, fs::path());
+  auto [it, fresh] = resolved_folders->folders.emplace(folder, fs::path());
   if (fresh) it->second = full_canonical_or_lexical(folder);
   return it->second;
 }
@@ -158,7 +174,7 @@ enum class LastName {
 // *exists, when given, says whether anything has the path's name (a file, a link, even a broken one). A
 // name known to be no link, whose existence is not asked, costs no system call.
 fs::path canonical_or_lexical(const fs::path& path, bool* exists = nullptr, LastName last = LastName::kUnknown) {
-  const fs::path absolute = fs::absolute(path);
+  const fs::path absolute = absolute_name(path);
   const std::string& name = absolute.native();
   std::error_code ec;
   if (resolved_folders == nullptr || !plain_absolute(name)) {
@@ -339,7 +355,7 @@ void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Pro
 }  // namespace
 
 Status resolve_output(const fs::path& output_dir, const fs::path& requested, fs::path* resolved, bool* exists) {
-  const fs::path dir = resolved_folder(fs::absolute(output_dir).native());
+  const fs::path dir = resolved_folder(absolute_name(output_dir).native());
   // An absolute request is resolved like the directory, so that a symlinked OUTDIR named either way matches.
   const fs::path joined = (requested.is_absolute() ? canonical_or_lexical(requested) : dir / requested).lexically_normal();
   if (!names_a_file(requested) || !names_a_file(joined) || joined == dir) {
