@@ -61,8 +61,9 @@ class LocalTransport : public Transport {
       stop.head = {static_cast<uint8_t>(interrupted ? 0 : 1)};
       send(0, Tag::kStop, std::move(stop));
       stopped_ = true;
+      clean_ = !interrupted;
     }
-    return !interrupted;
+    return clean_;
   }
 
  private:
@@ -70,6 +71,7 @@ class LocalTransport : public Transport {
   LocalLink link_;
   std::thread thread_;
   bool stopped_ = false;
+  bool clean_ = false;
 };
 
 }  // namespace

@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "dips/coverage.h"
@@ -298,7 +300,9 @@ class MpiTransport : public Transport {
   }
 
   bool shutdown(bool interrupted) override {
+    if (shut_down_) return *shut_down_;
     const bool clean = abandoned_.empty() && spawned_ == 0 && !interrupted;
+    shut_down_ = clean;
     for (int worker : workers_) {
       if (retired_.count(worker)) continue;
       OutMessage stop;
@@ -349,6 +353,7 @@ class MpiTransport : public Transport {
   std::set<int> abandoned_, retired_;
   std::vector<PendingSend> sends_, graveyard_;
   Receiver receiver_;
+  std::optional<bool> shut_down_;  // shutdown's answer, once the workers were told to stop
 };
 
 class MpiCoordinatorLink : public CoordinatorLink {
@@ -404,10 +409,27 @@ std::unique_ptr<CoordinatorLink> make_mpi_coordinator_link(const MpiWorld& world
   return std::make_unique<MpiCoordinatorLink>(comm);
 }
 
+namespace {
+
+// Whether mpirun lets a rank end without MPI_Finalize (dips-run asks it to: --mca
+// orte_allowed_exit_without_sync 1, which mpirun passes on to the ranks as an environment variable).
+bool exit_without_finalize_allowed() {
+  const char* value = std::getenv("OMPI_MCA_orte_allowed_exit_without_sync");
+  if (value == nullptr) return false;
+  const std::string text = value;
+  return text == "1" || text == "true" || text == "yes";
+}
+
+}  // namespace
+
 void mpi_end(bool clean, int code) {
   std::fflush(stdout);
   std::fflush(stderr);
-  if (clean) {
+  // MPI_Finalize is the slowest part of a job's end (an MPI program that does nothing else ended 0.06-0.09 s
+  // sooner at 3 ranks without it, 0.25-0.35 s at 17). Where mpirun allows it, a clean end goes without it:
+  // by now every message has been delivered (rank 0 has every result; the workers' stop has left) and every
+  // file written is closed.
+  if (clean && !exit_without_finalize_allowed()) {
     MPI_Finalize();
     return;
   }

@@ -267,6 +267,31 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
   CHECK(run.output.find("no worker left") != std::string::npos);
 }
 
+// Without dips-run, mpirun's own status is dips': no status file, and every rank ends with MPI_Finalize
+// (dips-run's ranks end without it, which mpirun allows there: --mca orte_allowed_exit_without_sync 1).
+TEST_CASE("a plain mpirun, as a user types it, exits with dips' status", "[mpi][job]") {
+  Inputs inputs;
+  const auto plain_mpirun = [&](const std::string& out) {
+    return run_shell("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " DIPS_MPIEXEC " " DIPS_MPIEXEC_NUMPROC_FLAG
+                     " 3 " DIPS_MPIEXEC_PREFLAGS " --oversubscribe --mca btl self,vader " DIPS_BINARY " --quiet --format png --op blur=3 --output " +
+                     quoted(inputs.dir / out) + " " + quoted(inputs.dir / "in"));
+  };
+  RunResult run = plain_mpirun("ok");
+  INFO(run.output);
+  CHECK(run.code == 0);
+  for (const auto& name : inputs.names) {
+    CHECK(identical(read_output(inputs.dir / "ok" / fs::path(name).replace_extension(".png")), reference(inputs.input(name), "blur=3").image));
+  }
+  {
+    std::ofstream junk(inputs.dir / "in/junk.jpg", std::ios::binary);
+    junk << "junk";
+  }
+  run = plain_mpirun("some");
+  INFO(run.output);
+  CHECK(run.code == 1);
+  CHECK(fs::exists(inputs.dir / "some/big.png"));
+}
+
 // bench/costs.sh measures rank 0 over TCP on one machine: mpirun refuses a transport list given twice, so
 // dips-run must leave out its shared-memory default when the caller names the transports.
 TEST_CASE("scripts/dips-run takes the caller's transports", "[mpi][dips-run]") {

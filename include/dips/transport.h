@@ -32,7 +32,8 @@ class Transport {
   virtual bool poll(Incoming* message) = 0;
   // The worker is dead or hung: ignore it from now on and ask the runtime to kill it.
   virtual void abandon(int worker) = 0;
-  // Tells the live workers to stop. After an interruption (a stop signal) they exit at once, removing the
+  // Tells the live workers to stop (once: a later call returns the first one's answer, stopping nothing
+  // more). After an interruption (a stop signal) they exit at once, removing the
   // temporary files of outputs they were writing: a piece may still be computing, and the runtime may be
   // tearing the job down. Returns true when MPI_Finalize is safe everywhere: no worker was abandoned or
   // started and the job was not interrupted (after a death, or with started workers, it can hang: every
