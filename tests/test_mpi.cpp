@@ -260,6 +260,11 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
   run = run_dips_run(3, "--op blur=abc --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
   CHECK(run.code == 2);
   CHECK(run.output.find("1..255") != std::string::npos);
+  // A dips that cannot be started: mpirun --enable-recovery would wait for it for ever.
+  run = run_shell("env DIPS_BIN=" + quoted(inputs.dir / "no-such-dips") + " " DIPS_RUN_SCRIPT " -n 3 -- --op blur --output " +
+                  quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("is not an executable file") != std::string::npos);
   // dips-run replaces lost workers by default: --respawn 0 lets the job run out of workers.
   run = run_dips_run(3, "--respawn 0 --tile-rows 8 --op blur=3 --output " + quoted(inputs.dir / "lost") + " " + quoted(inputs.dir / "in"),
                      "DIPS_FAULT='rank:1,after:1,kind:kill;rank:2,after:1,kind:kill'");
