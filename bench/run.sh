@@ -66,10 +66,10 @@ done
 corpus=${BENCH_CORPUS:-$here/.corpus}
 bench_corpus "$corpus"
 bench_packages python3-opencv   # the pixel comparison of dips' outputs with the plain loop's
-bench_build dips dips-reference
+bench_build dips dips-reference dips-mpi-floor
 
 bench_run_dirs
-bench_snapshot "$work/bin" "$root/build/dips" "$root/build/dips-reference" "$root/scripts/dips-run"
+bench_snapshot "$work/bin" "$root/build/dips" "$root/build/dips-reference" "$root/build/dips-mpi-floor" "$root/scripts/dips-run"
 revision=$(bench_revision)
 
 logs=$results/$run_id.logs   # the logs of failed runs (all of them with --keep)
