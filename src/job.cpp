@@ -122,8 +122,13 @@ fs::path full_canonical_or_lexical(const fs::path& absolute) {
 // While a job is built (on one thread, its folders unchanged meanwhile): resolved folders by name, and the
 // working folder (fs::absolute asked the kernel for it at every relative name: a tenth of the listing of a
 // 100,000-task manifest).
+struct Folder {
+  fs::path resolved;
+  bool missing = false;  // no directory has its name: nothing is in it, no name in it needs a system call
+};
+
 struct ResolvedFolders {
-  std::unordered_map<std::string, fs::path> folders;
+  std::unordered_map<std::string, Folder> folders;
   fs::path working = working_folder();  // empty if it is gone: fs::absolute then says so, as before
 
   static fs::path working_folder() {
@@ -139,9 +144,11 @@ struct ResolvedFoldersScope {
   ~ResolvedFoldersScope() { resolved_folders = nullptr; }
 };
 
-fs::path absolute_name(const fs::path& path) {
-  if (resolved_folders == nullptr || resolved_folders->working.empty() || path.is_absolute() || path.empty()) return fs::absolute(path);
-  return resolved_folders->working / path;
+// As fs::absolute(path).native(), without building a path (which splits its components into a list).
+std::string absolute_name(const fs::path& path) {
+  if (path.is_absolute()) return path.native();
+  if (resolved_folders == nullptr || resolved_folders->working.empty() || path.empty()) return fs::absolute(path).native();
+  return (resolved_folders->working / path).native();
 }
 
 // Whether an absolute name is already in normal form with a file name at its end (no "." or ".."
@@ -158,11 +165,20 @@ bool plain_absolute(const std::string& name) {
   return true;
 }
 
+// While a job is built: a folder, resolved once.
+const Folder& folder_in_job(const std::string& folder) {
+  auto [it, fresh] = resolved_folders->folders.try_emplace(folder);
+  if (fresh) {
+    it->second.resolved = full_canonical_or_lexical(folder);
+    std::error_code ec;
+    it->second.missing = !fs::is_directory(fs::status(it->second.resolved, ec));
+  }
+  return it->second;
+}
+
 fs::path resolved_folder(const std::string& folder) {
   if (resolved_folders == nullptr) return full_canonical_or_lexical(folder);
-  auto [it, fresh] = resolved_folders->folders.emplace(folder, fs::path());
-  if (fresh) it->second = full_canonical_or_lexical(folder);
-  return it->second;
+  return folder_in_job(folder).resolved;
 }
 
 // What the caller already knows of a name's last component.
@@ -173,22 +189,33 @@ enum class LastName {
 
 // *exists, when given, says whether anything has the path's name (a file, a link, even a broken one). A
 // name known to be no link, whose existence is not asked, costs no system call.
-fs::path canonical_or_lexical(const fs::path& path, bool* exists = nullptr, LastName last = LastName::kUnknown) {
-  const fs::path absolute = absolute_name(path);
-  const std::string& name = absolute.native();
+// The same as a string: the names of a job's inputs and outputs are compared as strings.
+std::string canonical_name(const fs::path& path, bool* exists = nullptr, LastName last = LastName::kUnknown) {
+  const std::string name = absolute_name(path);
   std::error_code ec;
   if (resolved_folders == nullptr || !plain_absolute(name)) {
-    if (exists != nullptr) *exists = fs::exists(fs::symlink_status(absolute, ec));
-    return full_canonical_or_lexical(absolute);
+    if (exists != nullptr) *exists = fs::exists(fs::symlink_status(name, ec));
+    return full_canonical_or_lexical(name).native();
   }
   const size_t slash = name.rfind('/');
-  const fs::path folder = resolved_folder(slash == 0 ? std::string("/") : name.substr(0, slash));
-  fs::path resolved = folder / name.substr(slash + 1);
+  const Folder& folder = folder_in_job(slash == 0 ? std::string("/") : name.substr(0, slash));
+  const std::string& base = folder.resolved.native();
+  std::string resolved = base.back() == '/' ? base : base + '/';
+  resolved.append(name, slash + 1, std::string::npos);
   if (exists == nullptr && last == LastName::kNotLink) return resolved;
+  // The outputs of a job into a new folder: one system call for the folder instead of one per output.
+  if (folder.missing) {
+    if (exists != nullptr) *exists = false;
+    return resolved;
+  }
   const fs::file_status status = fs::symlink_status(resolved, ec);
   if (exists != nullptr) *exists = fs::exists(status);
-  if (fs::is_symlink(status)) return full_canonical_or_lexical(absolute);
+  if (fs::is_symlink(status)) return full_canonical_or_lexical(name).native();
   return resolved;
+}
+
+fs::path canonical_or_lexical(const fs::path& path, bool* exists = nullptr, LastName last = LastName::kUnknown) {
+  return canonical_name(path, exists, last);
 }
 
 // Names sorted as std::filesystem::path orders them (component by component), on the strings from
@@ -265,17 +292,17 @@ void check_outputs(std::vector<Task>& tasks, const fs::path& report, Problems* p
   inputs.reserve(tasks.size());
   outputs.reserve(tasks.size());
   for (const Task& task : tasks) {
-    inputs.insert(canonical_or_lexical(task.input, nullptr, task.input_not_link ? LastName::kNotLink : LastName::kUnknown).native());
+    inputs.insert(canonical_name(task.input, nullptr, task.input_not_link ? LastName::kNotLink : LastName::kUnknown));
   }
-  const std::string report_path = report.empty() ? std::string() : canonical_or_lexical(report).native();
+  const std::string report_path = report.empty() ? std::string() : canonical_name(report);
   if (inputs.count(report_path)) {
     problems->add(fmt::format("--report '{}' is an input of this job; inputs are never overwritten", report.string()));
   }
   for (Task& task : tasks) {
     const std::string where = task.origin.empty() ? task.input.string() : task.origin;
     // resolve_output saw whether the output exists; only one that does is looked at again.
-    std::string output = task.output_exists ? canonical_or_lexical(task.output, &task.output_exists).native()
-                                            : canonical_or_lexical(task.output, nullptr, LastName::kNotLink).native();
+    std::string output = task.output_exists ? canonical_name(task.output, &task.output_exists)
+                                            : canonical_name(task.output, nullptr, LastName::kNotLink);
     if (inputs.count(output)) {
       problems->add(fmt::format("{}: output '{}' is an input of this job; inputs are never overwritten", where, task.output.string()));
     }
@@ -355,7 +382,7 @@ void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Pro
 }  // namespace
 
 Status resolve_output(const fs::path& output_dir, const fs::path& requested, fs::path* resolved, bool* exists) {
-  const fs::path dir = resolved_folder(absolute_name(output_dir).native());
+  const fs::path dir = resolved_folder(absolute_name(output_dir));
   // An absolute request is resolved like the directory, so that a symlinked OUTDIR named either way matches.
   const fs::path joined = (requested.is_absolute() ? canonical_or_lexical(requested) : dir / requested).lexically_normal();
   if (!names_a_file(requested) || !names_a_file(joined) || joined == dir) {
