@@ -1,5 +1,6 @@
 // The transport of a single-rank run: the worker loop runs on a thread of this process and messages are
 // buffers handed over through queues, so that a single rank exercises exactly the code of a real worker.
+#include <optional>
 #include <thread>
 
 #include "dips/transport.h"
@@ -56,22 +57,19 @@ class LocalTransport : public Transport {
   }
   void abandon(int) override {}
   bool shutdown(bool interrupted) override {
-    if (!stopped_) {
-      OutMessage stop;
-      stop.head = {static_cast<uint8_t>(interrupted ? 0 : 1)};
-      send(0, Tag::kStop, std::move(stop));
-      stopped_ = true;
-      clean_ = !interrupted;
-    }
-    return clean_;
+    if (shut_down_) return *shut_down_;
+    OutMessage stop;
+    stop.head = {static_cast<uint8_t>(interrupted ? 0 : 1)};
+    send(0, Tag::kStop, std::move(stop));
+    shut_down_ = !interrupted;
+    return *shut_down_;
   }
 
  private:
   WorkQueue<Incoming> to_worker_, to_coordinator_;
   LocalLink link_;
   std::thread thread_;
-  bool stopped_ = false;
-  bool clean_ = false;
+  std::optional<bool> shut_down_;  // shutdown's answer, once the worker was told to stop
 };
 
 }  // namespace
