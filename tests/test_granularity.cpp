@@ -28,7 +28,7 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   in.live_threads = 4;
   in.band_work = 0;  // find_contours alone: nothing to cut
   CHECK_FALSE(choose_shape(in).bands);
-  in.band_work = 2;  // Canny in bands: twice the work, worth it on four threads...
+  in.band_work = 2;  // bands doing twice the work: worth it on four threads...
   CHECK(choose_shape(in).bands);
   in.live_threads = 2;  // ...not on two, even for the last task
   in.tasks_left = 1;

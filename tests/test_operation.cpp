@@ -104,6 +104,37 @@ TEST_CASE("operations: edge_detection is cv::Canny(bgr, 100, 200)", "[operations
   CHECK(cv::countNonZero(edges) > cv::countNonZero(strong));
 }
 
+// The bands of edge_detection mark each pixel as Canny at either threshold alone sees it; the strong
+// marks come from the gradient at the candidates, not from a second Canny, so they are checked against one.
+TEST_CASE("operations: edge_detection's band marks are cv::Canny at the low and at the high threshold", "[operations][canny]") {
+  const Operation& edge = op("edge_detection");
+  REQUIRE(edge.partial != nullptr);
+  const auto expect_marks = [&](const std::string& label, const cv::Mat& image) {
+    INFO(label << " " << image.cols << "x" << image.rows << " channels " << image.channels());
+    cv::Mat candidates, strong;
+    cv::Canny(image, candidates, 100, 100);
+    cv::Canny(image, strong, 200, 200);
+    cv::Mat expected(image.size(), CV_8UC1);
+    for (int y = 0; y < image.rows; ++y)
+      for (int x = 0; x < image.cols; ++x)
+        expected.at<uchar>(y, x) = strong.at<uchar>(y, x) ? kStrong : candidates.at<uchar>(y, x) ? kCandidate : kNotEdge;
+    CHECK(identical(edge.partial(image, 0), expected));
+    return cv::countNonZero(strong);
+  };
+  int strong_pixels = 0;
+  for (const Sample& sample : samples()) {
+    strong_pixels += expect_marks(sample.label, sample.image);
+    cv::Mat gray;
+    cv::cvtColor(sample.image, gray, cv::COLOR_BGR2GRAY);
+    strong_pixels += expect_marks(sample.label + " (gray)", gray);
+  }
+  // A piece that is a view into a larger image (a band's rows, a ROI): its own edges are replicated.
+  const cv::Mat photo = testing::photo_like(240, 320, 21);
+  expect_marks("rows 37..150", photo.rowRange(37, 150));
+  expect_marks("ROI", photo(cv::Rect(31, 17, 200, 101)));
+  CHECK(strong_pixels > 1000);
+}
+
 TEST_CASE("operations: color_inversion is cv::bitwise_not", "[operations]") {
   CHECK(expect_matches_direct("color_inversion", [](const cv::Mat& bgr) {
           cv::Mat out;

@@ -26,8 +26,8 @@ struct ShapeInput {
 // piece at any size: no stitching, no extra copies, codec work on the worker. Bands pay off only when
 // threads would otherwise wait: the job's last few tasks (fewer left than threads) when they are large
 // (at least kMinBandPixels), e.g. a single huge image, and only when the threads outnumber the extra work of
-// bands (band_work: Canny in bands does twice the work, so two threads gain nothing). --tile-rows N forces bands of N rows on every image
-// taller than N. Bands are sized for about two per thread and at least kBandPixels each.
+// bands (band_work: an operation whose bands did twice the work would gain nothing on two threads).
+// --tile-rows N forces bands of N rows on every image taller than N. Bands are sized for about two per thread and at least kBandPixels each.
 TaskShape choose_shape(const ShapeInput& input);
 
 // Images smaller than this are never cut automatically.

@@ -60,8 +60,9 @@ struct Operation {
   // kCanny and kHistogram: the whole result from the stitched partials (and, for kHistogram, the
   // summed 256-bin histogram of the stitched gray image). Null for the other tilings.
   cv::Mat (*finish)(const cv::Mat& stitched, const std::vector<double>& histogram);
-  // The work of its bands against the whole image's: kCanny's partial runs Canny at both thresholds (2),
-  // so bands of it pay off only with more than two threads to share them (granularity.h).
+  // The work of its bands against the whole image's (granularity.h cuts only when the threads outnumber
+  // it): kCanny's partial runs Canny once and looks at the gradient of its candidates, and one worker
+  // then joins the bands by hysteresis (measured on a 50 MP photo: ~1.15 and ~0.15 of a whole Canny).
   double band_work = 1.0;
 };
 
