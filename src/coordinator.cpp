@@ -53,8 +53,11 @@ constexpr double kGrowInterval = 2.0;
 constexpr size_t kThumbnailTasks = 100;
 constexpr size_t kThumbnailFailures = 100;
 constexpr uint16_t kThumbnailPx = 160;
-// The cost units of a whole file whose size rank 0 did not measure (see enqueue_ready).
-constexpr double kUnitsPerUnsizedFile = 1e6;
+// The cost units of a whole file whose size rank 0 did not measure (see enqueue_ready): two megabytes,
+// which the first guess prices at the scheduler's lookahead (0.1 s), so that until a file of its kind has
+// come back a worker holds one at a time (with one megabyte it took two: on photos of 0.3-0.8 s each, the
+// second then waited on a busy worker while the other ran dry at the job's end).
+constexpr double kUnitsPerUnsizedFile = 2e6;
 // The dashboard's view of rank 0: refreshed this often, with this many of the latest pieces back.
 constexpr double kPublishInterval = 0.2;
 constexpr size_t kRecentPieces = 512;
@@ -220,6 +223,7 @@ class Coordinator {
   void enqueue_ready(size_t index);
   const std::string& steps_text(const Pipeline& steps);
   void dispatch();
+  void reprice_next_piece();
   void on_result(int worker, ResultItem result);
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
@@ -653,6 +657,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   shape_input.height = height;
   shape_input.live_threads = scheduler_.live_threads();
   shape_input.tasks_left = tasks_.size() - index;
+  shape_input.other_tasks = static_cast<int>(active_.size()) - 1;
   // Without the image's size the task is not cut (choose_shape): no plan for it then.
   shape_input.band_work = height > 0 ? band_work(plan_stages(task.pipeline)) : 0;
   const TaskShape shape = choose_shape(shape_input);
@@ -703,8 +708,8 @@ void Coordinator::enqueue_ready(size_t index) {
                                                         : static_cast<double>(item.rows.in_row1 - item.rows.in_row0) * item.image_width;
     } else {
       // Per byte when rank 0 knows the file's size, else per file (a key of its own: the units differ),
-      // counted as a megabyte each, so that the first guess stays on the slow side (granularity.cpp): a
-      // job's first message to a worker carries a few photos, not hundreds.
+      // counted as kUnitsPerUnsizedFile each, so that the first guess stays on the slow side
+      // (granularity.cpp): a job's first message to a worker carries one photo, not hundreds.
       const bool sized = active.file_size > 0;
       entry.cost_key = kind + ":" + steps_text(item.steps) + task.input.extension().string() + (sized ? "" : "/file");
       entry.cost_units = sized ? static_cast<double>(active.file_size) : kUnitsPerUnsizedFile;
@@ -721,12 +726,26 @@ void Coordinator::enqueue_ready(size_t index) {
   }
 }
 
+// The next piece's cost from what the model knows now: the pieces of a job's first tasks were pooled
+// before any result came back, priced by a guess that cannot tell a thumbnail from a 50 MB photo (a
+// file whose size rank 0 did not measure is one unit), and sent at that price a worker would be given
+// photos it has no time for while the others run dry at the job's end.
+void Coordinator::reprice_next_piece() {
+  const std::optional<uint64_t> next = scheduler_.next_pending();
+  if (!next) return;
+  auto it = pieces_.find(*next);
+  if (it != pieces_.end()) scheduler_.reprice(*next, costs_.estimate(it->second.cost_key, it->second.cost_units));
+}
+
 void Coordinator::dispatch() {
   std::map<int, std::vector<const WorkItem*>> batches;  // into pieces_, which no assignment below changes
   const double t = now();
   if (stopping_) return;  // pieces not sent yet are left for --resume
   if (hold_until_ > t && (worker_changes_ == changes_at_hold_ || awaiting_workers())) return;  // DIPS_FAULT hold
-  while (std::optional<Assignment> assignment = scheduler_.assign(t)) {
+  for (;;) {
+    reprice_next_piece();
+    const std::optional<Assignment> assignment = scheduler_.assign(t);
+    if (!assignment) break;
     auto it = pieces_.find(assignment->piece);
     auto task = it == pieces_.end() ? active_.end() : active_.find(it->second.task);
     if (task == active_.end() || !task->second.run) {  // its task failed meanwhile: settle it unsent

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "dips/granularity.h"
@@ -12,7 +13,9 @@ namespace dips {
 namespace fs = std::filesystem;
 namespace {
 
-std::string plan_text(const Options& options, const Task& task, int width, int height, size_t tasks_left, int workers) {
+// A dry run takes every other thread as still busy with an earlier task when this one starts.
+std::string plan_text(const Options& options, const Task& task, int width, int height, size_t tasks_before, size_t tasks_left,
+                      int workers) {
   if (height <= 0) return "-";
   ShapeInput input;
   input.tile_rows_option = options.tile_rows;
@@ -20,6 +23,7 @@ std::string plan_text(const Options& options, const Task& task, int width, int h
   input.height = height;
   input.live_threads = workers;
   input.tasks_left = tasks_left;
+  input.other_tasks = static_cast<int>(std::min<size_t>(tasks_before, static_cast<size_t>(std::max(0, workers - 1))));
   const std::vector<Stage> stages = plan_stages(task.pipeline);
   input.band_work = band_work(stages);
   const TaskShape shape = choose_shape(input);
@@ -85,7 +89,7 @@ void print_plan(const Options& options, const std::vector<Task>& tasks, const Sk
     } else if (!fs::exists(task.input)) {
       size = "missing";
     }
-    const std::string plan = task.refused.empty() ? plan_text(options, task, width, height, tasks.size() - i, workers) : "refused: " + task.refused;
+    const std::string plan = task.refused.empty() ? plan_text(options, task, width, height, i, tasks.size() - i, workers) : "refused: " + task.refused;
     std::printf("%s%s  [%s]  %s -> %s  (%s)\n", task.origin.empty() ? "" : printable_name(task.origin + "  ").c_str(),
                 printable_name(task.input.string()).c_str(), size.c_str(), pipeline_text(task.pipeline).c_str(),
                 printable_name(task.output.string()).c_str(), printable_name(plan).c_str());

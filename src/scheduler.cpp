@@ -34,6 +34,16 @@ bool Scheduler::has_room(const Worker& worker, double cost) const {
   return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9;
 }
 
+std::optional<uint64_t> Scheduler::next_pending() const {
+  if (pending_.empty()) return std::nullopt;
+  return pending_.front();
+}
+
+void Scheduler::reprice(uint64_t id, double cost) {
+  auto piece = pieces_.find(id);
+  if (piece != pieces_.end() && piece->second.state == PieceState::kPending) piece->second.cost = std::max(0.0, cost);
+}
+
 std::optional<Assignment> Scheduler::assign(double now) {
   if (pending_.empty()) return std::nullopt;
   const uint64_t id = pending_.front();

@@ -115,9 +115,10 @@ TEST_CASE("outputs go to folders that alternate, nest and share a name's prefix:
   }
 }
 
-TEST_CASE("a job's first message to a worker carries a few files, not all of them", "[coordinator]") {
-  // Before any piece is measured the cost model guesses slow (50 ms a file), so that work spreads as it is
-  // learned: files whose size rank 0 did not measure count as a megabyte each, not as one byte.
+TEST_CASE("a job's first message to a worker carries one file, not all of them", "[coordinator]") {
+  // Before any piece is measured the cost model guesses slow (0.1 s a file, the lookahead), so that work
+  // spreads as it is learned: files whose size rank 0 did not measure count as two megabytes each, not as
+  // one byte.
   TempDir dir;
   fs::create_directories(dir / "in");
   for (int i = 0; i < 16; ++i) {
@@ -133,8 +134,8 @@ TEST_CASE("a job's first message to a worker carries a few files, not all of the
   }
   REQUIRE(sent.size() == 16);
   const double first = *std::min_element(sent.begin(), sent.end());
-  // One dispatch stamps its pieces with one time; the guess allows queue depth 1 plus 0.1 s of lookahead.
-  CHECK(std::count(sent.begin(), sent.end(), first) <= 4);
+  // One dispatch stamps its pieces with one time; the guess fills queue depth 1 and the 0.1 s lookahead.
+  CHECK(std::count(sent.begin(), sent.end(), first) == 1);
 }
 
 namespace {

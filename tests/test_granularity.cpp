@@ -100,3 +100,23 @@ TEST_CASE("cost model: learns gradually and ignores measures of nothing", "[gran
   costs.observe("k", 1e6, 0.004);
   CHECK(costs.estimate("k", 1e6) == Approx(0.0024));  // later ones move it a fifth of the way
 }
+
+TEST_CASE("granularity: bands that add work are cut only while threads are free to share them", "[granularity]") {
+  ShapeInput in;
+  in.width = 8700;
+  in.height = 5800;  // 50 MP
+  in.live_threads = 2;
+  in.tasks_left = 1;
+  in.band_work = 1.2;  // edge_detection
+  in.other_tasks = 0;  // the job's only image: both threads share its bands
+  CHECK(choose_shape(in).bands);
+  in.other_tasks = 1;  // the last image, while the other thread still works on an earlier one: whole
+  CHECK_FALSE(choose_shape(in).bands);
+  in.band_work = 1;  // bands without extra work: the busy thread joins them when it is done
+  CHECK(choose_shape(in).bands);
+  in.band_work = 1.2;
+  in.live_threads = 4;  // three threads free of other tasks share it
+  CHECK(choose_shape(in).bands);
+  in.other_tasks = 3;
+  CHECK_FALSE(choose_shape(in).bands);
+}

@@ -395,5 +395,17 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     const RunResult two = run_dips(3, job);
     INFO(two.output);
     CHECK(two.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+    // The last of two images, the other worker still busy with the first: whole, as its bands' extra
+    // work would not be shared; blur's bands add none, so the busy worker joins them when it is done.
+    fs::create_directories(dir / "two");
+    fs::copy_file(dir / "in/large.png", dir / "two/a.png");
+    fs::copy_file(dir / "in/large.png", dir / "two/b.png");
+    const RunResult last = run_dips(3, "--dry-run --op blur=5,edge_detection --output " + quoted(dir / "o5") + " " + quoted(dir / "two"));
+    INFO(last.output);
+    CHECK(last.output.find("whole image to one worker") != std::string::npos);
+    CHECK(last.output.find("(canny") == std::string::npos);
+    const RunResult blur = run_dips(3, "--dry-run --op blur=5 --output " + quoted(dir / "o6") + " " + quoted(dir / "two"));
+    INFO(blur.output);
+    CHECK(blur.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
   }
 }

@@ -323,3 +323,28 @@ TEST_CASE("scheduler: a result makes room for as much estimated work as it took"
   CHECK_FALSE(s.assign(0.03));
   CHECK(s.in_flight(1) == 3);
 }
+
+TEST_CASE("scheduler: a pending piece repriced before it is sent is charged at its new price", "[scheduler]") {
+  SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  Scheduler s(o);
+  s.add_worker(1, 1);
+  const uint64_t first = s.add_piece(0.05);  // priced by a first guess
+  const uint64_t second = s.add_piece(0.05);
+  const uint64_t third = s.add_piece(0.05);
+  CHECK(s.next_pending() == first);
+  REQUIRE(s.assign(0));
+  CHECK(s.next_pending() == second);
+  s.reprice(second, 0.6);  // the first result said: photos of 0.6 s
+  CHECK_FALSE(s.assign(0));  // 0.05 + 0.6 is past the lookahead: it waits for the first to come back
+  s.reprice(second, 0.04);
+  const auto sent = s.assign(0);
+  REQUIRE(sent);
+  CHECK(sent->piece == second);
+  s.reprice(second, 5.0);  // in flight: charged as sent, 0.09 s held
+  s.reprice(third, 0.01);
+  CHECK(s.assign(0));  // 0.09 + 0.01 fits
+  CHECK_FALSE(s.next_pending());
+  REQUIRE(s.complete(second, 1, false, 0.1));  // gives back the 0.04 it was charged, not 5
+  s.add_piece(0.05);
+  CHECK_FALSE(s.assign(0.1));  // 0.06 held + 0.05 is past the lookahead
+}

@@ -19,6 +19,7 @@ struct ShapeInput {
   int width = 0, height = 0;  // the image's size from its header; 0 when not read
   int live_threads = 1;       // compute threads of the live workers
   size_t tasks_left = 1;      // tasks of the job not yet started, this one included
+  int other_tasks = 0;        // tasks of the job started and not finished, this one excluded
   double band_work = 1.0;     // band_work (tiling.h) of the pipeline's stages: 0 when none can be cut
 };
 
@@ -26,7 +27,10 @@ struct ShapeInput {
 // piece at any size: no stitching, no extra copies, codec work on the worker. Bands pay off only when
 // threads would otherwise wait: the job's last few tasks (fewer left than threads) when they are large
 // (at least kMinBandPixels), e.g. a single huge image, and only when the threads outnumber the extra work of
-// bands (band_work: an operation whose bands did twice the work would gain nothing on two threads).
+// bands (band_work: an operation whose bands did twice the work would gain nothing on two threads). Bands
+// that do more than the whole image's work (band_work > 1) are cut only while enough threads are free of
+// other tasks to share them at once: a thread busy with another image may stay busy for as long as this
+// one takes whole, and the extra work is then paid for nothing.
 // --tile-rows N forces bands of N rows on every image taller than N. Bands are sized for about two per thread and at least kBandPixels each.
 TaskShape choose_shape(const ShapeInput& input);
 

@@ -55,6 +55,11 @@ class Scheduler {
   // Picks the oldest pending piece and a live, unsuspected worker with room for it (the one with the least
   // estimated work per thread), marks the piece in flight there; nullopt when none fits.
   std::optional<Assignment> assign(double now);
+  // The piece assign() would pick next, if any.
+  std::optional<uint64_t> next_pending() const;
+  // A new estimate for a pending piece (the cost model learned since it was pooled: a job's first pieces
+  // were priced by a guess). A piece in flight keeps the cost its worker's account was charged with.
+  void reprice(uint64_t piece, double cost);
   // A worker was heard from (any message): its outstanding ping is answered.
   void heard(int worker);
   // A result for piece from worker. Returns true when it is to be used: false for a late or duplicate
