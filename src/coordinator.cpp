@@ -726,10 +726,9 @@ void Coordinator::enqueue_ready(size_t index) {
   }
 }
 
-// The next piece's cost from what the model knows now: the pieces of a job's first tasks were pooled
-// before any result came back, priced by a guess that cannot tell a thumbnail from a 50 MB photo (a
-// file whose size rank 0 did not measure is one unit), and sent at that price a worker would be given
-// photos it has no time for while the others run dry at the job's end.
+// Prices the next piece from what the cost model knows now. A job's first tasks are pooled before any
+// result is back, at a guess that cannot tell a thumbnail from a 50 MB photo; sent at that price, a
+// worker would be given photos it has no time for while the others run dry at the job's end.
 void Coordinator::reprice_next_piece() {
   const std::optional<uint64_t> next = scheduler_.next_pending();
   if (!next) return;

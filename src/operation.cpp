@@ -91,11 +91,13 @@ cv::Mat canny_marks(const cv::Mat& image, int) {
     const RowTriple rows = rows_around(image, y);
     uchar* m = marks.ptr<uchar>(y);
     for (int x = 0; x < marks.cols; ++x) {
-      uint64_t eight = 0;
-      if (x + 8 <= marks.cols) std::memcpy(&eight, m + x, sizeof eight);
-      if (x + 8 <= marks.cols && eight == 0) {
-        x += 7;
-        continue;
+      if (x + 8 <= marks.cols) {
+        uint64_t eight;
+        std::memcpy(&eight, m + x, sizeof eight);
+        if (eight == 0) {
+          x += 7;
+          continue;
+        }
       }
       if (m[x] != 0) m[x] = canny_magnitude(rows, x, image.cols, image.channels()) > kEdgeHigh ? kStrong : kCandidate;
     }

@@ -30,8 +30,8 @@ struct ShapeInput {
 // bands (band_work: an operation whose bands did twice the work would gain nothing on two threads). Bands
 // that do more than the whole image's work (band_work > 1) are cut only while enough threads are free of
 // other tasks to share them at once: a thread busy with another image may stay busy for as long as this
-// one takes whole, and the extra work is then paid for nothing.
-// --tile-rows N forces bands of N rows on every image taller than N. Bands are sized for about two per thread and at least kBandPixels each.
+// one takes whole, and the extra work is then paid for nothing. --tile-rows N forces bands of N rows on
+// every image taller than N. Bands are sized for about two per thread and at least kBandPixels each.
 TaskShape choose_shape(const ShapeInput& input);
 
 // Images smaller than this are never cut automatically.
