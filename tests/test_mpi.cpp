@@ -265,6 +265,24 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
                   quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
   CHECK(run.code == 2);
   CHECK(run.output.find("is not an executable file") != std::string::npos);
+  // A program that never starts dips (as mpirun waits for a host without dips): ended after --start-timeout,
+  // nothing of it left.
+  const fs::path never = inputs.dir / "never-starts";
+  {
+    std::ofstream script(never);
+    script << "#!/bin/sh\nwhile :; do sleep 1; done\n";
+  }
+  fs::permissions(never, fs::perms::owner_all);
+  run = run_shell("env DIPS_BIN=" + quoted(never) + " " DIPS_RUN_SCRIPT " --start-timeout 2 -n 3 -- --op blur --output " +
+                  quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("dips did not start within 2 s") != std::string::npos);
+  // ("[n]ever": the pattern does not match the shell running pgrep; a process killed may take a moment to go.)
+  const std::string pattern = quoted(inputs.dir / "[n]ever-starts");
+  CHECK(run_shell("for i in $(seq 50); do pgrep -f " + pattern + " >/dev/null || exit 0; sleep 0.1; done; exit 1").code == 0);
+  run = run_dips_run(3, "--op blur --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"), "", "--start-timeout 0");
+  CHECK(run.code == 2);
+  CHECK(run.output.find("--start-timeout must be") != std::string::npos);
   // dips-run replaces lost workers by default: --respawn 0 lets the job run out of workers.
   run = run_dips_run(3, "--respawn 0 --tile-rows 8 --op blur=3 --output " + quoted(inputs.dir / "lost") + " " + quoted(inputs.dir / "in"),
                      "DIPS_FAULT='rank:1,after:1,kind:kill;rank:2,after:1,kind:kill'");
