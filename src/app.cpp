@@ -179,6 +179,7 @@ int dips_main(int argc, char** argv) {
   }
   // Started without mpirun, dips runs alone: no MPI at all (a singleton MPI_Init costs ~0.4 s here).
   const MpiWorld world = launched ? mpi_start(&argc, &argv) : MpiWorld{};
+  if (speaker) mark_status_file_started();
   const int threads = options.threads > 0 ? options.threads : default_threads(world.size);
   if (world.rank != 0) {
     std::unique_ptr<CoordinatorLink> link = make_mpi_coordinator_link(world);

@@ -21,15 +21,28 @@ void write_status_file(const std::string& path, ExitCode code) {
   }
 }
 
+namespace {
+int held_status_fd = -1;
+}  // namespace
+
 void hold_status_file(const std::string& path) {
   if (path.empty()) return;
   // Never closed: the lock lasts as long as this process (close-on-exec keeps it from spawned children).
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  held_status_fd = fd;
   // Blocking: a launcher only tests the lock for an instant. The lock comes before the mark, so that a
   // launcher never sees "running" unlocked while rank 0 lives.
   const char mark[] = "running\n";
   if (fd < 0 || ::flock(fd, LOCK_EX) != 0 || ::ftruncate(fd, 0) != 0 || ::write(fd, mark, sizeof mark - 1) != static_cast<ssize_t>(sizeof mark - 1)) {
     std::fprintf(stderr, "dips: warning: cannot hold status file '%s': %s\n", path.c_str(), std::strerror(errno));
+  }
+}
+
+void mark_status_file_started() {
+  // As long as "running\n": a launcher reading at any moment sees one word or the other, whole.
+  const char mark[] = "started\n";
+  if (held_status_fd >= 0 && ::pwrite(held_status_fd, mark, sizeof mark - 1, 0) != static_cast<ssize_t>(sizeof mark - 1)) {
+    std::fprintf(stderr, "dips: warning: cannot mark the status file started: %s\n", std::strerror(errno));
   }
 }
 

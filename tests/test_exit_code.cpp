@@ -36,6 +36,9 @@ TEST_CASE("a held status file says running and is locked until the status replac
   dips::hold_status_file(path.string());
   CHECK(read_text(path) == "running\n");
   CHECK_FALSE(lock_free(path));
+  dips::mark_status_file_started();  // MPI has started every rank
+  CHECK(read_text(path) == "started\n");
+  CHECK_FALSE(lock_free(path));
   dips::write_status_file(path.string(), dips::ExitCode::kJobFailed);
   CHECK(read_text(path) == "3\n");
   CHECK(lock_free(path));  // a new file: a launcher that reads it sees the status, not a lock

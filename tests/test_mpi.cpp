@@ -280,6 +280,26 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
   // ("[n]ever": the pattern does not match the shell running pgrep; a process killed may take a moment to go.)
   const std::string pattern = quoted(inputs.dir / "[n]ever-starts");
   CHECK(run_shell("for i in $(seq 50); do pgrep -f " + pattern + " >/dev/null || exit 0; sleep 0.1; done; exit 1").code == 0);
+  // dips started on rank 0 only (as on a hostfile whose other hosts lack it): rank 0 waits in MPI_Init.
+  const fs::path rank0_only = inputs.dir / "rank0-only";
+  {
+    std::ofstream script(rank0_only);
+    script << "#!/bin/sh\n[ \"$OMPI_COMM_WORLD_RANK\" = 0 ] && exec " DIPS_BINARY " \"$@\"\nwhile :; do sleep 1; done\n";
+  }
+  fs::permissions(rank0_only, fs::perms::owner_all);
+  run = run_shell("env DIPS_BIN=" + quoted(rank0_only) + " " DIPS_RUN_SCRIPT " --start-timeout 2 -n 3 -- --op blur --output " +
+                  quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"));
+  CHECK(run.code == 2);
+  CHECK(run.output.find("dips did not start within 2 s") != std::string::npos);
+  CHECK(run_shell("for i in $(seq 50); do pgrep -f " + quoted(inputs.dir / "[r]ank0-only") + " >/dev/null || exit 0; sleep 0.1; done; exit 1").code == 0);
+  // A healthy job says "started" once MPI is up (here while its listing is held 4 s), and runs on.
+  fs::create_directories(inputs.dir / "tmp");
+  run = run_shell("TMPDIR=" + quoted(inputs.dir / "tmp") + " DIPS_FAULT='rank:0,after:0,kind:slow' DIPS_BIN=" DIPS_BINARY " " DIPS_RUN_SCRIPT
+                  " --start-timeout 600 -n 3 -- --quiet --op blur --output " + quoted(inputs.dir / "held") + " " + quoted(inputs.dir / "in") +
+                  " & pid=$!; seen=no; while kill -0 $pid 2>/dev/null; do grep -qsx started " + quoted(inputs.dir / "tmp") +
+                  "/dips-status.* && seen=yes; sleep 0.05; done; wait $pid; echo \"code=$? seen=$seen\"");
+  INFO(run.output);
+  CHECK(run.output.find("code=1 seen=yes") != std::string::npos);  // 1: the junk file above
   run = run_dips_run(3, "--op blur --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"), "", "--start-timeout 0");
   CHECK(run.code == 2);
   CHECK(run.output.find("--start-timeout must be") != std::string::npos);

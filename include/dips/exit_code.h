@@ -29,4 +29,9 @@ void write_status_file(const std::string& path, ExitCode code);
 // waiting for mpirun).
 void hold_status_file(const std::string& path);
 
+// Rank 0 marks the file it holds as "started" once MPI has started (every rank of the job started and met
+// it): a launcher that still reads "running" long after it started mpirun knows that mpirun could not
+// start some rank (dips missing on a host) and will wait for ever. Nothing without a held file.
+void mark_status_file_started();
+
 }  // namespace dips
