@@ -714,7 +714,7 @@ void Coordinator::enqueue_ready(size_t index) {
       entry.cost_key = kind + ":" + steps_text(item.steps) + task.input.extension().string() + (sized ? "" : "/file");
       entry.cost_units = sized ? static_cast<double>(active.file_size) : kUnitsPerUnsizedFile;
     }
-    const uint64_t id = scheduler_.add_piece(costs_.estimate(entry.cost_key, entry.cost_units));
+    const uint64_t id = scheduler_.add_piece();  // priced as it is sent (reprice_next_piece)
     item.piece_id = id;
     active.run->records()[piece_index].id = id;
     if (active.thumbnails != Thumbnails::kNone) {
