@@ -31,12 +31,14 @@ int launcher_rank() {
   return -1;
 }
 
-// How rank 0 starts more workers: this very executable with this command line.
-SpawnCommand spawn_command(int argc, char** argv) {
+// How rank 0 starts more workers: this very executable (or --worker-program) with this command line.
+SpawnCommand spawn_command(int argc, char** argv, const std::string& worker_program) {
   SpawnCommand command;
   std::vector<char> path(4096);
   const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  command.program = n > 0 ? std::string(path.data(), static_cast<size_t>(n)) : std::string(argv[0]);
+  command.program = !worker_program.empty() ? worker_program
+                    : n > 0                 ? std::string(path.data(), static_cast<size_t>(n))
+                                            : std::string(argv[0]);
   command.args.assign(argv + 1, argv + argc);
   return command;
 }
@@ -160,7 +162,7 @@ int dips_main(int argc, char** argv) {
   }
   // From here on, a rank 0 that dies without a status (even inside MPI_Init) is seen gone by dips-run.
   if (speaker) hold_status_file(options.status_file);
-  const SpawnCommand command = spawn_command(argc, argv);
+  const SpawnCommand command = spawn_command(argc, argv, options.worker_program);
   // Before MPI starts, so that a stop signal arriving meanwhile is kept (rank 0) or ignored (workers).
   if (launched && !speaker) {
     ignore_stop_signals();

@@ -92,6 +92,8 @@ Described describe(Options* o) {
       ("respawn", po::value(&o->respawn), "start a new worker for each lost one, at most this many times per job (default 0: off; needs tcp in the BTL list)")
       ("hosts", po::value(&o->hosts_file), "hostfile (mpirun format, 'host slots=N') of where started workers may go; default: rank 0's machine")
       ("grow-from", po::value(&o->grow_from), "hostfile re-read every 2 s: a host added gets its slots in workers, a host removed is drained (with --workers: mpirun -np 1; see README)")
+      ("worker-program", po::value(&o->worker_program), "the dips executable rank 0 starts as a worker on each host (default: its own path; a name without a slash is looked up in each host's PATH)")
+      ("spawn-timeout", po::value(&o->spawn_timeout), "a worker start taking longer than this many seconds ends the job with exit 3 (Open MPI waits for ever for a program it cannot start on a host; default 60; 0: wait for ever)")
       ("dashboard", po::value(&o->dashboard), "serve a live view of the job (the report page) on [HOST:]PORT while it runs; HOST defaults to 127.0.0.1, port 0 picks a free one (printed on stderr)")
       ("stop-grace", po::value(&o->stop_grace), "on SIGINT, SIGTERM or SIGUSR1, seconds the pieces in flight get to finish before dips stops, exit 4 (default 1; a second signal stops at once)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
@@ -150,6 +152,7 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (o->scheduler.lookahead < 0 || o->scheduler.lookahead > 3600) return Status::Error("--lookahead must be 0..3600 seconds");
   if (o->spawn_workers < 0 || o->spawn_workers > 4096) return Status::Error("--workers must be 0..4096");
   if (o->respawn < 0) return Status::Error("--respawn must be 0 or more");
+  if (!(o->spawn_timeout >= 0 && o->spawn_timeout <= 86400)) return Status::Error("--spawn-timeout must be 0..86400 seconds (0: no limit)");
   if (!(o->stop_grace >= 0 && o->stop_grace <= 3600)) return Status::Error("--stop-grace must be 0..3600 seconds");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   const std::string io = vm["io"].as<std::string>();

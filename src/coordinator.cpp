@@ -31,6 +31,7 @@
 #include "dips/thumbnail.h"
 #include "dips/temp_files.h"
 #include "dips/version.h"
+#include "dips/watchdog.h"
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -206,6 +207,7 @@ class Coordinator {
   void decide_io();
   void use_worker(int worker, WorkerInfo& info);
   void spawn_one();
+  [[noreturn]] void end_on_hung_spawn();
   void regrow();
   void retire_drained();
   bool awaiting_workers() const;
@@ -242,6 +244,7 @@ class Coordinator {
   void note_report(const Status& status);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
+  ExitCode close_report(ExitCode code, const std::string& why_unfinished);
   bool finished() const { return next_task_ >= tasks_.size() && active_.empty(); }
 
   const Options& options_;
@@ -297,6 +300,9 @@ class Coordinator {
   bool stopping_ = false, stop_at_once_ = false;  // a stop signal came (signals.h)
   int stop_signal_ = 0;
   double stop_deadline_ = 0;
+  std::string spawning_on_;  // the host of the spawn under way, for the watchdog
+  double spawn_started_ = 0;
+  Watchdog spawn_watchdog_{[this] { end_on_hung_spawn(); }};
   Background background_;  // last: destroyed first, so no job outlives the state it refers to
 };
 
@@ -431,13 +437,17 @@ void Coordinator::spawn_one() {
     return;
   }
   const double t0 = now();
+  const std::string where = place->host.empty() ? std::string("this machine") : place->host;
+  spawning_on_ = where;
+  spawn_started_ = t0;
+  spawn_watchdog_.arm(options_.spawn_timeout);
   int worker = -1;
   Status status = transport_.spawn(*place, &worker);
+  spawn_watchdog_.disarm();
   const double took = now() - t0;
   scheduler_.pause(took);
   next_spawn_ = now() + took;
   if (initial) --initial_spawns_left_;
-  const std::string where = place->host.empty() ? std::string("this machine") : place->host;
   if (!status.ok()) {
     progress_.message(fmt::format("dips: warning: {}", status.message()));
     return;
@@ -1139,6 +1149,48 @@ bool Coordinator::step() {
   return busy;
 }
 
+// Ends the job's report: the unfinished tasks journaled, the summary written. Returns the exit code, which
+// becomes kJobFailed when the report could not be written.
+ExitCode Coordinator::close_report(ExitCode code, const std::string& why_unfinished) {
+  progress_.update(progress_state(), true);
+  if (report_failed_) code = ExitCode::kJobFailed;
+  progress_.finish();
+  const bool done = why_unfinished.empty();
+  if (!done) {
+    progress_.message(fmt::format("dips: {}; {} of {} tasks unfinished. Finished outputs and the report are kept; "
+                                  "rerun with --resume to do the rest.", why_unfinished, tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
+  }
+  std::error_code ec;
+  if (!probe_path_.empty()) fs::remove(probe_path_, ec);
+  if (!done) journal_unfinished_tasks();
+  for (auto& [index, task] : active_) remove_pixel_file(&task);
+  // A worker lost while writing leaves its temporary file (an output with --overwrite, a pixel file).
+  if (stopping_ || !lost_workers_.empty()) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
+  if (!report_.write_summary(summary(code)).ok()) code = ExitCode::kJobFailed;
+  return code;
+}
+
+// The watchdog's end of a spawn that never returns (Open MPI cannot start the program on that host and,
+// under --enable-recovery, waits for ever without a word). It runs on the watchdog's thread while the main
+// thread stays inside MPI_Comm_spawn, so no MPI call can be made: the job ends as one without workers
+// would (the finished tasks kept, the rest journaled unfinished for --resume), then the process exits
+// with the status written. The workers exit when rank 0 has been silent for --orphan-timeout.
+void Coordinator::end_on_hung_spawn() {
+  const std::string program = transport_.spawn_program();
+  report_.write_event({{"event", "worker_spawn_hung"}, {"host", spawning_on_}, {"program", program}, {"t", rounded(spawn_started_)},
+                       {"timeout_s", options_.spawn_timeout}});
+  const ExitCode code = close_report(ExitCode::kJobFailed,
+      fmt::format("error: starting a worker on {} did not finish within {:g} s (--spawn-timeout): Open MPI waits for ever for a program it "
+                  "cannot start, so {} is probably missing there (install it at that path, or give its path there with --worker-program, "
+                  "or leave the host out)", spawning_on_, options_.spawn_timeout, program));
+  dashboard_.reset();
+  write_page();
+  write_status_file(options_.status_file, code);
+  remove_own_temp_files();
+  mpi_end(false, options_.status_file.empty() ? static_cast<int>(code) : 0);
+  std::abort();  // mpi_end does not return when not clean
+}
+
 ExitCode Coordinator::run(const std::string& command_line) {
   std::error_code ec;
   fs::create_directories(options_.job.output_dir, ec);
@@ -1183,23 +1235,9 @@ ExitCode Coordinator::run(const std::string& command_line) {
     backoff = busy ? std::chrono::microseconds(50) : std::min(backoff * 2, std::chrono::microseconds(2000));
     if (!busy) background_.wait(backoff);
   }
-  progress_.update(progress_state(), true);
   const bool done = finished();
-  ExitCode code = !done ? (stopping_ ? ExitCode::kInterrupted : ExitCode::kJobFailed) : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk;
-  if (report_failed_) code = ExitCode::kJobFailed;
-  progress_.finish();
-  if (!done) {
-    const std::string why = stopping_ ? fmt::format("interrupted by {}", signal_name(stop_signal_)) : "no worker left";
-    progress_.message(fmt::format("dips: {}{}; {} of {} tasks unfinished. Finished outputs and the report are kept; "
-                                  "rerun with --resume to do the rest.", stopping_ ? "" : "error: ", why, tasks_.size() - ok_ - failed_ - skipped_, tasks_.size()));
-  }
-  if (!probe_path_.empty()) fs::remove(probe_path_, ec);
-  if (!done) journal_unfinished_tasks();
-  for (auto& [index, task] : active_) remove_pixel_file(&task);
-  // A worker lost while writing leaves its temporary file (an output with --overwrite, a pixel file).
-  if (stopping_ || !lost_workers_.empty()) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
-  status = report_.write_summary(summary(code));
-  if (!status.ok()) code = ExitCode::kJobFailed;
+  const ExitCode code = close_report(!done ? (stopping_ ? ExitCode::kInterrupted : ExitCode::kJobFailed) : failed_ > 0 ? ExitCode::kTasksFailed : ExitCode::kOk,
+                                     done ? "" : stopping_ ? fmt::format("interrupted by {}", signal_name(stop_signal_)) : "error: no worker left");
   const double wall = now();
   dashboard_.reset();  // the port closes with the job
   // The workers have nothing left to do: they end while the page is written instead of after it (16 idle

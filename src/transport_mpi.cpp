@@ -262,6 +262,8 @@ class MpiTransport : public Transport {
     return "";
   }
 
+  std::string spawn_program() const override { return command_.program; }
+
   Status spawn(const Place& place, int* worker) override {
     const std::string refusal = spawn_refusal(place);
     if (!refusal.empty()) return Status::Error(refusal);

@@ -70,3 +70,22 @@ TEST_CASE("command line: no arguments, repeated options, --format values, --file
   const char* manifest_and_list[] = {"dips", "--manifest", "m.tsv", "--files-from", "l", "-o", "out"};
   CHECK_THAT(parse_options(7, manifest_and_list, &mixed).message(), Catch::Contains("--files-from goes with --op"));
 }
+
+TEST_CASE("command line: --worker-program and --spawn-timeout", "[cli]") {
+  Options o;
+  const char* defaults[] = {"dips", "--op", "blur", "--output", "out", "a.png"};
+  REQUIRE(parse_options(6, defaults, &o).ok());
+  CHECK(o.worker_program.empty());
+  CHECK(o.spawn_timeout == 60);
+  Options set;
+  const char* given[] = {"dips", "--op", "blur", "--output", "out", "--worker-program", "dips", "--spawn-timeout", "0", "a.png"};
+  REQUIRE(parse_options(10, given, &set).ok());
+  CHECK(set.worker_program == "dips");
+  CHECK(set.spawn_timeout == 0);
+  for (const char* bad : {"-1", "nan", "86401"}) {
+    INFO(bad);
+    Options refused;
+    const char* args[] = {"dips", "--op", "blur", "--output", "out", "--spawn-timeout", bad, "a.png"};
+    CHECK(parse_options(8, args, &refused).message().find("--spawn-timeout must be 0..86400") != std::string::npos);
+  }
+}

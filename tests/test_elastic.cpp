@@ -31,9 +31,9 @@ struct ElasticJob {
       REQUIRE(cv::imwrite((dir / "in" / names.back()).string(), photo_like(64 + 8 * i, 80, 200 + i)));
     }
   }
-  // One piece per worker at a time, 8-row bands: about a hundred pieces.
-  std::string args(const fs::path& outdir, const std::string& extra = "") const {
-    return "--quiet --tile-rows 8 --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
+  // One piece per worker at a time, 8-row bands: about a hundred pieces (tile_rows 100000: one per image).
+  std::string args(const fs::path& outdir, const std::string& extra = "", int tile_rows = 8) const {
+    return "--quiet --tile-rows " + std::to_string(tile_rows) + " --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
   }
   void check_exact(const fs::path& outdir) const {
     Pipeline pipeline;
@@ -154,6 +154,59 @@ TEST_CASE("no replacement where workers die before doing any work (a bad node), 
     INFO(run.output);
     REQUIRE(run.code == 3);
     CHECK(summary_of(outdir)["workers_spawned"].empty());
+  }
+}
+
+// Open MPI under --enable-recovery waits for ever for a worker it cannot start (dips missing on that host)
+// and tells no one: only dips' --spawn-timeout ends such a job. A missing program stands for the host.
+TEST_CASE("a worker start that never finishes (dips missing on its host) ends the job, exit 3; --resume does the rest", "[elastic][spawnhang]") {
+  ElasticJob job;
+  SECTION("at the start: every worker's program is missing") {
+    const fs::path outdir = job.dir / "none";
+    const RunResult run = run_dips_run(2, job.args(outdir, "--worker-program /nonexistent/dips --spawn-timeout 2"), "", "--launch spawned --grace 2");
+    INFO(run.output);
+    REQUIRE(run.code == 3);
+    CHECK(run.output.find("did not finish within 2 s") != std::string::npos);
+    CHECK(run.output.find("/nonexistent/dips is probably missing there") != std::string::npos);
+    const auto hung = events(outdir, "worker_spawn_hung");
+    REQUIRE(hung.size() == 1);
+    CHECK(hung[0]["program"] == "/nonexistent/dips");
+    CHECK(hung[0]["host"] == "this machine");
+    const auto summary = summary_of(outdir);
+    CHECK(summary["exit_code"] == 3);
+    CHECK(summary["unfinished"] == job.names.size());
+    CHECK(summary["ok"] == 0);
+  }
+  SECTION("a replacement: the job's finished work is kept, and --resume completes it exact") {
+    const fs::path outdir = job.dir / "replacement";
+    // The first start runs dips; any later one exits before MPI starts, as on a host without dips.
+    const fs::path program = job.dir / "dips-once";
+    write_text(program, "#!/bin/sh\nmkdir " + quoted(job.dir / "started") + " 2>/dev/null && exec " DIPS_BINARY " \"$@\"\nexit 127\n");
+    fs::permissions(program, fs::perms::owner_all);
+    // One worker, whole files, killed once 3 tasks are done: its replacement never comes.
+    const RunResult run = run_dips_run(2, job.args(outdir, "--worker-program " + quoted(program) + " --spawn-timeout 2", 100000),
+                                       "DIPS_FAULT='rank:1,after:3,kind:kill'", "--launch spawned --grace 2");
+    INFO(run.output);
+    REQUIRE(run.code == 3);
+    CHECK(run.output.find("probably missing there") != std::string::npos);
+    const auto summary = summary_of(outdir);
+    CHECK(summary["workers_lost"] == std::vector<int>{1});
+    CHECK(summary["exit_code"] == 3);
+    CHECK(summary["ok"].get<size_t>() >= 3);  // reported before the fault was armed
+    CHECK(summary["ok"].get<size_t>() + summary["unfinished"].get<size_t>() == job.names.size());
+    CHECK(summary["unfinished"].get<size_t>() > 0);
+    CHECK(events(outdir, "worker_spawn_hung").size() == 1);
+    // The task whose piece the lost worker held was under way: journaled unfinished, with that piece.
+    int held = 0;
+    for (const auto& task : events(outdir, "task_unfinished")) {
+      for (const auto& piece : task["pieces"]) held += piece["worker"] == 1 && piece["outcome"] == "unfinished";
+    }
+    CHECK(held == 1);
+    CHECK(dips_temp_files(outdir).empty());
+    const RunResult resumed = run_dips_run(2, job.args(outdir, "--resume"));
+    INFO(resumed.output);
+    REQUIRE(resumed.code == 0);
+    job.check_exact(outdir);
   }
 }
 

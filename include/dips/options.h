@@ -37,6 +37,8 @@ struct Options {
   int respawn = 0;               // replacements of lost workers per job, at most (0: none)
   std::string hosts_file;        // where spawned workers may go (mpirun's hostfile format); empty: this machine
   std::string grow_from;         // a hostfile re-read during the job: hosts added get workers, hosts removed drain
+  std::string worker_program;    // what rank 0 starts as a worker; empty: its own executable's path
+  double spawn_timeout = 60;     // a worker start taking longer ends the job (watchdog.h); 0: none
   int worker_id = 0;             // > 0: this process was spawned by rank 0 as that worker (internal)
   std::string dashboard;         // --dashboard [HOST:]PORT (dashboard.h); empty: none
   double stop_grace = 1;         // after a stop signal, seconds the pieces in flight get to finish (signals.h)

@@ -44,9 +44,13 @@ class Transport {
     (void)place;
     return "workers are started only under mpirun";
   }
+  // The program spawn starts ("" when it starts none).
+  virtual std::string spawn_program() const { return ""; }
   // Starts one more worker process at `place`, as an MPI job of its own, so that its death touches no
   // other worker's job. Blocks until the process runs (0.3 s or more: the caller's deadlines must allow
-  // for it). Sets *worker to its id, larger than every id before. Call only when spawn_refusal is "".
+  // for it), and for ever when the program cannot start there (missing on that host: Open MPI under
+  // --enable-recovery reports nothing; the caller's watchdog.h ends that). Sets *worker to its id, larger
+  // than every id before. Call only when spawn_refusal is "".
   virtual Status spawn(const Place& place, int* worker) {
     (void)place;
     (void)worker;
