@@ -14,6 +14,7 @@
 
 #include "dips/codec.h"
 #include "dips/image_io.h"
+#include "dips/json_line.h"
 #include "dips/operation.h"
 
 namespace dips {
@@ -28,25 +29,6 @@ constexpr const char* kStdinName = "<stdin>";
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-bool valid_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    if (c >= 0x80) {
-      if ((c >> 5) == 0x6) extra = 1;
-      else if ((c >> 4) == 0xE) extra = 2;
-      else if ((c >> 3) == 0x1E) extra = 3;
-      else return false;
-    }
-    if (s.size() - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 bool names_a_file(const fs::path& path) {
@@ -421,7 +403,7 @@ Status parse_manifest(const std::string& text, const fs::path& manifest_path, co
       problems.add(fmt::format("{}: line contains a NUL byte", where));
       continue;
     }
-    if (!valid_utf8(line)) {
+    if (!is_utf8(line)) {
       problems.add(fmt::format("{}: line is not valid UTF-8", where));
       continue;
     }

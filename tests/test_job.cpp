@@ -103,9 +103,10 @@ TEST_CASE("manifest errors name the file and line, and each problem", "[bad_inpu
     CHECK_THAT(run.status.message(), Contains(where(dir, 2) + "line contains a NUL byte"));
   }
   SECTION("invalid UTF-8") {
-    const ManifestRun run = parse(dir, "\xff.jpg\tblur\n\xc3\tblur\nx\x80y.jpg\tblur\na.jpg\tblur\t\xe2\x82\n");
+    // The last two: an overlong '/' and a UTF-16 surrogate, not UTF-8 either (RFC 3629).
+    const ManifestRun run = parse(dir, "\xff.jpg\tblur\n\xc3\tblur\nx\x80y.jpg\tblur\na.jpg\tblur\t\xe2\x82\n\xc0\xaf.jpg\tblur\n\xed\xa0\x80.jpg\tblur\n");
     REQUIRE_FALSE(run.status.ok());
-    for (int line = 1; line <= 4; ++line) CHECK_THAT(run.status.message(), Contains(where(dir, line) + "line is not valid UTF-8"));
+    for (int line = 1; line <= 6; ++line) CHECK_THAT(run.status.message(), Contains(where(dir, line) + "line is not valid UTF-8"));
   }
   SECTION("a problem on the last line without a newline, and in a CRLF file") {
     ManifestRun run = parse(dir, "a.jpg\tblur\nb.jpg\tnope");
