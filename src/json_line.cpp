@@ -65,19 +65,17 @@ JsonLine& JsonLine::value(std::string_view text) {
   return *this;
 }
 
-JsonLine& JsonLine::value(int64_t number) {
+template <typename Integer>
+JsonLine& JsonLine::integer(Integer number) {
   separate();
   const fmt::format_int digits(number);
   out_.append(digits.data(), digits.size());
   return *this;
 }
 
-JsonLine& JsonLine::value(uint64_t number) {
-  separate();
-  const fmt::format_int digits(number);
-  out_.append(digits.data(), digits.size());
-  return *this;
-}
+JsonLine& JsonLine::value(int64_t number) { return integer(number); }
+
+JsonLine& JsonLine::value(uint64_t number) { return integer(number); }
 
 JsonLine& JsonLine::value(double number) {
   separate();

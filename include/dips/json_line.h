@@ -46,6 +46,8 @@ class JsonLine {
   JsonLine& open(char bracket);
   JsonLine& close(char bracket);
   void separate();
+  template <typename Integer>
+  JsonLine& integer(Integer number);
   std::string out_;
   bool first_ = true;  // no element yet in the innermost object or array
 };
