@@ -103,9 +103,8 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
     case Role::kEncodeBand:
       return on_encoded_band(band_of_piece_[piece], result);
     case Role::kProbe:
-      rows_from_file_ = result.cheap_rows;
-      rows_from_pixel_file_ = !rows_from_file_ && result.written > 0;
-      if (!rows_from_file_ && !rows_from_pixel_file_ && result.pixels.empty()) return Status::Error("a decode piece returned no image");
+      first_rows_ = result.cheap_rows ? FirstRows::kInputFile : result.written > 0 ? FirstRows::kPixelFile : FirstRows::kPixels;
+      if (first_rows_ == FirstRows::kPixels && result.pixels.empty()) return Status::Error("a decode piece returned no image");
       current_ = result.pixels;
       rows_ = result.height;
       cols_ = result.width;
@@ -146,8 +145,7 @@ void TaskRun::start_stage() {
     return;
   }
   const bool encoded = last_stage() && encode_in_bands_ && stage.kind != Tiling::kCanny && stage.kind != Tiling::kHistogram;
-  const bool from_file = stage_ == 0 && rows_from_file_;
-  const bool from_pixel_file = stage_ == 0 && rows_from_pixel_file_;
+  const FirstRows rows_from = stage_ == 0 ? first_rows_ : FirstRows::kPixels;
   bands_ = plan_pieces(stage, rows_, band_rows(encoded));
   if (encoded) {
     encoded_.assign(bands_.size(), EncodedBand());
@@ -157,11 +155,11 @@ void TaskRun::start_stage() {
   }
   for (size_t b = 0; b < bands_.size(); ++b) {
     const PieceRows& rows = bands_[b];
-    WorkItem item = from_file ? file_source() : WorkItem();
-    if (from_pixel_file) {
+    WorkItem item = rows_from == FirstRows::kInputFile ? file_source() : WorkItem();
+    if (rows_from == FirstRows::kPixelFile) {
       item.source = Source::kPixelFile;
       item.path = io_.pixel_file;
-    } else if (!from_file) {
+    } else if (rows_from == FirstRows::kPixels) {
       item.source = Source::kPixels;
       item.pixels = current_.rowRange(rows.in_row0, rows.in_row1);
     }

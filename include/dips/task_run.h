@@ -77,8 +77,10 @@ class TaskRun {
   TaskShape shape_;
   std::string output_ext_;
   bool encode_in_bands_ = false;  // the last bands are encoded by the workers (codec.h band encoding)
-  bool rows_from_file_ = false;   // stage 1's bands decode their own rows from the file
-  bool rows_from_pixel_file_ = false;  // stage 1's bands read their rows from TaskIo::pixel_file
+  // Where stage 1's bands take their rows, as the decode piece found: the image it sent back, the input
+  // file (each band decodes its own rows), or TaskIo::pixel_file (the decoded image it wrote there).
+  enum class FirstRows { kPixels, kInputFile, kPixelFile };
+  FirstRows first_rows_ = FirstRows::kPixels;
   std::vector<Stage> stages_;
   size_t stage_ = 0;
   cv::Mat current_;  // the current stage's input (bands mode), when it is not read from the file
