@@ -32,6 +32,8 @@ TEST_CASE("a watchdog disarmed before its deadline never fires, and can be armed
   std::atomic<int> fired{0};
   Watchdog watchdog([&] { ++fired; });
   watchdog.arm(3600);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // time for a watchdog that fires early
+  CHECK(fired == 0);
   CHECK(watchdog.disarm());
   watchdog.arm(0);  // no deadline
   CHECK(watchdog.disarm());
