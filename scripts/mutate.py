@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,28 @@ def run(cmd, timeout=None, cwd=None):
     return ok, time.monotonic() - start, output[-3000:]
 
 
+def kill_leftovers(scratch: Path):
+    """Kills what a test under scratch left running: ctest's timeout kills the test process only, and a
+    mutation that makes dips wait for ever leaves its dips-run, mpirun and ranks (in sessions of their own)
+    behind, taking CPU from every later test."""
+    marker = str(scratch) + "/"
+    spared, pid = set(), os.getpid()  # this script and its callers (a --scratch argument names the path)
+    while pid > 1 and pid not in spared:
+        spared.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in spared:
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
 class Runner:
     def __init__(self, scratch: Path, jobs: int, verbose: bool):
         self.source = scratch / "src-copy"
@@ -179,7 +202,9 @@ class Runner:
                    "--output-on-failure", "--no-tests=error"]
         else:  # -w NoTests: a tag that matches no test fails instead of passing
             cmd = [str(self.build / "tests" / "dips_tests"), "-w", "NoTests", entry]
-        return run(cmd, timeout=timeout + 30)
+        result = run(cmd, timeout=timeout + 30)
+        kill_leftovers(self.build.parent)
+        return result
 
     def timeout_for(self, entry):
         # Generous against a busy machine, short enough that a mutation that loops forever ends.
