@@ -9,7 +9,8 @@ enum class ExitCode : int {
   kOk = 0,           // every task succeeded
   kTasksFailed = 1,  // some tasks failed; the others were done and reported
   kUsage = 2,        // bad command line or job (manifest) error; nothing was processed
-  kJobFailed = 3,    // the job could not finish (no worker left, report unwritable)
+  kJobFailed = 3,    // the job could not finish (no worker left, a worker start that never finished,
+                     // report unwritable)
   kInterrupted = 4,  // stopped by SIGINT, SIGTERM or SIGUSR1 (signals.h): what finished is kept and reported,
                      // the summary says "interrupted": true, and --resume does exactly the rest. One value
                      // whatever the signal: mpirun and dips-run pass stops on as other signals, and a batch
