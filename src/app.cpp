@@ -145,7 +145,7 @@ int dips_main(int argc, char** argv) {
       std::fprintf(stderr, "dips: error: %s\n", status.message().c_str());
       write_status_file(status_file, ExitCode::kUsage);
     }
-    return status_file.empty() ? static_cast<int>(ExitCode::kUsage) : 0;
+    return process_exit_status(status_file, ExitCode::kUsage);
   }
   if (options.help || options.version || options.list_ops) {
     if (speaker) {
@@ -201,9 +201,7 @@ int dips_main(int argc, char** argv) {
   write_status_file(options.status_file, code);
   const bool clean = transport->shutdown(stop_request().signal != 0);
   transport.reset();
-  // With a status file the status is there; exiting 0 keeps Open MPI from reporting a failed rank
-  // (under --enable-recovery its own exit status means nothing anyway).
-  const int process_code = options.status_file.empty() ? static_cast<int>(code) : 0;
+  const int process_code = process_exit_status(options.status_file, code);
   // Unclean (interrupted, or a worker lost): exit without waiting for compute threads or MPI_Finalize.
   if (launched || !clean) mpi_end(clean, process_code);
   return process_code;

@@ -1187,7 +1187,7 @@ void Coordinator::end_on_hung_spawn() {
   write_page();
   write_status_file(options_.status_file, code);
   remove_own_temp_files();
-  mpi_end(false, options_.status_file.empty() ? static_cast<int>(code) : 0);
+  mpi_end(false, process_exit_status(options_.status_file, code));
   std::abort();  // mpi_end does not return when not clean
 }
 

@@ -38,6 +38,10 @@ void hold_status_file(const std::string& path) {
   }
 }
 
+int process_exit_status(const std::string& status_file, ExitCode code) {
+  return status_file.empty() ? static_cast<int>(code) : 0;
+}
+
 void mark_status_file_started() {
   // As long as "running\n": a launcher reading at any moment sees one word or the other, whole.
   const char mark[] = "started\n";

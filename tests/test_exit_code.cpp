@@ -44,6 +44,12 @@ TEST_CASE("a held status file says running and is locked until the status replac
   CHECK(lock_free(path));  // a new file: a launcher that reads it sees the status, not a lock
 }
 
+TEST_CASE("with a status file the process exits 0, the status being in the file", "[exit_code]") {
+  CHECK(dips::process_exit_status("", dips::ExitCode::kTasksFailed) == 1);
+  CHECK(dips::process_exit_status("", dips::ExitCode::kInterrupted) == 4);
+  CHECK(dips::process_exit_status("/tmp/status", dips::ExitCode::kJobFailed) == 0);
+}
+
 TEST_CASE("an empty status path holds nothing", "[exit_code]") {
   dips::hold_status_file("");  // must not create or touch anything
   SUCCEED();

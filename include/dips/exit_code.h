@@ -17,6 +17,12 @@ enum class ExitCode : int {
                      // script tests one number to resubmit.
 };
 
+// The process's own exit status once `code` is decided: 0 when it goes to a status file (the launcher
+// reads it there; a rank exiting non-zero makes mpirun report a failed rank, or kill the others before
+// rank 0 has written the status, and under --enable-recovery mpirun's own status means nothing), else
+// the code itself.
+int process_exit_status(const std::string& status_file, ExitCode code);
+
 // Writes an exit code to a status file atomically (scripts/dips-run reads it); nothing when path is empty.
 // A failure is reported on stderr: the caller can do nothing more about it.
 void write_status_file(const std::string& path, ExitCode code);
