@@ -61,10 +61,10 @@ Status read_header(Format format, const uint8_t* data, size_t size, codec::Heade
                                 : codec::jpeg_read_header(data, size, header, declined);
 }
 
-// Rows of the stored image (before orientation).
+// Rows of the stored image (before orientation); on_rows as codec.h says.
 Status decode_stored_rows(Format format, const uint8_t* data, size_t size, const codec::Header& header, int row0,
-                          int row1, cv::Mat* rows, bool* declined) {
-  return format == Format::kPng ? codec::png_decode_rows(data, size, header, row0, row1, rows, declined)
+                          int row1, cv::Mat* rows, bool* declined, const RowsDecoded* on_rows) {
+  return format == Format::kPng ? codec::png_decode_rows(data, size, header, row0, row1, rows, declined, on_rows)
                                 : codec::jpeg_decode_rows(data, size, row0, row1, rows, declined);
 }
 
@@ -89,22 +89,23 @@ Status take_rows(cv::Mat image, const RowRange& range, cv::Mat* out) {
 
 // PNG and JPEG: rows of an unrotated image straight from the decoder; a rotated one is decoded whole.
 Status decode_own(Format format, const uint8_t* data, size_t size, const codec::Header& header, const RowRange& range,
-                  cv::Mat* out, bool* declined) {
+                  cv::Mat* out, bool* declined, const RowsDecoded* on_rows) {
   const int height = header.orientation >= 5 ? header.width : header.height;  // 5-8 transpose
   Status status = check_range(range, height);
   if (!status.ok()) return status;
   if (header.orientation == 1) {
     return decode_stored_rows(format, data, size, header, range.whole() ? 0 : range.row0,
-                              range.whole() ? height : range.row1, out, declined);
+                              range.whole() ? height : range.row1, out, declined, range.whole() ? on_rows : nullptr);
   }
   cv::Mat image;
-  status = decode_stored_rows(format, data, size, header, 0, header.height, &image, declined);
+  status = decode_stored_rows(format, data, size, header, 0, header.height, &image, declined, nullptr);
   if (*declined || !status.ok()) return status;
   codec::apply_orientation(header.orientation, &image);
   return take_rows(image, range, out);
 }
 
-Status decode_checked(const uint8_t* data, size_t size, int64_t max_pixels, const RowRange& range, cv::Mat* out) {
+Status decode_checked(const uint8_t* data, size_t size, int64_t max_pixels, const RowRange& range, cv::Mat* out,
+                      const RowsDecoded* on_rows) {
   Format format = Format::kOther;
   Status status = check_file(data, size, max_pixels, &format);
   if (!status.ok()) return status;
@@ -112,7 +113,7 @@ Status decode_checked(const uint8_t* data, size_t size, int64_t max_pixels, cons
     codec::Header header;
     bool declined = false;
     status = read_header(format, data, size, &header, &declined);
-    if (!declined && status.ok()) status = decode_own(format, data, size, header, range, out, &declined);
+    if (!declined && status.ok()) status = decode_own(format, data, size, header, range, out, &declined, on_rows);
     if (!declined) return status;
   }
   cv::Mat image;
@@ -121,9 +122,10 @@ Status decode_checked(const uint8_t* data, size_t size, int64_t max_pixels, cons
   return take_rows(std::move(image), range, out);
 }
 
-Status decode(const uint8_t* data, size_t size, int64_t max_pixels, const RowRange& range, cv::Mat* out) {
+Status decode(const uint8_t* data, size_t size, int64_t max_pixels, const RowRange& range, cv::Mat* out,
+              const RowsDecoded* on_rows = nullptr) {
   try {
-    return decode_checked(data, size, max_pixels, range, out);
+    return decode_checked(data, size, max_pixels, range, out, on_rows);
   } catch (const std::exception& e) {  // cv::Exception, std::bad_alloc
     return Status::Error(fmt::format("cannot decode image: {}", e.what()));
   }
@@ -137,6 +139,10 @@ Status decode_image(const uint8_t* data, size_t size, int64_t max_pixels, cv::Ma
 
 Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image) {
   return decode_image(bytes.data(), bytes.size(), max_pixels, image);
+}
+
+Status decode_image(const uint8_t* data, size_t size, int64_t max_pixels, cv::Mat* image, const RowsDecoded& on_rows) {
+  return decode(data, size, max_pixels, RowRange(), image, &on_rows);
 }
 
 Status decode_rows(const uint8_t* data, size_t size, int64_t max_pixels, int row0, int row1, cv::Mat* rows) {

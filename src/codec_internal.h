@@ -51,10 +51,11 @@ struct Header {
 Status jpeg_read_header(const uint8_t* data, size_t size, Header* header, bool* declined);
 Status png_read_header(const uint8_t* data, size_t size, Header* header, bool* declined);
 
-// Decodes rows [row0, row1) of the stored image (before orientation) into *rows (8-bit BGR).
+// Decodes rows [row0, row1) of the stored image (before orientation) into *rows (8-bit BGR). The PNG
+// decoder tells on_rows (if any) after each row of a non-interlaced image decoded from row 0 (codec.h).
 Status jpeg_decode_rows(const uint8_t* data, size_t size, int row0, int row1, cv::Mat* rows, bool* declined);
 Status png_decode_rows(const uint8_t* data, size_t size, const Header& header, int row0, int row1, cv::Mat* rows,
-                       bool* declined);
+                       bool* declined, const RowsDecoded* on_rows = nullptr);
 
 // Whole-image encoders with OpenCV 4.6's default settings, for 8-bit images of 1, 3 or 4 channels.
 Status jpeg_encode(const cv::Mat& image, std::vector<uint8_t>* bytes);

@@ -95,12 +95,14 @@ bool set_transforms(Reader* r) {
   return true;
 }
 
-// Rows [0, discard + out->rows) of a non-interlaced image: the first `discard` into scratch. The end of
-// the file is read (and judged, as OpenCV's png_read_end does) when the last row was.
-bool read_rows(Reader* r, int discard, cv::Mat* scratch, cv::Mat* out, bool last) {
+// Rows [0, discard + out->rows) of a non-interlaced image: the first `discard` into scratch; on_rows (if
+// any) is told after each row of out. The end of the file is read (and judged, as OpenCV's png_read_end
+// does) when the last row was.
+bool read_rows(Reader* r, int discard, cv::Mat* scratch, cv::Mat* out, bool last, const RowsDecoded* on_rows) {
   if (setjmp(png_jmpbuf(r->png)) != 0) return false;
   for (int y = 0; y < discard + out->rows; ++y) {
     png_read_row(r->png, y < discard ? scratch->ptr<uint8_t>(0) : out->ptr<uint8_t>(y - discard), nullptr);
+    if (on_rows != nullptr && y >= discard) (*on_rows)(*out, y + 1 - discard);
   }
   if (last) png_read_end(r->png, r->end_info);
   return true;
@@ -314,7 +316,7 @@ Status png_read_header(const uint8_t* data, size_t size, Header* header, bool* d
 }
 
 Status png_decode_rows(const uint8_t* data, size_t size, const Header& header, int row0, int row1, cv::Mat* rows,
-                       bool* declined) {
+                       bool* declined, const RowsDecoded* on_rows) {
   *declined = false;
   Reader r;
   if (!open(&r, data, size) || !set_transforms(&r)) return decode_error(r);
@@ -327,7 +329,7 @@ Status png_decode_rows(const uint8_t* data, size_t size, const Header& header, i
     return Status();
   }
   cv::Mat out(row1 - row0, header.width, CV_8UC3), scratch(1, header.width, CV_8UC3);
-  if (!read_rows(&r, row0, &scratch, &out, row1 == header.height)) return decode_error(r);
+  if (!read_rows(&r, row0, &scratch, &out, row1 == header.height, row0 == 0 ? on_rows : nullptr)) return decode_error(r);
   *rows = out;
   return Status();
 }

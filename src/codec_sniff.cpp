@@ -235,6 +235,19 @@ bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height
   return sniff_image_size(bytes.data(), bytes.size(), width, height);
 }
 
+bool decodes_top_down(const uint8_t* data, size_t size) {
+  constexpr size_t kInterlaceAt = 8 + 8 + 12;  // signature, IHDR's length and type, then width ... filter
+  return codec::sniff_format(data, size) == codec::Format::kPng && size > kInterlaceAt &&
+         std::memcmp(data + 12, "IHDR", 4) == 0 && data[kInterlaceAt] == 0;
+}
+
+SniffedImage sniff_image(const std::vector<uint8_t>& bytes) {
+  SniffedImage image;
+  if (!sniff_image_size(bytes, &image.width, &image.height)) return SniffedImage();
+  image.top_down = decodes_top_down(bytes.data(), bytes.size());
+  return image;
+}
+
 namespace codec {
 
 // libjpeg decodes a JPEG cut short without complaint, filling the missing rows with gray. A complete

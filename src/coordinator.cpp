@@ -221,12 +221,13 @@ class Coordinator {
   bool admission_open() const;
   Status make_output_folder(const fs::path& output);
   void prepare(size_t index);
-  void start_task(size_t index, Status status, Bytes file, uint64_t file_size, int width, int height);
+  void start_task(size_t index, Status status, Bytes file, uint64_t file_size, SniffedImage image);
   void enqueue_ready(size_t index);
   const std::string& steps_text(const Pipeline& steps);
   void dispatch();
   void reprice_next_piece();
   void on_result(int worker, ResultItem result);
+  void on_progress(int worker, const Incoming& message);
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
   void on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left);
@@ -527,6 +528,9 @@ void Coordinator::handle(const Incoming& message) {
       for (ResultItem& result : results) on_result(message.source, std::move(result));
       return;
     }
+    case Tag::kProgress:
+      scheduler_.heard(message.source);
+      return on_progress(message.source, message);
     case Tag::kProtocolError:
       progress_.message(fmt::format("dips: warning: worker rank {} could not decode a message: {}", message.source,
                                     std::string(message.data->begin(), message.data->end())));
@@ -630,7 +634,7 @@ void Coordinator::prepare(size_t index) {
     size = static_cast<uint64_t>(std::max<int64_t>(active_.at(index).input.size, 0));
   }
   const bool need_header = may_band && size > 0 && may_cut(size, options_.tile_rows);
-  if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, 0, 0);
+  if (shared_io_ && !need_header) return start_task(index, Status(), Bytes(), size, SniffedImage());
   const bool whole = !shared_io_;
   const uint64_t max_bytes = options_.max_file_bytes;
   const fs::path input = task.input;
@@ -641,35 +645,35 @@ void Coordinator::prepare(size_t index) {
     const double t0 = now();
     Status status = whole ? read_file(input, max_bytes, &bytes, &identity) : read_header(input, &bytes);
     const Rank0Span span{whole ? "read" : "header", t0, now(), bytes.size()};
-    int width = 0, height = 0;
-    if (status.ok() && !sniff_image_size(bytes, &width, &height)) width = height = 0;
+    const SniffedImage image = status.ok() ? sniff_image(bytes) : SniffedImage();
     if (!whole) {
       bytes.clear();
       status = Status();  // the worker reads the file and reports what is wrong with it
     }
     auto file = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-    return [this, index, status, file, size, width, height, span, identity] {
+    return [this, index, status, file, size, image, span, identity] {
       --preparing_;
       ActiveTask& active = active_.at(index);
       active.rank0.push_back(span);
       if (identity.size >= 0) active.input = identity;
-      start_task(index, status, Bytes{file, file->data(), file->size()}, identity.size >= 0 ? identity.size : size, width, height);
+      start_task(index, status, Bytes{file, file->data(), file->size()}, identity.size >= 0 ? identity.size : size, image);
     };
   });
 }
 
-void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t file_size, int width, int height) {
+void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t file_size, SniffedImage image) {
   if (!status.ok()) return finish_task(index, status);
   const Task& task = tasks_[index];
   ShapeInput shape_input;
   shape_input.tile_rows_option = options_.tile_rows;
-  shape_input.width = width;
-  shape_input.height = height;
+  shape_input.width = image.width;
+  shape_input.height = image.height;
+  shape_input.top_down = image.top_down;
   shape_input.live_threads = scheduler_.live_threads();
   shape_input.tasks_left = tasks_.size() - index;
   shape_input.other_tasks = static_cast<int>(active_.size()) - 1;
   // Without the image's size the task is not cut (choose_shape): no plan for it then.
-  shape_input.band_work = height > 0 ? band_work(plan_stages(task.pipeline)) : 0;
+  shape_input.band_work = image.height > 0 ? band_work(plan_stages(task.pipeline)) : 0;
   const TaskShape shape = choose_shape(shape_input);
   ActiveTask& active = active_.at(index);
   TaskIo io;
@@ -823,6 +827,26 @@ void Coordinator::on_result(int worker, ResultItem result) {
   if (stitched) active.rank0.push_back(Rank0Span{"stitch", t0, now(), 0});  // rank 0 copies the band's rows in
   if (!status.ok()) return finish_task(entry.task, status);
   task_progress(entry.task);
+}
+
+// A decode piece's rows written so far (TaskRun::on_progress). Also from a worker the piece was taken from
+// (it was thought dead, and was only slow): every writer of a pixel file writes the same bytes.
+void Coordinator::on_progress(int worker, const Incoming& message) {
+  DecodeProgress progress;
+  const Status decoded = decode_progress(*message.data, &progress);
+  if (!decoded.ok()) {
+    on_worker_lost(worker, scheduler_.declare_dead(worker), fmt::format("sent an undecodable progress report ({})", decoded.message()),
+                   scheduler_.live_workers());
+    return;
+  }
+  auto it = pieces_.find(progress.piece_id);
+  if (it == pieces_.end()) return;  // its task is done
+  const size_t index = it->second.task;
+  auto task = active_.find(index);
+  if (task == active_.end() || !task->second.run) return;
+  const Status status = task->second.run->on_progress(it->second.index, progress);
+  if (!status.ok()) return finish_task(index, status);
+  enqueue_ready(index);
 }
 
 // After a piece: more pieces to send, or the output to write, or the task is done.

@@ -14,13 +14,14 @@ namespace fs = std::filesystem;
 namespace {
 
 // A dry run takes every other thread as still busy with an earlier task when this one starts.
-std::string plan_text(const Options& options, const Task& task, int width, int height, size_t tasks_before, size_t tasks_left,
+std::string plan_text(const Options& options, const Task& task, const SniffedImage& image, size_t tasks_before, size_t tasks_left,
                       int workers) {
-  if (height <= 0) return "-";
+  if (image.height <= 0) return "-";
   ShapeInput input;
   input.tile_rows_option = options.tile_rows;
-  input.width = width;
-  input.height = height;
+  input.width = image.width;
+  input.height = image.height;
+  input.top_down = image.top_down;
   input.live_threads = workers;
   input.tasks_left = tasks_left;
   input.other_tasks = static_cast<int>(std::min<size_t>(tasks_before, static_cast<size_t>(std::max(0, workers - 1))));
@@ -31,7 +32,7 @@ std::string plan_text(const Options& options, const Task& task, int width, int h
   std::string plan;
   for (const Stage& stage : stages) {
     if (!plan.empty()) plan += " | ";
-    const size_t pieces = plan_pieces(stage, height, shape.tile_rows).size();
+    const size_t pieces = plan_pieces(stage, image.height, shape.tile_rows).size();
     plan += fmt::format("{} piece{} ({}, halo {})", pieces, pieces == 1 ? "" : "s", tiling_name(stage.kind), stage.halo);
   }
   return plan;
@@ -82,14 +83,15 @@ void print_plan(const Options& options, const std::vector<Task>& tasks, const Sk
   for (size_t i = 0; i < tasks.size(); ++i) {
     const Task& task = tasks[i];
     std::vector<uint8_t> bytes;
-    int width = 0, height = 0;
+    SniffedImage image;
     std::string size = "size unknown";
-    if (read_file(task.input, options.max_file_bytes, &bytes).ok() && sniff_image_size(bytes, &width, &height)) {
-      size = fmt::format("{}x{}", width, height);
+    if (read_file(task.input, options.max_file_bytes, &bytes).ok()) image = sniff_image(bytes);
+    if (image.height > 0) {
+      size = fmt::format("{}x{}", image.width, image.height);
     } else if (!fs::exists(task.input)) {
       size = "missing";
     }
-    const std::string plan = task.refused.empty() ? plan_text(options, task, width, height, i, tasks.size() - i, workers) : "refused: " + task.refused;
+    const std::string plan = task.refused.empty() ? plan_text(options, task, image, i, tasks.size() - i, workers) : "refused: " + task.refused;
     std::printf("%s%s  [%s]  %s -> %s  (%s)\n", task.origin.empty() ? "" : printable_name(task.origin + "  ").c_str(),
                 printable_name(task.input.string()).c_str(), size.c_str(), pipeline_text(task.pipeline).c_str(),
                 printable_name(task.output.string()).c_str(), printable_name(plan).c_str());

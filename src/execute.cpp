@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "dips/codec.h"
 #include "dips/image_io.h"
@@ -26,6 +28,37 @@ std::vector<uint8_t>& output_buffer() {
   return buffer;
 }
 
+// A decode piece's pixel file (pixel_file.h), written while the image decodes: each run of rows is
+// written, made readable, and then reported, so that rank 0 starts the bands that read only those rows.
+class PixelFileStream {
+ public:
+  PixelFileStream(const WorkItem& item, const ProgressReport& report) : item_(item), report_(report) {}
+
+  // codec.h RowsDecoded: rows [0, rows) of image are final.
+  void on_rows(const cv::Mat& image, int rows) {
+    if (!report_ || failed_ || rows == image.rows) return;  // the last rows are told by the piece's result
+    if (rows - writer_.rows_written() < std::max(1, image.rows / kReports)) return;
+    if (!writer_.is_open()) failed_ = !writer_.open(item_.output_path, image.cols, image.rows, image.type()).ok();
+    failed_ = failed_ || !writer_.write_rows(image, rows).ok() || !writer_.publish().ok();
+    if (!failed_) report_(DecodeProgress{item_.piece_id, image.cols, image.rows, rows});
+  }
+  // Writes the rows not written yet (all of them when none were). *bytes: the file's size.
+  Status finish(const cv::Mat& image, uint64_t* bytes) {
+    if (failed_) return Status::Error("the pixel file could not be written");
+    Status status = writer_.is_open() ? Status() : writer_.open(item_.output_path, image.cols, image.rows, image.type());
+    if (status.ok()) status = writer_.write_rows(image, image.rows);
+    if (status.ok()) status = writer_.close(bytes);
+    return status;
+  }
+
+ private:
+  static constexpr int kReports = 32;  // per image: 4.7 MB of rows each for a 50 MP photo
+  const WorkItem& item_;
+  const ProgressReport& report_;
+  PixelFileWriter writer_;
+  bool failed_ = false;
+};
+
 // A band decoded from the file, asked for thumbnails: its rows of the input's thumbnail.
 void band_input_thumbnail(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
   if (item.thumbnails != Thumbnails::kAlways) return;
@@ -34,9 +67,11 @@ void band_input_thumbnail(const WorkItem& item, const cv::Mat& image, ResultItem
 }
 
 // The source image: all of it, or for a band the rows in_row0..in_row1. A probe whose rows decode cheaply
-// stops at the header (*done). A whole decoded input is also kept in *decoded (no copy) when the piece is
-// asked for thumbnails: bands and probes that stop at the header never hold the whole input.
-Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, bool* done, cv::Mat* decoded) {
+// stops at the header (*done); one that writes a pixel file writes it while it decodes (stream). A whole
+// decoded input is also kept in *decoded (no copy) when the piece is asked for thumbnails: bands and probes
+// that stop at the header never hold the whole input.
+Status load_source(const WorkItem& item, PixelFileStream* stream, cv::Mat* image, ResultItem* result, bool* done,
+                   cv::Mat* decoded) {
   if (item.source == Source::kPixels) {
     *image = item.pixels;
     return Status();
@@ -71,7 +106,9 @@ Status load_source(const WorkItem& item, cv::Mat* image, ResultItem* result, boo
     *done = info.cheap_rows;
     if (*done) return Status();
   }
-  Status status = decode_image(data, size, item.max_pixels, image);
+  Status status = stream == nullptr ? decode_image(data, size, item.max_pixels, image)
+                                    : decode_image(data, size, item.max_pixels, image,
+                                                   [stream](const cv::Mat& rows, int count) { stream->on_rows(rows, count); });
   if (!status.ok()) return status;
   result->width = image->cols;
   result->height = image->rows;
@@ -113,14 +150,14 @@ Status run_steps(const WorkItem& item, cv::Mat* image, ResultItem* result) {
   return Status();
 }
 
-Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
+Status deliver(const WorkItem& item, const cv::Mat& image, PixelFileStream* stream, ResultItem* result) {
   if (item.sink == Sink::kPixels) {
     result->pixels = image;
     return Status();
   }
   if (item.sink == Sink::kPixelFile) {
     // A pixel file that cannot be written (a full disk) costs rank 0 the relay, not the task its result.
-    if (write_pixel_file(item.output_path, image, &result->written).ok()) return Status();
+    if (stream->finish(image, &result->written).ok()) return Status();
     result->written = 0;
     result->pixels = image;
     return Status();
@@ -145,10 +182,13 @@ Status deliver(const WorkItem& item, const cv::Mat& image, ResultItem* result) {
 }
 
 // `decoded` keeps the decoded input (no copy) while the piece runs, for a thumbnail made only if it fails.
-Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
+Status execute(const WorkItem& item, const ProgressReport& report, ResultItem* result, cv::Mat* decoded) {
   cv::Mat image;
   bool done = false;
-  Status status = load_source(item, &image, result, &done, decoded);
+  std::optional<PixelFileStream> stream;
+  if (item.sink == Sink::kPixelFile) stream.emplace(item, report);
+  PixelFileStream* pixel_file = stream ? &*stream : nullptr;
+  Status status = load_source(item, pixel_file, &image, result, &done, decoded);
   if (done) return status;
   if (status.ok() && item.thumbnails == Thumbnails::kAlways && !decoded->empty()) {
     result->thumbnail_input = make_thumbnail(*decoded, item.thumbnail_px);
@@ -156,7 +196,7 @@ Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
   }
   if (status.ok()) status = apply_finish(item, &image);
   if (status.ok()) status = run_steps(item, &image, result);
-  if (status.ok()) status = deliver(item, image, result);
+  if (status.ok()) status = deliver(item, image, pixel_file, result);
   if (!status.ok() || item.thumbnails != Thumbnails::kAlways) return status;
   if (item.sink == Sink::kEncoded || item.sink == Sink::kWriteFile) result->thumbnail_output = make_thumbnail(image, item.thumbnail_px);
   if (item.sink == Sink::kBand) {
@@ -167,14 +207,14 @@ Status execute(const WorkItem& item, ResultItem* result, cv::Mat* decoded) {
 
 }  // namespace
 
-ResultItem execute_item(const WorkItem& item) {
+ResultItem execute_item(const WorkItem& item, const ProgressReport& report) {
   const auto start = std::chrono::steady_clock::now();
   ResultItem result;
   result.piece_id = item.piece_id;
   Status status;
   cv::Mat decoded;
   try {
-    status = execute(item, &result, &decoded);
+    status = execute(item, report, &result, &decoded);
   } catch (const std::exception& e) {  // e.g. std::bad_alloc: a task error, not a dead rank
     status = Status::Error(fmt::format("worker failed: {}", e.what()));
   }

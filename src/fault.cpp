@@ -28,18 +28,18 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
       return FaultPlan();
     }
   }
-  if (plan.kind != "kill" && plan.kind != "killdone" && plan.kind != "stop" && plan.kind != "exit" && plan.kind != "hang" &&
-      plan.kind != "slow" && plan.kind != "garble" && plan.kind != "hold") {
-    *error = "DIPS_FAULT: kind must be kill, killdone, stop, exit, hang, slow, garble or hold";
+  if (plan.kind != "kill" && plan.kind != "killdone" && plan.kind != "killprogress" && plan.kind != "stop" && plan.kind != "exit" &&
+      plan.kind != "hang" && plan.kind != "slow" && plan.kind != "garble" && plan.kind != "hold") {
+    *error = "DIPS_FAULT: kind must be kill, killdone, killprogress, stop, exit, hang, slow, garble or hold";
     return FaultPlan();
   }
   const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
   const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker || plan.kind == "slow" ? 0 : 1) &&
-                     (plan.kind != "hold" || plan.rank == 0) && (plan.kind != "killdone" || worker) && (plan.piece.empty() || worker) &&
+                     (plan.kind != "hold" || plan.rank == 0) && (plan.kind != "killdone" || worker) && (plan.kind != "killprogress" || worker) && (plan.piece.empty() || worker) &&
                      (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
   if (!valid) {
     *error = "DIPS_FAULT: rank must be 0 or more (any: with piece:KIND), after 1 or more (0 allowed for a worker), hold only for "
-             "rank 0, killdone and piece only for a worker";
+             "rank 0, killdone, killprogress and piece only for a worker";
     return FaultPlan();
   }
   return plan;
@@ -74,8 +74,9 @@ double listing_delay_seconds() {
 void inject_fault(int rank, const std::string& kind) {
   std::fprintf(stderr, "dips: DIPS_FAULT: rank %d injects '%s' now\n", rank, kind.c_str());
   std::fflush(stderr);
-  if (kind == "kill" || kind == "killdone" || kind == "stop" || kind == "exit" || kind == "hang") flush_coverage();  // the process ends here
-  if (kind == "kill" || kind == "killdone") ::raise(SIGKILL);
+  const bool killed = kind == "kill" || kind == "killdone" || kind == "killprogress";
+  if (killed || kind == "stop" || kind == "exit" || kind == "hang") flush_coverage();  // the process ends here
+  if (killed) ::raise(SIGKILL);
   if (kind == "stop") ::raise(SIGSTOP);
   if (kind == "exit") ::_exit(1);
   if (kind == "hang") {  // the main thread spins: nothing is answered any more

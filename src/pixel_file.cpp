@@ -2,13 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include "dips/image_io.h"
+#include <utility>
 
 namespace dips {
 namespace {
@@ -41,26 +42,107 @@ int read_at(int fd, void* to, size_t size, off_t offset, bool* short_read) {
   return 0;
 }
 
+// pwrite until `size` bytes are out, or an errno.
+int write_at(int fd, const void* from, size_t size, off_t offset) {
+  const auto* in = static_cast<const uint8_t*>(from);
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::pwrite(fd, in + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// Makes room for the whole file before any row is written: rows once reported cannot be taken back (bands
+// may be reading them), so a disk without room for the image must refuse it at the start, not fill up
+// half-way and keep the half. The file's size stays that of the rows written, so that a read past them is
+// an error ("shorter than its header says"), not rows of zeros. Where the file system cannot reserve
+// (fallocate unsupported: NFS before 4.2) the rows are written without it; not posix_fallocate, whose
+// stand-in there writes zero bytes into blocks it reads as zero, over rows another writer of the same
+// image may be writing at that moment. Without room, what was reserved before the file system ran out
+// (ext4 keeps it) is given back by a truncation to the size the file has, which drops blocks past its end.
+int reserve(int fd, uint64_t size) {
+  int err = 0;
+  do {
+    err = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) == 0 ? 0 : errno;
+  } while (err == EINTR);
+  if (err == EOPNOTSUPP || err == ENOSYS) return 0;
+  struct stat info {};
+  if ((err == ENOSPC || err == EDQUOT) && ::fstat(fd, &info) == 0) (void)::ftruncate(fd, info.st_size);
+  return err;
+}
+
 }  // namespace
 
-Status write_pixel_file(const std::filesystem::path& path, const cv::Mat& image, uint64_t* bytes) {
-  if (!supported(image.type()) || image.empty()) {
-    return Status::Error(fmt::format("cannot keep an image of type {} in a pixel file", image.type()));
+PixelFileWriter::~PixelFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status PixelFileWriter::error(const std::string& what) const {
+  return Status::Error(fmt::format("cannot write pixel file '{}': {}", path_.string(), what));
+}
+
+Status PixelFileWriter::open(const std::filesystem::path& path, int width, int height, int type) {
+  path_ = path;
+  if (!supported(type) || width <= 0 || height <= 0) return error(fmt::format("cannot keep an image of type {} in a pixel file", type));
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) return error(std::strerror(errno));
+  const int err = reserve(fd_, sizeof(Header) + static_cast<uint64_t>(width) * height * CV_ELEM_SIZE(type));
+  if (err != 0) {
+    ::close(std::exchange(fd_, -1));
+    return error(std::strerror(err));
   }
+  struct statfs info {};
+  flush_to_publish_ = ::fstatfs(fd_, &info) == 0 && info.f_type == NFS_SUPER_MAGIC;
+  width_ = width;
+  height_ = height;
+  type_ = type;
+  rows_written_ = 0;
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
-  header.width = image.cols;
-  header.height = image.rows;
-  header.type = image.type();
-  std::vector<ByteRange> parts{{reinterpret_cast<const uint8_t*>(&header), sizeof(header)}};
-  const size_t row_bytes = image.cols * image.elemSize();
-  if (image.isContinuous()) {
-    parts.push_back({image.data, row_bytes * image.rows});
-  } else {
-    for (int y = 0; y < image.rows; ++y) parts.push_back({image.ptr<uint8_t>(y), row_bytes});
+  header.width = width;
+  header.height = height;
+  header.type = type;
+  const int header_err = write_at(fd_, &header, sizeof(header), 0);
+  return header_err == 0 ? Status() : error(std::strerror(header_err));
+}
+
+Status PixelFileWriter::write_rows(const cv::Mat& image, int row1) {
+  if (fd_ < 0 || image.cols != width_ || image.rows != height_ || image.type() != type_ || row1 > height_) {
+    return error("rows of another image, or past its last row");
   }
-  *bytes = sizeof(header) + row_bytes * image.rows;
-  return write_file_atomic(path, parts);
+  const size_t row_bytes = static_cast<size_t>(width_) * image.elemSize();
+  for (int y = rows_written_; y < row1;) {
+    const int run = image.isContinuous() ? row1 - y : 1;  // contiguous rows go in one write
+    const int err = write_at(fd_, image.ptr<uint8_t>(y), row_bytes * run, static_cast<off_t>(sizeof(Header) + row_bytes * y));
+    if (err != 0) return error(std::strerror(err));
+    y += run;
+    rows_written_ = y;
+  }
+  return Status();
+}
+
+Status PixelFileWriter::publish() {
+  if (fd_ >= 0 && flush_to_publish_ && ::fdatasync(fd_) != 0) return error(std::strerror(errno));
+  return Status();
+}
+
+Status PixelFileWriter::close(uint64_t* bytes) {
+  if (fd_ < 0) return error("not open");
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0) return error(std::strerror(errno));
+  *bytes = sizeof(Header) + static_cast<uint64_t>(width_) * height_ * CV_ELEM_SIZE(type_);
+  return Status();
+}
+
+Status write_pixel_file(const std::filesystem::path& path, const cv::Mat& image, uint64_t* bytes) {
+  PixelFileWriter writer;
+  Status status = writer.open(path, image.cols, image.rows, image.type());
+  if (status.ok()) status = writer.write_rows(image, image.rows);
+  if (status.ok()) status = writer.close(bytes);
+  return status;
 }
 
 Status read_pixel_rows(const std::filesystem::path& path, int row0, int row1, cv::Mat* rows) {

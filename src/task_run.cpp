@@ -103,13 +103,7 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
     case Role::kEncodeBand:
       return on_encoded_band(band_of_piece_[piece], result);
     case Role::kProbe:
-      first_rows_ = result.cheap_rows ? FirstRows::kInputFile : result.written > 0 ? FirstRows::kPixelFile : FirstRows::kPixels;
-      if (first_rows_ == FirstRows::kPixels && result.pixels.empty()) return Status::Error("a decode piece returned no image");
-      current_ = result.pixels;
-      rows_ = result.height;
-      cols_ = result.width;
-      start_stage();
-      return Status();
+      return on_decoded(result);
     case Role::kWhole:
     case Role::kWholeStage:
     case Role::kFinish:
@@ -133,6 +127,37 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
   return Status();
 }
 
+Status TaskRun::on_progress(size_t piece, const DecodeProgress& progress) {
+  if (piece >= roles_.size() || roles_[piece] != Role::kProbe || records_[piece].ok || io_.pixel_file.empty()) return Status();
+  if (!streaming_) {
+    streaming_ = true;
+    first_rows_ = FirstRows::kPixelFile;
+    rows_ = progress.height;
+    cols_ = progress.width;
+    plan_bands();
+  } else if (progress.width != cols_ || progress.height != rows_) {
+    return Status::Error(fmt::format("the decode piece reported a {}x{} image after a {}x{} one", progress.width, progress.height, cols_, rows_));
+  }
+  release_bands(progress.rows);
+  return Status();
+}
+
+// The decode piece's result: stage 1's bands read the input file, the pixel file or the pixels sent back
+// (where the pixel file could not be written, the bands released before still read the rows written).
+Status TaskRun::on_decoded(ResultItem& result) {
+  first_rows_ = result.cheap_rows ? FirstRows::kInputFile : result.written > 0 ? FirstRows::kPixelFile : FirstRows::kPixels;
+  if (first_rows_ == FirstRows::kPixels && result.pixels.empty()) return Status::Error("a decode piece returned no image");
+  if (streaming_ && (result.width != cols_ || result.height != rows_)) {
+    return Status::Error(fmt::format("the decode piece decoded a {}x{} image after reporting a {}x{} one", result.width, result.height, cols_, rows_));
+  }
+  current_ = result.pixels;
+  rows_ = result.height;
+  cols_ = result.width;
+  if (!streaming_) plan_bands();
+  release_bands(rows_);
+  return Status();
+}
+
 void TaskRun::start_stage() {
   const Stage& stage = stages_[stage_];
   if (stage.kind == Tiling::kWholeImage) {
@@ -144,16 +169,31 @@ void TaskRun::start_stage() {
     add(std::move(item), Role::kWholeStage, "whole");
     return;
   }
-  const bool encoded = last_stage() && encode_in_bands_ && stage.kind != Tiling::kCanny && stage.kind != Tiling::kHistogram;
-  const FirstRows rows_from = stage_ == 0 ? first_rows_ : FirstRows::kPixels;
-  bands_ = plan_pieces(stage, rows_, band_rows(encoded));
-  if (encoded) {
+  plan_bands();
+  release_bands(rows_);
+}
+
+// Cuts the current stage's input (rows_ x cols_) into bands; none is handed out yet.
+void TaskRun::plan_bands() {
+  const Stage& stage = stages_[stage_];
+  encoded_bands_ = last_stage() && encode_in_bands_ && stage.kind != Tiling::kCanny && stage.kind != Tiling::kHistogram;
+  bands_ = plan_pieces(stage, rows_, band_rows(encoded_bands_));
+  released_ = 0;
+  if (encoded_bands_) {
     encoded_.assign(bands_.size(), EncodedBand());
     encoded_count_ = 0;
   } else {
     assembler_ = std::make_unique<StageAssembler>(stage, rows_, bands_.size());
   }
-  for (size_t b = 0; b < bands_.size(); ++b) {
+}
+
+// Hands out the planned bands, from the top, whose rows (halo included) lie within the input's first
+// `available` rows.
+void TaskRun::release_bands(int available) {
+  const Stage& stage = stages_[stage_];
+  const FirstRows rows_from = stage_ == 0 ? first_rows_ : FirstRows::kPixels;
+  for (; released_ < bands_.size() && bands_[released_].in_row1 <= available; ++released_) {
+    const size_t b = released_;
     const PieceRows& rows = bands_[b];
     WorkItem item = rows_from == FirstRows::kInputFile ? file_source() : WorkItem();
     if (rows_from == FirstRows::kPixelFile) {
@@ -168,11 +208,11 @@ void TaskRun::start_stage() {
     item.steps = stage.steps;
     item.image_width = cols_;  // the whole image's size: a band's share of its thumbnails (thumbnail.h)
     item.image_height = rows_;
-    if (encoded) {
+    if (encoded_bands_) {
       item.sink = Sink::kBand;
       item.output_ext = output_ext_;
     }
-    add(std::move(item), encoded ? Role::kEncodeBand : Role::kBand, "band", rows.row0, rows.row1, b);
+    add(std::move(item), encoded_bands_ ? Role::kEncodeBand : Role::kBand, "band", rows.row0, rows.row1, b);
   }
 }
 

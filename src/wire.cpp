@@ -11,6 +11,7 @@ namespace {
 constexpr uint32_t kWorkMagic = 0x44495057;    // "DIPW"
 constexpr uint32_t kResultMagic = 0x44495052;  // "DIPR"
 constexpr uint32_t kHelloMagic = 0x44495048;   // "DIPH"
+constexpr uint32_t kProgressMagic = 0x44495044;  // "DIPD"
 constexpr size_t kMaxSteps = 64;
 constexpr size_t kMaxStrings = 1 << 16;
 constexpr size_t kMaxItems = 1 << 20;
@@ -486,6 +487,16 @@ std::vector<uint64_t> readable_piece_ids(const std::vector<uint8_t>& buffer) {
   return ids;
 }
 
+std::vector<uint8_t> encode_progress(const DecodeProgress& progress) {
+  Writer w;
+  w.put(kProgressMagic);
+  w.put(progress.piece_id);
+  w.put<int32_t>(progress.width);
+  w.put<int32_t>(progress.height);
+  w.put<int32_t>(progress.rows);
+  return w.take_head();
+}
+
 std::vector<uint8_t> encode_hello(const Hello& hello) {
   Writer w;
   w.put(kHelloMagic);
@@ -504,6 +515,19 @@ std::vector<uint8_t> encode_hello_reply(const HelloReply& reply) {
   w.put<int32_t>(reply.threads);
   w.put<uint8_t>(reply.sees_files);
   return w.take_head();
+}
+
+Status decode_progress(const std::vector<uint8_t>& buffer, DecodeProgress* progress) {
+  Reader r(borrowed(buffer));
+  uint32_t magic = 0;
+  int32_t width = 0, height = 0, rows = 0;
+  if (!r.get(&magic) || magic != kProgressMagic) return Status::Error("malformed message: not a decode progress");
+  if (!(r.get(&progress->piece_id) && r.get(&width) && r.get(&height) && r.get(&rows) && r.at_end_of_fields())) return r.status();
+  if (width <= 0 || height <= 0 || rows <= 0 || rows > height) return Status::Error("malformed message: decode progress out of range");
+  progress->width = width;
+  progress->height = height;
+  progress->rows = rows;
+  return Status();
 }
 
 Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include "dips/coverage.h"
 #include "dips/execute.h"
@@ -25,7 +26,10 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The compute threads of a worker: pieces in, results out; the main thread waits on the results.
+// What a compute thread hands the main thread to send: a piece's result, or a decode piece's progress.
+using Outgoing = std::variant<ResultItem, DecodeProgress>;
+
+// The compute threads of a worker: pieces in, results and progress out; the main thread waits on them.
 class ComputePool {
  public:
   explicit ComputePool(int threads) {
@@ -36,8 +40,8 @@ class ComputePool {
     for (std::thread& thread : threads_) thread.join();
   }
   void submit(WorkItem item, double delay_s) { inbox_.push(Job{std::move(item), delay_s, Clock::now()}); }
-  std::vector<ResultItem> take_results() { return outbox_.pop_all(); }
-  // Waits at most `timeout` for a result.
+  std::vector<Outgoing> take_outgoing() { return outbox_.pop_all(); }
+  // Waits at most `timeout` for something to send.
   void wait(std::chrono::microseconds timeout) { outbox_.wait_for(timeout); }
   // Drops the pieces no thread has started (rank 0 is gone or said stop).
   void abandon_queued() { inbox_.pop_all(); }
@@ -52,13 +56,13 @@ class ComputePool {
     while (std::optional<Job> job = inbox_.pop()) {
       const double queue_ms = seconds_since(job->arrived) * 1000;
       if (job->delay_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(job->delay_s));
-      ResultItem result = execute_item(job->item);
+      ResultItem result = execute_item(job->item, [this](const DecodeProgress& progress) { outbox_.push(progress); });
       result.queue_ms = queue_ms;
       outbox_.push(std::move(result));
     }
   }
   WorkQueue<Job> inbox_;
-  WorkQueue<ResultItem> outbox_;
+  WorkQueue<Outgoing> outbox_;
   std::vector<std::thread> threads_;
 };
 
@@ -108,11 +112,10 @@ class Worker {
         if (message.tag == Tag::kStop) return stop(message);
         handle(message);
       }
-      std::vector<ResultItem> results = pool_.take_results();
-      if (!results.empty()) {
+      std::vector<Outgoing> outgoing = pool_.take_outgoing();
+      if (!outgoing.empty()) {
         busy = true;
-        if (kill_when_done_armed(results)) inject_fault(config_.id, "killdone");
-        send_results(std::move(results));
+        send_outgoing(std::move(outgoing));
       }
       if (config_.exit_when_orphaned && seconds_since(last_heard) > config_.orphan_timeout) {
         std::fprintf(stderr, "dips: worker rank %d: nothing from rank 0 for %.0f s; it is gone, exiting\n", config_.id, config_.orphan_timeout);
@@ -155,12 +158,14 @@ class Worker {
     // An armed fault strikes now, while this worker holds the pieces of this message: a death strands
     // them, so that the coordinator must notice it, whatever the timing of the rest of the job.
     const std::string fault = std::exchange(armed_fault_, std::string());
-    if (!fault.empty() && fault != "killdone") inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
+    const bool later = fault == "killdone" || fault == "killprogress";
+    if (!fault.empty() && !later) inject_fault(config_.id, fault);  // slow returns: its pieces are delayed below
     std::vector<WorkItem> items;
     Status status = decode_work(message.data, &items);
     if (status.ok()) {
       for (WorkItem& item : items) {
         if (fault == "killdone") kill_when_done_.insert(item.piece_id);
+        if (fault == "killprogress") kill_on_progress_.insert(item.piece_id);
         pool_.submit(std::move(item), fault == "slow" ? kSlowFaultSeconds : 0.0);
       }
       return;
@@ -175,6 +180,26 @@ class Worker {
     }
     if (failed.empty()) return link_.send(Tag::kProtocolError, text_message(status.message()));
     send_results(std::move(failed));
+  }
+
+  // Progress goes at once, in its own message; the results together, after it.
+  void send_outgoing(std::vector<Outgoing> outgoing) {
+    std::vector<ResultItem> results;
+    for (Outgoing& each : outgoing) {
+      if (auto* progress = std::get_if<DecodeProgress>(&each)) {
+        link_.send(Tag::kProgress, bytes_message(encode_progress(*progress)));
+        const bool half_written = progress->rows * 2 >= progress->height;
+        if (half_written && kill_on_progress_.count(progress->piece_id) != 0) {  // its report goes out before the death
+          link_.flush(2.0);
+          inject_fault(config_.id, "killprogress");
+        }
+      } else {
+        results.push_back(std::move(std::get<ResultItem>(each)));
+      }
+    }
+    if (results.empty()) return;
+    if (kill_when_done_armed(results)) inject_fault(config_.id, "killdone");
+    send_results(std::move(results));
   }
 
   void send_results(std::vector<ResultItem> results) {
@@ -220,6 +245,7 @@ class Worker {
   ComputePool pool_;
   std::string armed_fault_;
   std::set<uint64_t> kill_when_done_;  // the pieces of a message armed with killdone
+  std::set<uint64_t> kill_on_progress_;  // the pieces of a message armed with killprogress
   bool garble_next_ = false;
 };
 

@@ -63,6 +63,30 @@ Bytes concat(const std::vector<dips::ByteRange>& parts) {
   return out;
 }
 
+// decode_image telling its rows as they come: every row it tells is final when told (imdecode's), the
+// rows are told one at a time from the top, into the buffer it returns. Returns how many times it told:
+// the image's rows or 0 (codec.h: only a non-interlaced PNG without rotation is told).
+int rows_told_while_decoding(const Bytes& bytes, const cv::Mat& expected) {
+  int told = 0;
+  bool final_when_told = true;
+  const uint8_t* buffer = nullptr;
+  cv::Mat image;
+  const Status status = dips::decode_image(bytes.data(), bytes.size(), kMaxPixels, &image, [&](const cv::Mat& whole, int rows) {
+    final_when_told = final_when_told && rows == told + 1 && whole.size() == expected.size() &&
+                      dips::testing::identical(whole.rowRange(rows - 1, rows), expected.rowRange(rows - 1, rows));
+    buffer = whole.data;
+    told = rows;
+  });
+  REQUIRE(status.ok());
+  REQUIRE(dips::testing::identical(image, expected));
+  CHECK(final_when_told);
+  if (told > 0) CHECK(buffer == image.data);
+  CHECK((told == 0 || told == expected.rows));
+  return told;
+}
+
+bool png_top_down(const Bytes& bytes) { return dips::decodes_top_down(bytes.data(), bytes.size()); }
+
 // decode_image gives imdecode's pixels, and decode_rows gives the rows of that, holding nothing more, for
 // the bands listed (default: a spread of starts and lengths). Returns the decoded image.
 cv::Mat require_decodes_as_opencv(const Bytes& bytes, std::vector<std::pair<int, int>> bands = {}) {
@@ -73,6 +97,7 @@ cv::Mat require_decodes_as_opencv(const Bytes& bytes, std::vector<std::pair<int,
   INFO(status.message());
   REQUIRE(status.ok());
   REQUIRE(dips::testing::identical(image, expected));
+  if (!png_top_down(bytes)) CHECK(rows_told_while_decoding(bytes, expected) == 0);
   const int h = expected.rows;
   if (bands.empty()) {
     for (int row0 : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, h / 2, h - 17, h - 16, h - 2, h - 1}) {
@@ -409,7 +434,10 @@ TEST_CASE("PNG: every colour type, bit depth, palette, transparency and interlac
             spec.transparency = transparency;
             INFO("colour type " << type.colour_type << ", " << depth << " bits, interlaced " << interlaced
                                 << ", tRNS " << transparency << ", " << size);
-            require_decodes_as_opencv(make_png(spec, seed++));
+            const Bytes png = make_png(spec, seed++);
+            const cv::Mat image = require_decodes_as_opencv(png);
+            CHECK(png_top_down(png) == !interlaced);
+            CHECK(rows_told_while_decoding(png, image) == (interlaced ? 0 : size.height));
           }
         }
       }
@@ -434,6 +462,7 @@ TEST_CASE("PNG: the EXIF orientation of an eXIf chunk is applied as imdecode doe
       INFO("orientation " << orientation << (little ? " II" : " MM"));
       const Bytes rotated = with_png_chunk(png, png_chunk("eXIf", exif_tiff(little, {orientation_entry(orientation)})), true);
       const cv::Mat image = require_decodes_as_opencv(rotated);
+      CHECK(rows_told_while_decoding(rotated, image) == (orientation == 1 ? image.rows : 0));  // turned: whole at the end
       CHECK(image.cols == (orientation >= 5 ? 24 : 40));  // the orientation really took effect
     }
   }

@@ -28,6 +28,8 @@ TEST_CASE("fault plans parse; malformed ones are skipped", "[fault]") {
   CHECK(parse_fault_plan("rank:0,after:0,kind:slow", &error).active());  // rank 0: a slow listing of the job
   CHECK(parse_fault_plan("rank:any,piece:decode,kind:killdone", &error).active());  // dies with its piece done
   CHECK_FALSE(parse_fault_plan("rank:0,after:1,kind:killdone", &error).active());  // rank 0 has no pieces
+  CHECK(parse_fault_plan("rank:any,piece:decode,kind:killprogress", &error).active());  // dies half-way
+  CHECK_FALSE(parse_fault_plan("rank:0,after:1,kind:killprogress", &error).active());
   ::setenv("DIPS_FAULT", "rank:1,after:3,kind:kill;rank:2,after:1,kind:slow;rank:9,kind:boom", 1);
   const std::vector<FaultPlan> plans = fault_plans();
   REQUIRE(plans.size() == 2);  // the malformed third is skipped (with a warning)

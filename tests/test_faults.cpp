@@ -294,15 +294,20 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
   // input stay on rank 0 until the task is written, so a worker may die holding any of them: its piece is
   // done again elsewhere and the result stays exact. killdone: the worker dies after its piece is done
   // (the pixel file written) but before rank 0 hears of it, so that the piece's redo writes it again.
+  // killprogress: the decoding worker dies once it has reported half the image written to the pixel file
+  // (a PNG's rows are written as they are decoded): rank 0 has sent bands of those rows, which read them
+  // while the piece's redo writes the file again.
   TempDir dir;
   fs::create_directories(dir / "in");
   const cv::Mat image = qr_image({"banded", "faults"}, 3);
+  REQUIRE(image.rows >= 4 * 16);  // half the rows hold a band of 16 and its halo
   REQUIRE(cv::imwrite((dir / "in/big.png").string(), image));
   const std::string all_kinds = "blur=3,edge_detection,dilate=3,read_qr_code";
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
       {"decode", all_kinds, "kill"},        {"band", all_kinds, "kill"},   {"finish", all_kinds, "kill"},
       {"whole", all_kinds, "kill"},         {"finish", "equalize_histogram,blur=3", "kill"},
-      {"encode", "blur=3,edge_detection", "kill"}, {"decode", all_kinds, "killdone"}, {"band", "blur=3", "killdone"}};
+      {"encode", "blur=3,edge_detection", "kill"}, {"decode", all_kinds, "killdone"}, {"band", "blur=3", "killdone"},
+      {"decode", all_kinds, "killprogress"}};
   for (const auto& [kind, pipeline, fault] : cases) {
     DYNAMIC_SECTION(fault << " holding a " << kind << " piece of " << pipeline) {
       const fs::path outdir = dir / ("out_" + kind + fault + std::to_string(pipeline.size()));
@@ -334,6 +339,17 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
         CHECK(piece["worker"] != lost[0]);  // ...was done by the survivor
       }
       CHECK(redone == 1);
+      if (fault == "killprogress") {  // bands of the rows the lost worker wrote were sent before the redo was done
+        double decoded_at = 0;
+        int early_bands = 0;
+        for (const auto& piece : task["pieces"]) {
+          if (piece["kind"] == "decode") decoded_at = piece["done"].get<double>();
+        }
+        for (const auto& piece : task["pieces"]) {
+          if (piece["kind"] == "band" && piece["stage"] == 0 && piece["sent"].get<double>() < decoded_at) ++early_bands;
+        }
+        CHECK(early_bands > 0);
+      }
       CHECK(dips_temp_files(outdir).empty());  // the pixel file, and the temporary files of writers that are gone
       CHECK(run.output.find("removed 1 temporary file left by writers that are gone") != std::string::npos);
     }

@@ -18,6 +18,14 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   CHECK(shape.bands);  // one of the last three of four threads: cut it
   const int bands = (in.height + shape.tile_rows - 1) / shape.tile_rows;
   CHECK(bands == 8);   // two per thread
+  in.top_down = true;  // a PNG: its bands start as its rows are decoded, small ones keep threads busy
+  shape = choose_shape(in);
+  CHECK((in.height + shape.tile_rows - 1) / shape.tile_rows == 12);  // by size: 2 MP each (kBandPixels)
+  in.width = 16000;  // 64 MP
+  shape = choose_shape(in);
+  CHECK((in.height + shape.tile_rows - 1) / shape.tile_rows == 4 * kTopDownBandsPerThread);
+  in.width = 6000;
+  in.top_down = false;
   in.width = 1000;
   in.height = 1000;    // 1 MP: never worth cutting
   CHECK_FALSE(choose_shape(in).bands);

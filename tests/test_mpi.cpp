@@ -394,7 +394,9 @@ TEST_CASE("progress: plain periodic lines in a log, a live line on a terminal, n
 TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][job]") {
   TempDir dir;
   fs::create_directories(dir / "in");
-  REQUIRE(cv::imwrite((dir / "in/large.png").string(), photo_like(3000, 3000, 21)));  // 9 MP: over the 8 MP whole-image limit
+  // 12 MP. A PNG decodes top-down, in one stream: its bands start as the rows are decoded, in bands of
+  // kBandPixels (2 MP: 6 of 500 rows); a JPEG's are two per worker (granularity.h).
+  REQUIRE(cv::imwrite((dir / "in/large.png").string(), photo_like(4000, 3000, 21)));
   const RunResult run = run_dips(3, "--op blur=5,grayscale --output " + quoted(dir / "out") + " " + quoted(dir / "in"));
   INFO(run.output);
   REQUIRE(run.code == 0);
@@ -408,10 +410,14 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == 0);
     if (piece["kind"] == "band" && piece["bytes_out"] == 0) ++bands;
   }
-  CHECK(bands == 4);
+  CHECK(bands == 6);
   CHECK(dips_temp_files(dir / "out").empty());
   const RunResult plan = run_dips(3, "--dry-run --op blur=5,grayscale --output " + quoted(dir / "o2") + " " + quoted(dir / "in"));
-  CHECK(plan.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
+  CHECK(plan.output.find("6 pieces (neighbourhood, halo 2)") != std::string::npos);
+  fs::create_directories(dir / "jpeg");
+  REQUIRE(cv::imwrite((dir / "jpeg/large.jpg").string(), photo_like(4000, 3000, 21)));
+  const RunResult jpeg = run_dips(3, "--dry-run --op blur=5,grayscale --output " + quoted(dir / "o7") + " " + quoted(dir / "jpeg"));
+  CHECK(jpeg.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
 
   SECTION("with --io mpi the decoded image travels through rank 0, with the same result") {
     const RunResult mpi = run_dips(3, "--io mpi --quiet --op blur=5,grayscale --output " + quoted(dir / "o4") + " " + quoted(dir / "in"));
@@ -419,7 +425,7 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     REQUIRE(mpi.code == 0);
     CHECK(identical(read_output(dir / "o4/large.png"), reference(dir / "in/large.png", "blur=5,grayscale").image));
     const auto task = report_tasks(dir / "o4/report.jsonl").at((dir / "o4/large.png").string());
-    const uint64_t decoded_bytes = 3000 * 3000 * 3;
+    const uint64_t decoded_bytes = 4000 * 3000 * 3;
     for (const auto& piece : task["pieces"]) {
       if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == decoded_bytes);
     }
@@ -432,7 +438,7 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     CHECK(one.output.find("whole image to one worker") != std::string::npos);
     const RunResult two = run_dips(3, job);
     INFO(two.output);
-    CHECK(two.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+    CHECK(two.output.find("6 pieces (canny, halo 4)") != std::string::npos);
     // The last of two images, the other worker still busy with the first: whole, as its bands' extra
     // work would not be shared; blur's bands add none, so the busy worker joins them when it is done.
     fs::create_directories(dir / "two");
@@ -444,6 +450,6 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     CHECK(last.output.find("(canny") == std::string::npos);
     const RunResult blur = run_dips(3, "--dry-run --op blur=5 --output " + quoted(dir / "o6") + " " + quoted(dir / "two"));
     INFO(blur.output);
-    CHECK(blur.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
+    CHECK(blur.output.find("6 pieces (neighbourhood, halo 2)") != std::string::npos);
   }
 }

@@ -17,13 +17,19 @@ using namespace dips::testing;
 
 namespace {
 
-// What a worker does with a work item: the message round trip, then execute_item, then the reply's.
-ResultItem work_on(const WorkItem& item) {
+// What a worker does with a work item: the message round trip, then execute_item (its progress reports
+// through their own round trip to `report`), then the reply's.
+ResultItem work_on(const WorkItem& item, const ProgressReport& report = {}) {
   auto sent = std::make_shared<std::vector<uint8_t>>(encode_work({item}).flatten());
   std::vector<WorkItem> received;
   REQUIRE(decode_work(sent, &received).ok());
   REQUIRE(received.size() == 1);
-  ResultItem result = execute_item(received.front());
+  const ProgressReport relay = [&report](const DecodeProgress& progress) {
+    DecodeProgress back;
+    REQUIRE(decode_progress(encode_progress(progress), &back).ok());
+    report(back);
+  };
+  ResultItem result = execute_item(received.front(), report ? relay : ProgressReport());
   auto reply = std::make_shared<std::vector<uint8_t>>(encode_result({result}).flatten());
   std::vector<ResultItem> back;
   REQUIRE(decode_result(reply, &back).ok());
@@ -39,30 +45,57 @@ struct Outcome {
   bool bands_from_file = false;  // some band decoded its own rows from the file
   bool bands_from_pixel_file = false;  // some band read its rows from the pixel file
   bool bands_encoded = false;    // some band was encoded by a worker as its part of the output
+  size_t progress_reports = 0;   // from decode pieces
+  size_t bands_while_decoding = 0;  // bands done from a pixel file the decode piece was still writing
 };
 
-// Runs a task to its end. `shuffle` completes the ready pieces in a random order; `redo` computes every
-// third piece a second time from the same item, as when it is sent again after its worker died.
-Outcome drive(const Task& task, TaskIo io, TaskShape shape, unsigned shuffle, bool redo) {
+// How drive() runs the pieces.
+struct Driving {
+  unsigned shuffle = 0;  // completes the ready pieces in a random order
+  bool redo = false;     // computes every third piece a second time from the same item, as when it is sent
+                         // again after its worker died
+  bool stream = false;   // passes a decode piece's progress to the run as it comes, and does the bands it
+                         // makes ready at once, from the pixel file the decode piece is still writing
+};
+
+// Runs a task to its end.
+Outcome drive(const Task& task, TaskIo io, TaskShape shape, Driving how) {
   TaskRun run(task, io, shape);
-  std::mt19937 random(shuffle);
+  std::mt19937 random(how.shuffle);
   Outcome outcome;
   size_t count = 0;
-  while (!run.done()) {
+  std::function<void(size_t, WorkItem&)> complete;
+  const auto complete_ready = [&] {
     auto ready = run.take_ready();
-    REQUIRE(!ready.empty());
-    if (shuffle) std::shuffle(ready.begin(), ready.end(), random);
+    if (how.shuffle) std::shuffle(ready.begin(), ready.end(), random);
     for (auto& [index, item] : ready) {
-      outcome.bands_from_file |= item.band && (item.source == Source::kPath || item.source == Source::kFile);
-      outcome.bands_from_pixel_file |= item.band && item.source == Source::kPixelFile;
-      outcome.bands_encoded |= item.sink == Sink::kBand;
-      ResultItem result = work_on(item);
-      if (redo && ++count % 3 == 0) result = work_on(item);
-      ++outcome.pieces;
-      outcome.status = run.on_result(index, std::move(result));
-      if (!outcome.status.ok()) return outcome;
+      if (outcome.status.ok()) complete(index, item);
     }
+  };
+  complete = [&](size_t index, WorkItem& item) {
+    outcome.bands_from_file |= item.band && (item.source == Source::kPath || item.source == Source::kFile);
+    outcome.bands_from_pixel_file |= item.band && item.source == Source::kPixelFile;
+    outcome.bands_encoded |= item.sink == Sink::kBand;
+    bool decoding = true;
+    const ProgressReport report = [&, index](const DecodeProgress& progress) {
+      ++outcome.progress_reports;
+      outcome.status = run.on_progress(index, progress);
+      const size_t before = outcome.pieces;
+      if (outcome.status.ok() && decoding) complete_ready();
+      outcome.bands_while_decoding += outcome.pieces - before;
+    };
+    ResultItem result = work_on(item, how.stream ? report : ProgressReport());
+    if (how.redo && ++count % 3 == 0) result = work_on(item, how.stream ? report : ProgressReport());
+    decoding = false;
+    ++outcome.pieces;
+    if (outcome.status.ok()) outcome.status = run.on_result(index, std::move(result));
+  };
+  while (!run.done() && outcome.status.ok()) {
+    const size_t before = outcome.pieces;
+    complete_ready();
+    if (outcome.status.ok()) REQUIRE(outcome.pieces > before);
   }
+  if (!outcome.status.ok()) return outcome;
   if (run.output().empty()) {  // a worker wrote it
     REQUIRE(io.shared);
     outcome.image = cv::imread(task.output.string(), cv::IMREAD_UNCHANGED);
@@ -117,9 +150,9 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
           shape.tile_rows = tile_rows;
           std::vector<std::string> expected_decoded;
           const cv::Mat expected = reference_pipeline(text, on_qr ? qr : photo, &expected_decoded);
-          for (unsigned shuffle : {0u, 5u}) {
-            const Outcome outcome = drive(task, io, shape, shuffle, shuffle != 0);
-            INFO("shuffle " << shuffle);
+          for (const Driving how : {Driving{0, false, false}, Driving{5, true, false}, Driving{7, true, true}}) {
+            const Outcome outcome = drive(task, io, shape, how);
+            INFO("shuffle " << how.shuffle << ", stream " << how.stream);
             INFO(outcome.status.message());
             REQUIRE(outcome.status.ok());
             CHECK(identical(outcome.image, expected));
@@ -131,6 +164,11 @@ TEST_CASE("a task gives the whole-image result in every shape, order and file pa
             // whole-image first stage runs in the decoding piece itself).
             const bool band_first = shape.bands && plan_stages(task.pipeline).front().kind != Tiling::kWholeImage;
             CHECK(outcome.bands_from_pixel_file == (band_first && !io.pixel_file.empty()));
+            // A PNG's decode piece reports its rows as it writes them; bands of the first rows are done
+            // before it is (its image's 61 rows: a report every 1, bands of 1 and 7 rows plus halo).
+            const bool streams = how.stream && band_first && !io.pixel_file.empty();
+            CHECK((outcome.progress_reports > 0) == streams);
+            if (streams && tile_rows <= 7) CHECK(outcome.bands_while_decoding > 0);
           }
         }
       }
@@ -175,7 +213,7 @@ TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts 
             std::vector<std::string> expected_decoded;
             const cv::Mat expected = as_written(reference_pipeline(text, decoded_input, &expected_decoded), ext);
             for (unsigned shuffle : {0u, 9u}) {
-              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows}, shuffle, shuffle != 0);
+              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows}, Driving{shuffle, shuffle != 0, false});
               INFO("shuffle " << shuffle << ": " << outcome.status.message());
               REQUIRE(outcome.status.ok());
               CHECK(identical(outcome.image, expected));

@@ -57,6 +57,20 @@ Status decode_hello_reply(const std::vector<uint8_t>& bytes) {
   return dips::decode_hello_reply(bytes, &reply);
 }
 
+Status decode_progress(const std::vector<uint8_t>& bytes) {
+  dips::DecodeProgress progress;
+  return dips::decode_progress(bytes, &progress);
+}
+
+dips::DecodeProgress a_progress() {
+  dips::DecodeProgress progress;
+  progress.piece_id = 0x0102030405060708ull;
+  progress.width = 8700;
+  progress.height = 5802;
+  progress.rows = 161;
+  return progress;
+}
+
 std::vector<uint8_t> contents(const dips::Bytes& bytes) { return std::vector<uint8_t>(bytes.data, bytes.data + bytes.size); }
 
 // True when `p` points into the buffer, at an offset that is a multiple of 64 (a payload's start).
@@ -216,6 +230,7 @@ std::map<std::string, std::vector<uint8_t>> wire_seeds() {
       {"result_mixed", result_bytes(mixed_results())},
       {"hello", dips::encode_hello(a_hello())},
       {"hello_reply", dips::encode_hello_reply(a_hello_reply())},
+      {"progress", dips::encode_progress(a_progress())},
   };
 }
 
@@ -377,6 +392,18 @@ TEST_CASE("wire: hello and hello reply round-trip", "[wire]") {
   CHECK(dips::encode_hello_reply(reply_back) == reply_bytes);
 }
 
+TEST_CASE("wire: a decode progress round-trips", "[wire]") {
+  const std::vector<uint8_t> bytes = dips::encode_progress(a_progress());
+  CHECK(bytes.size() == 4 + 8 + 3 * 4);
+  dips::DecodeProgress back;
+  REQUIRE(dips::decode_progress(bytes, &back).ok());
+  CHECK(back.piece_id == a_progress().piece_id);
+  CHECK(back.width == 8700);
+  CHECK(back.height == 5802);
+  CHECK(back.rows == 161);
+  CHECK(dips::encode_progress(back) == bytes);
+}
+
 TEST_CASE("wire: the seeds of fuzz_wire are messages of today's format", "[wire]") {
   // When the format or the builders change, regenerate them: build/tests/dips_tests "[write_wire_seeds]"
   std::map<std::string, std::vector<uint8_t>> found;
@@ -511,6 +538,7 @@ TEST_CASE("every truncation of a valid message is an error", "[bad_input][wire]"
   all_prefixes_fail(result_bytes(mixed_results()), result);
   all_prefixes_fail(dips::encode_hello(a_hello()), decode_hello);
   all_prefixes_fail(dips::encode_hello_reply(a_hello_reply()), decode_hello_reply);
+  all_prefixes_fail(dips::encode_progress(a_progress()), decode_progress);
 }
 
 TEST_CASE("bit flips never crash the decoders, and what decodes is sane", "[bad_input][wire]") {
@@ -1022,4 +1050,24 @@ TEST_CASE("hostile hello and hello reply messages are errors", "[bad_input][wire
   bytes = reply;
   bytes.back() = 2;  // sees_files
   expect_error(decode_hello_reply, bytes, "flag is not 0 or 1");
+}
+
+TEST_CASE("a decode progress out of range is an error", "[bad_input][wire]") {
+  const std::vector<uint8_t> progress = dips::encode_progress(a_progress());
+  expect_error(decode_progress, dips::encode_hello(a_hello()), "not a decode progress");
+  expect_error(decode_progress, {}, "not a decode progress");
+  constexpr size_t kWidthAt = 12, kHeightAt = 16, kRowsAt = 20;
+  const struct {
+    size_t at;
+    int32_t value;
+  } hostile[] = {{kWidthAt, 0}, {kWidthAt, -1}, {kHeightAt, 0}, {kHeightAt, INT32_MIN}, {kRowsAt, 0}, {kRowsAt, -5}, {kRowsAt, 5803}};
+  for (const auto& field : hostile) {
+    std::vector<uint8_t> bytes = progress;
+    poke(bytes, field.at, field.value);
+    INFO("field at " << field.at << " = " << field.value);
+    expect_error(decode_progress, bytes, "decode progress out of range");
+  }
+  std::vector<uint8_t> bytes = progress;
+  poke(bytes, kRowsAt, int32_t{5802});  // every row
+  CHECK(decode_progress(bytes).ok());
 }

@@ -10,6 +10,7 @@
 // or JPEG file as independent parts, one per band, that are concatenated without touching pixels.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -27,6 +28,20 @@ namespace dips {
 bool sniff_image_size(const uint8_t* data, size_t size, int* width, int* height);
 bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height);
 
+// True for a PNG that is not interlaced: its rows decode one after another from the top row, out of one
+// zlib stream, so that no band of it decodes without every row above it, and decode_image tells each row
+// as it comes (RowsDecoded below). Reads the first 29 bytes.
+bool decodes_top_down(const uint8_t* data, size_t size);
+
+// What an image file's first bytes tell a plan: the stored size (sniff_image_size; 0 x 0 when unknown)
+// and decodes_top_down.
+struct SniffedImage {
+  int width = 0;
+  int height = 0;
+  bool top_down = false;
+};
+SniffedImage sniff_image(const std::vector<uint8_t>& bytes);
+
 // Decodes an image file's bytes to 8-bit BGR, pixel for pixel what cv::imdecode(bytes, IMREAD_COLOR)
 // gives (EXIF orientation applied, 16-bit reduced to its high byte, alpha dropped, gray expanded).
 // Refused before any decoder runs: images whose header claims more than max_pixels or whose size cannot
@@ -35,6 +50,16 @@ bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height
 // (OpenCV 4.6 has no GIF decoder).
 Status decode_image(const uint8_t* data, size_t size, int64_t max_pixels, cv::Mat* image);
 Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::Mat* image);
+
+// Told during a decode that rows [0, rows) of `image` are final: `image` is the whole decoded image, at
+// its final size, being filled from the top. Must not throw.
+using RowsDecoded = std::function<void(const cv::Mat& image, int rows)>;
+
+// decode_image that tells on_rows after every row of an image decoded from the top row down, where the
+// rows of the result are final one after another: a non-interlaced PNG that needs no rotation (a PNG's
+// rows come out of one zlib stream, so that its decoding cannot be split; others can read each row as soon
+// as it is out). For any other image on_rows is never called: the image is whole only when this returns.
+Status decode_image(const uint8_t* data, size_t size, int64_t max_pixels, cv::Mat* image, const RowsDecoded& on_rows);
 
 // Encodes an image in the format named by ext (".png", ".jpg", ".TIFF", ...), with OpenCV's defaults.
 // For 8-bit images of 1, 3 or 4 channels the bytes of .png, .jpg, .jpeg and .jpe are those of

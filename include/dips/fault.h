@@ -17,6 +17,9 @@ namespace dips {
 //   exit  _exit(1), no MPI_Finalize   hang  the message loop spins: no more pings answered
 //   killdone  (workers only) SIGKILL to itself once a piece of that message is done, before its result
 //         is sent: what it wrote (an output, a pixel file) exists, and rank 0 never hears of it
+//   killprogress  (workers only) SIGKILL to itself right after a piece of that message (a decode piece
+//         writing its pixel file) has reported half its image's rows written (wire.h DecodeProgress) and
+//         the report has gone out: rank 0 starts bands on those rows, the rest of the image is missing
 //   slow  the pieces of that message compute 4 s longer while pings are still answered (long but healthy);
 //         on rank 0 (after:0) listing the job takes 4 s longer (a huge manifest, a slow file system)
 //   garble  a worker sends a message with an unknown tag at once, then its next results cut in half;

@@ -28,7 +28,9 @@ struct TaskIo {
 // results make of it, and when it is done. A whole task is one piece. A task in bands starts with a
 // `decode` piece: a worker probes the file and, unless its rows decode cheaply (a JPEG: then each band's
 // worker decodes just its rows from the file), writes the decoded image to TaskIo::pixel_file for the bands
-// to read, or returns it where there is none. Then for every stage its bands,
+// to read, or returns it where there is none. Where it writes the file while it decodes (a PNG, pixel_file.h)
+// it reports its progress, and the first stage's bands start as their rows are written. Then for every
+// stage its bands,
 // stitched here, with a stage's finish (Canny's hysteresis, the histogram's lookup table) done by a worker;
 // the last bands are encoded by the workers as their parts of the output file (PNG, JPEG; codec.h), which
 // rank 0 only concatenates, or the final image is encoded by one worker. Rank 0 only copies rows and
@@ -41,6 +43,10 @@ class TaskRun {
   std::vector<std::pair<size_t, WorkItem>> take_ready();
   // A piece's accepted result. An error fails the task.
   Status on_result(size_t piece, ResultItem result);
+  // The decode piece has written rows [0, progress.rows) of the image to TaskIo::pixel_file: the first
+  // stage's bands that read only those rows (halo included) become ready, while it decodes the rest.
+  // Ignored from any other piece, and once the decode piece's result is in. An error fails the task.
+  Status on_progress(size_t piece, const DecodeProgress& progress);
   // True when the output exists (written by a worker) or is in output() for rank 0 to write.
   bool done() const { return done_; }
   // The output file's bytes, in order, when rank 0 writes it (TaskIo::shared false, or assembled bands);
@@ -64,6 +70,9 @@ class TaskRun {
   WorkItem file_source() const;
   void set_final_sink(WorkItem* item) const;
   void start_stage();
+  Status on_decoded(ResultItem& result);
+  void plan_bands();
+  void release_bands(int available);
   void stage_finished();
   void start_band_encoding();
   void finish_with(Bytes bytes);
@@ -86,6 +95,9 @@ class TaskRun {
   cv::Mat current_;  // the current stage's input (bands mode), when it is not read from the file
   int rows_ = 0, cols_ = 0;  // its size
   std::vector<PieceRows> bands_;
+  size_t released_ = 0;        // bands_ handed out so far, from the top
+  bool encoded_bands_ = false;  // bands_ are encoded as the output's parts by the workers
+  bool streaming_ = false;     // stage 1's bands were planned from the decode piece's progress
   std::unique_ptr<StageAssembler> assembler_;
   std::vector<EncodedBand> encoded_;  // the output's parts, by band
   size_t encoded_count_ = 0;

@@ -23,6 +23,7 @@ enum class Tag : int {
   kHello = 7,          // coordinator -> worker: a Hello (what to check about the file system)
   kHelloReply = 8,     // worker -> coordinator: a HelloReply
   kFault = 9,          // coordinator -> worker: inject a fault now (test aid, DIPS_FAULT; text: the kind)
+  kProgress = 10,      // worker -> coordinator: a DecodeProgress
 };
 
 // Bytes owned elsewhere (a message buffer, a file read into memory), kept alive by `owner`.
@@ -121,6 +122,14 @@ struct ResultItem {
   cv::Mat thumbnail_input_rows, thumbnail_output_rows;
 };
 
+// A decode piece writing its image into a pixel file (Sink::kPixelFile) tells rank 0 how far it is
+// (Tag::kProgress), so that bands of the rows already written start while it decodes the rest.
+struct DecodeProgress {
+  uint64_t piece_id = 0;
+  int width = 0, height = 0;  // of the decoded image
+  int rows = 0;               // rows [0, rows) are in the pixel file
+};
+
 // What rank 0 asks a new worker (kHello): can it see the job's files?
 struct Hello {
   std::string probe_path;   // a file rank 0 wrote into the output folder...
@@ -142,6 +151,7 @@ OutMessage encode_work(const std::vector<WorkItem>& items);
 // The same from items that stay where they are (rank 0 keeps every piece it sends, to send it again).
 OutMessage encode_work(const std::vector<const WorkItem*>& items);
 OutMessage encode_result(const std::vector<ResultItem>& items);
+std::vector<uint8_t> encode_progress(const DecodeProgress& progress);
 std::vector<uint8_t> encode_hello(const Hello& hello);
 std::vector<uint8_t> encode_hello_reply(const HelloReply& reply);
 // A liveness ping (Tag::kPing): rank 0 sends one while it lists a job and on every --ping-interval after.
@@ -152,6 +162,8 @@ OutMessage encode_ping();
 // (fuzzed by tests/fuzz/fuzz_wire.cpp).
 Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<WorkItem>* items);
 Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, std::vector<ResultItem>* items);
+// A progress message: sizes positive, 0 < rows <= height.
+Status decode_progress(const std::vector<uint8_t>& buffer, DecodeProgress* progress);
 Status decode_hello(const std::vector<uint8_t>& buffer, Hello* hello);
 Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply);
 

@@ -1,5 +1,5 @@
 // libFuzzer target: the wire decoders (decode_work, decode_result, decode_hello, decode_hello_reply,
-// readable_piece_ids) on arbitrary bytes (docs/fuzzing.md).
+// decode_progress, readable_piece_ids) on arbitrary bytes (docs/fuzzing.md).
 // Invariants: no crash, hang or sanitizer report; whatever decodes meets the rules of tests/wire_checks.h
 // (the limits and consistency checks of wire.h) and re-encodes to exactly the same bytes, also after the
 // received buffer is dropped (decoded pixels and bytes keep it alive); readable_piece_ids gives the ids of
@@ -65,6 +65,14 @@ void fuzz_hello(const std::vector<uint8_t>& input) {
   }
 }
 
+void fuzz_progress(const std::vector<uint8_t>& input) {
+  dips::DecodeProgress progress;
+  if (!dips::decode_progress(input, &progress).ok()) return;
+  check(progress.width > 0 && progress.height > 0 && progress.rows > 0 && progress.rows <= progress.height,
+        "a decoded progress out of range");
+  check(dips::encode_progress(progress) == input, "a decoded progress re-encodes differently");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -72,5 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_work(input);
   fuzz_result(input);
   fuzz_hello(input);
+  fuzz_progress(input);
   return 0;
 }
