@@ -55,6 +55,24 @@ int write_at(int fd, const void* from, size_t size, off_t offset) {
   return 0;
 }
 
+// File systems of this machine's own disks or memory: what one process writes, every other sees at once,
+// and it lives as long as the machine. Any other (a network or cluster file system, FUSE) may not.
+bool local_file_system(decltype(statfs::f_type) type) {
+  switch (type) {
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case 0x2FC12FC1:  // ZFS
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Makes room for the whole file before any row is written: rows once reported cannot be taken back (bands
 // may be reading them), so a disk without room for the image must refuse it at the start, not fill up
 // half-way and keep the half. The file's size stays that of the rows written, so that a read past them is
@@ -95,7 +113,7 @@ Status PixelFileWriter::open(const std::filesystem::path& path, int width, int h
     return error(std::strerror(err));
   }
   struct statfs info {};
-  flush_to_publish_ = ::fstatfs(fd_, &info) == 0 && info.f_type == NFS_SUPER_MAGIC;
+  flush_to_publish_ = ::fstatfs(fd_, &info) != 0 || !local_file_system(info.f_type);
   width_ = width;
   height_ = height;
   type_ = type;

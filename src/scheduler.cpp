@@ -25,13 +25,33 @@ uint64_t Scheduler::add_piece(double cost) {
   return id;
 }
 
-bool Scheduler::has_room(const Worker& worker, double cost) const {
+bool Scheduler::has_room(const Worker& worker, double cost, double share, double now) const {
   if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining) return false;
   const size_t count = worker.pieces.size();
   const size_t threads = static_cast<size_t>(worker.threads);
   if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
   if (count >= threads * static_cast<size_t>(std::max(1, options_.max_in_flight))) return false;
-  return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9;
+  return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9 &&
+         work_left(worker, now) + cost <= share * worker.threads + 1e-9;
+}
+
+// The estimated work a worker still has of what it holds: what it was charged, less what its threads
+// have done since its last result (or since its first piece, when it had none).
+double Scheduler::work_left(const Worker& worker, double now) const {
+  return std::max(0.0, worker.cost_in_flight - std::max(0.0, now - worker.last_result) * worker.threads);
+}
+
+// Per thread, the estimated work left in the job: the pending pieces (priced like the next one, as
+// pieces of a job mostly are alike) and what the live workers still have of theirs.
+double Scheduler::fair_share(double next_cost, double now) const {
+  double left = static_cast<double>(pending_.size()) * next_cost;
+  int threads = 0;
+  for (const auto& [rank, worker] : workers_) {
+    if (worker.state == WorkerState::kDead) continue;
+    left += work_left(worker, now);
+    threads += worker.threads;
+  }
+  return threads > 0 ? left / threads : left;
 }
 
 std::optional<uint64_t> Scheduler::next_pending() const {
@@ -48,10 +68,11 @@ std::optional<Assignment> Scheduler::assign(double now) {
   if (pending_.empty()) return std::nullopt;
   const uint64_t id = pending_.front();
   Piece& piece = pieces_[id];
+  const double share = fair_share(piece.cost, now);
   int best = -1;
   double best_load = 0;
   for (auto& [rank, worker] : workers_) {
-    if (!has_room(worker, piece.cost)) continue;
+    if (!has_room(worker, piece.cost, share, now)) continue;
     // Least work per thread first; among equals, fewest pieces per thread (costs may all be unknown).
     const double load = worker.cost_in_flight / worker.threads + 1e-9 * worker.pieces.size() / worker.threads;
     if (best < 0 || load < best_load) {

@@ -348,3 +348,33 @@ TEST_CASE("scheduler: a pending piece repriced before it is sent is charged at i
   s.add_piece(0.05);
   CHECK_FALSE(s.assign(0.1));  // 0.06 held + 0.05 is past the lookahead
 }
+
+TEST_CASE("scheduler: at the job's tail a worker holds no more than its share of the work left", "[scheduler]") {
+  SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  Scheduler s(o);
+  s.add_worker(1, 1);
+  s.add_worker(2, 1);
+  s.add_piece(0.5);  // a long piece...
+  REQUIRE(s.assign(0)->worker == 1);
+  for (int i = 0; i < 6; ++i) s.add_piece(0.02);  // ...then the job's last short ones
+  std::map<int, int> load;
+  while (auto a = s.assign(0.45)) ++load[a->worker];
+  // Left at 0.45 s: 0.12 s pending and 0.05 s of worker 1's piece, 0.085 s per thread. Worker 2 takes
+  // 0.08 s of it (the lookahead alone would let it take 0.1 s, five pieces); two wait for worker 1, whose
+  // piece ends before worker 2 is through its four.
+  CHECK(load == std::map<int, int>{{2, 4}});
+  CHECK(s.pending() == 2);
+  REQUIRE(s.complete(1, 1, false, 0.5));
+  while (auto a = s.assign(0.5)) ++load[a->worker];
+  // 0.035 s each now: worker 1 takes one, the last goes to whichever is through first.
+  CHECK(load == std::map<int, int>{{1, 1}, {2, 4}});
+  CHECK(s.pending() == 1);
+  // Early in a job the share is large: the lookahead alone bounds a worker's queue.
+  Scheduler early(o);
+  early.add_worker(1, 1);
+  early.add_worker(2, 1);
+  for (int i = 0; i < 100; ++i) early.add_piece(0.02);
+  std::map<int, int> first;
+  while (auto a = early.assign(0)) ++first[a->worker];
+  CHECK(first == std::map<int, int>{{1, 5}, {2, 5}});
+}

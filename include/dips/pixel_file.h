@@ -33,9 +33,13 @@ class PixelFileWriter {
   // Writes rows [rows_written(), row1) of image, the whole image of the size and type given to open.
   Status write_rows(const cv::Mat& image, int row1);
   int rows_written() const { return rows_written_; }
-  // Makes the rows written so far readable on every host: NFS shows a reader only what the writer has
-  // flushed (close-to-open consistency), so there the rows are flushed; a local file system, or a cluster
-  // file system with POSIX semantics (Lustre, GPFS, BeeGFS), shows every write at once.
+  // Whether publish() flushes here (a file system that is not this machine's own).
+  bool flushes_to_publish() const { return flush_to_publish_; }
+  // Makes the rows written so far readable on every host, and lasting should the writer's host be lost
+  // the next moment: on a file system of this machine's own (ext4, xfs, btrfs, tmpfs, ...) every write is
+  // seen at once and nothing more is done; on any other (NFS, which shows a reader only what the writer
+  // flushed, and Lustre, GPFS, BeeGFS, CephFS, whose servers hold only what the writer's host sent them)
+  // the rows are flushed first.
   Status publish();
   // Closes the file; *bytes: its size, header included.
   Status close(uint64_t* bytes);

@@ -41,7 +41,9 @@ struct Assignment {
 // what returns to the pool when a worker dies. It performs no I/O; time is passed in, so that unit tests
 // drive every failure without MPI. Pieces carry an estimated cost (seconds of work); a worker is kept
 // supplied with enough estimated work for each of its compute threads, and no more, so that small pieces
-// travel many at a time and large ones one at a time (the tail of a job stays balanced).
+// travel many at a time and large ones one at a time. At the job's tail no worker is given more than its
+// share of the work left (the pending pieces and what every worker still has of its own), so that a worker
+// finishing a long piece finds the last short ones still pending, not queued behind another's.
 class Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options);
@@ -116,7 +118,9 @@ class Scheduler {
     double sent_at = 0;
     double cost = 0;
   };
-  bool has_room(const Worker& worker, double cost) const;
+  bool has_room(const Worker& worker, double cost, double share, double now) const;
+  double work_left(const Worker& worker, double now) const;
+  double fair_share(double next_cost, double now) const;
   std::vector<uint64_t> requeue_pieces_of(Worker& worker);
   void refresh_state(Worker& worker);
 
