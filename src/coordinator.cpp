@@ -668,7 +668,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   shape_input.tile_rows_option = options_.tile_rows;
   shape_input.width = image.width;
   shape_input.height = image.height;
-  shape_input.top_down = image.top_down;
+  shape_input.top_down = image.top_down && shared_io_;  // only a pixel file is written as the image decodes
   shape_input.live_threads = scheduler_.live_threads();
   shape_input.tasks_left = tasks_.size() - index;
   shape_input.other_tasks = static_cast<int>(active_.size()) - 1;

@@ -21,7 +21,7 @@ std::string plan_text(const Options& options, const Task& task, const SniffedIma
   input.tile_rows_option = options.tile_rows;
   input.width = image.width;
   input.height = image.height;
-  input.top_down = image.top_down;
+  input.top_down = image.top_down && options.io != IoMode::kMpi;
   input.live_threads = workers;
   input.tasks_left = tasks_left;
   input.other_tasks = static_cast<int>(std::min<size_t>(tasks_before, static_cast<size_t>(std::max(0, workers - 1))));

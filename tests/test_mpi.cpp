@@ -426,9 +426,14 @@ TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][
     CHECK(identical(read_output(dir / "o4/large.png"), reference(dir / "in/large.png", "blur=5,grayscale").image));
     const auto task = report_tasks(dir / "o4/report.jsonl").at((dir / "o4/large.png").string());
     const uint64_t decoded_bytes = 4000 * 3000 * 3;
+    size_t mpi_bands = 0;
     for (const auto& piece : task["pieces"]) {
       if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == decoded_bytes);
+      if (piece["kind"] == "band") ++mpi_bands;
     }
+    CHECK(mpi_bands == 4);  // decoded whole before its bands (no pixel file to stream into): two per worker
+    const RunResult mpi_plan = run_dips(3, "--io mpi --dry-run --op blur=5,grayscale --output " + quoted(dir / "o8") + " " + quoted(dir / "in"));
+    CHECK(mpi_plan.output.find("4 pieces (neighbourhood, halo 2)") != std::string::npos);
   }
 
   SECTION("Canny in bands does a fifth more work: one worker keeps it whole, two share it") {

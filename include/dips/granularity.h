@@ -21,7 +21,8 @@ struct ShapeInput {
   size_t tasks_left = 1;      // tasks of the job not yet started, this one included
   int other_tasks = 0;        // tasks of the job started and not finished, this one excluded
   double band_work = 1.0;     // band_work (tiling.h) of the pipeline's stages: 0 when none can be cut
-  bool top_down = false;      // the file decodes from the top row down, in one stream (codec.h decodes_top_down)
+  bool top_down = false;      // the file decodes from the top row down, in one stream (codec.h decodes_top_down),
+                              // into a pixel file that its bands read as it is written (shared files)
 };
 
 // The granularity policy. While more tasks wait than there are compute threads, a whole file is the best
@@ -33,7 +34,7 @@ struct ShapeInput {
 // other tasks to share them at once: a thread busy with another image may stay busy for as long as this
 // one takes whole, and the extra work is then paid for nothing. --tile-rows N forces bands of N rows on
 // every image taller than N. Bands are sized for about two per thread and at least kBandPixels each; for
-// a file that decodes top-down, kTopDownBandsPerThread per thread: its first stage's bands start as the
+// a file that decodes top-down into a pixel file (top_down), kTopDownBandsPerThread per thread: its first stage's bands start as the
 // decoding worker writes their rows (task_run.h), and small ones keep the other threads busy from the
 // first rows on and share the rows left after the decoding evenly.
 TaskShape choose_shape(const ShapeInput& input);

@@ -41,9 +41,10 @@ struct Assignment {
 // what returns to the pool when a worker dies. It performs no I/O; time is passed in, so that unit tests
 // drive every failure without MPI. Pieces carry an estimated cost (seconds of work); a worker is kept
 // supplied with enough estimated work for each of its compute threads, and no more, so that small pieces
-// travel many at a time and large ones one at a time. At the job's tail no worker is given more than its
-// share of the work left (the pending pieces and what every worker still has of its own), so that a worker
-// finishing a long piece finds the last short ones still pending, not queued behind another's.
+// travel many at a time and large ones one at a time. Beyond its first queue_depth pieces per thread no
+// worker is given more than its share of the work left (the pending pieces and what every worker still has
+// of its own), which binds at the job's tail: a worker finishing a long piece finds the last short ones
+// still pending, not queued behind another's.
 class Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options);
