@@ -237,8 +237,8 @@ bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height
 
 bool decodes_top_down(const uint8_t* data, size_t size) {
   constexpr size_t kInterlaceAt = 8 + 8 + 12;  // signature, IHDR's length and type, then width ... filter
-  return codec::sniff_format(data, size) == codec::Format::kPng && size > kInterlaceAt &&
-         std::memcmp(data + 12, "IHDR", 4) == 0 && data[kInterlaceAt] == 0;
+  int width = 0, height = 0;
+  return sniff_png(Bytes{data, size}, &width, &height) && size > kInterlaceAt && data[kInterlaceAt] == 0;
 }
 
 SniffedImage sniff_image(const std::vector<uint8_t>& bytes) {

@@ -231,6 +231,7 @@ class Coordinator {
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
   void on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left);
+  void lose_undecodable(int worker, const char* what, const Status& status);
   void arm_worker_faults();
   void arm_piece_fault(const std::string& kind, int worker);
   void fire_own_fault(int count);
@@ -520,11 +521,7 @@ void Coordinator::handle(const Incoming& message) {
       scheduler_.heard(message.source);
       std::vector<ResultItem> results;
       Status status = decode_result(message.data, &results);
-      if (!status.ok()) {
-        on_worker_lost(message.source, scheduler_.declare_dead(message.source), fmt::format("sent an undecodable result ({})", status.message()),
-                       scheduler_.live_workers());
-        return;
-      }
+      if (!status.ok()) return lose_undecodable(message.source, "result", status);
       for (ResultItem& result : results) on_result(message.source, std::move(result));
       return;
     }
@@ -834,11 +831,7 @@ void Coordinator::on_result(int worker, ResultItem result) {
 void Coordinator::on_progress(int worker, const Incoming& message) {
   DecodeProgress progress;
   const Status decoded = decode_progress(*message.data, &progress);
-  if (!decoded.ok()) {
-    on_worker_lost(worker, scheduler_.declare_dead(worker), fmt::format("sent an undecodable progress report ({})", decoded.message()),
-                   scheduler_.live_workers());
-    return;
-  }
+  if (!decoded.ok()) return lose_undecodable(worker, "progress report", decoded);
   auto it = pieces_.find(progress.piece_id);
   if (it == pieces_.end()) return;  // its task is done
   const size_t index = it->second.task;
@@ -921,6 +914,12 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   remove_pixel_file(&task);
   active_.erase(index);
   fire_own_fault(static_cast<int>(++tasks_completed_));
+}
+
+// A worker whose message cannot be read may have sent anything: it is taken as lost, its pieces go to others.
+void Coordinator::lose_undecodable(int worker, const char* what, const Status& status) {
+  on_worker_lost(worker, scheduler_.declare_dead(worker), fmt::format("sent an undecodable {} ({})", what, status.message()),
+                 scheduler_.live_workers());
 }
 
 void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces, const std::string& why, int left) {

@@ -34,8 +34,9 @@ FaultPlan parse_fault_plan(const std::string& text, std::string* error) {
     return FaultPlan();
   }
   const bool worker = plan.rank > 0 || plan.rank == FaultPlan::kAnyWorker;
+  const bool worker_only = plan.kind == "killdone" || plan.kind == "killprogress";  // they strike when a piece is done or half-way
   const bool valid = (plan.rank >= 0 || plan.rank == FaultPlan::kAnyWorker) && plan.after >= (worker || plan.kind == "slow" ? 0 : 1) &&
-                     (plan.kind != "hold" || plan.rank == 0) && (plan.kind != "killdone" || worker) && (plan.kind != "killprogress" || worker) && (plan.piece.empty() || worker) &&
+                     (plan.kind != "hold" || plan.rank == 0) && (!worker_only || worker) && (plan.piece.empty() || worker) &&
                      (plan.rank != FaultPlan::kAnyWorker || !plan.piece.empty());
   if (!valid) {
     *error = "DIPS_FAULT: rank must be 0 or more (any: with piece:KIND), after 1 or more (0 allowed for a worker), hold only for "

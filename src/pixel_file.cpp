@@ -98,6 +98,10 @@ PixelFileWriter::~PixelFileWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+uint64_t PixelFileWriter::file_size() const {
+  return sizeof(Header) + static_cast<uint64_t>(width_) * height_ * CV_ELEM_SIZE(type_);
+}
+
 Status PixelFileWriter::error(const std::string& what) const {
   return Status::Error(fmt::format("cannot write pixel file '{}': {}", path_.string(), what));
 }
@@ -105,19 +109,19 @@ Status PixelFileWriter::error(const std::string& what) const {
 Status PixelFileWriter::open(const std::filesystem::path& path, int width, int height, int type) {
   path_ = path;
   if (!supported(type) || width <= 0 || height <= 0) return error(fmt::format("cannot keep an image of type {} in a pixel file", type));
+  width_ = width;
+  height_ = height;
+  type_ = type;
+  rows_written_ = 0;
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) return error(std::strerror(errno));
-  const int err = reserve(fd_, sizeof(Header) + static_cast<uint64_t>(width) * height * CV_ELEM_SIZE(type));
+  const int err = reserve(fd_, file_size());
   if (err != 0) {
     ::close(std::exchange(fd_, -1));
     return error(std::strerror(err));
   }
   struct statfs info {};
   flush_to_publish_ = ::fstatfs(fd_, &info) != 0 || !local_file_system(info.f_type);
-  width_ = width;
-  height_ = height;
-  type_ = type;
-  rows_written_ = 0;
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   header.width = width;
@@ -151,7 +155,7 @@ Status PixelFileWriter::close(uint64_t* bytes) {
   if (fd_ < 0) return error("not open");
   const int fd = std::exchange(fd_, -1);
   if (::close(fd) != 0) return error(std::strerror(errno));
-  *bytes = sizeof(Header) + static_cast<uint64_t>(width_) * height_ * CV_ELEM_SIZE(type_);
+  *bytes = file_size();
   return Status();
 }
 

@@ -264,3 +264,68 @@ TEST_CASE("a worker drained by --grow-from finishes the piece it holds before it
     CHECK(identical(read_output(dir / "out" / name), expected.image));
   }
 }
+
+namespace {
+
+// Two in-process workers; the first progress report a worker sends reaches rank 0 cut short, as from a
+// worker gone wrong. Messages of a worker rank 0 abandoned reach it no more.
+class GarblingTransport : public Transport {
+ public:
+  GarblingTransport() {
+    for (int id : {1, 2}) locals_[id] = make_local_transport(1);
+  }
+  std::vector<int> workers() const override { return {1, 2}; }
+  void send(int worker, Tag tag, OutMessage message) override {
+    if (!abandoned_.count(worker)) locals_.at(worker)->send(0, tag, std::move(message));
+  }
+  bool poll(Incoming* message) override {
+    for (auto& [id, local] : locals_) {
+      if (abandoned_.count(id) || !local->poll(message)) continue;
+      message->source = id;
+      if (message->tag == Tag::kProgress && !garbled_) {
+        garbled_ = true;
+        message->data = std::make_shared<std::vector<uint8_t>>(message->data->begin(), message->data->end() - 1);
+      }
+      return true;
+    }
+    return false;
+  }
+  void abandon(int worker) override { abandoned_.insert(worker); }
+  bool shutdown(bool interrupted) override {
+    for (auto& [id, local] : locals_) local->shutdown(interrupted);
+    return !interrupted;
+  }
+  bool garbled() const { return garbled_; }
+
+ private:
+  std::map<int, std::unique_ptr<Transport>> locals_;
+  std::set<int> abandoned_;
+  bool garbled_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a worker whose progress report cannot be read is lost; its decode is done again, exact", "[coordinator]") {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  const cv::Mat image = photo_like(200, 320, 5);  // a PNG in bands: its decode reports its rows as it writes them
+  REQUIRE(cv::imwrite((dir / "in/big.png").string(), image));
+  Options options;
+  const std::string in = (dir / "in").string(), out = (dir / "out").string();
+  const char* argv[] = {"dips", "--quiet", "--tile-rows", "16", "--op", "blur=3", "--output", out.c_str(), in.c_str()};
+  REQUIRE(parse_options(9, argv, &options).ok());
+  std::vector<Task> tasks;
+  REQUIRE(build_job(options.job, &tasks).ok());
+  GarblingTransport transport;
+  CHECK(run_coordinator(options, transport, std::move(tasks), "test") == ExitCode::kOk);
+  REQUIRE(transport.garbled());
+  CHECK(identical(read_output(dir / "out/big.png"), reference_pipeline("blur=3", image)));
+  int lost = 0;
+  for (const auto& line : read_report(dir / "out/report.jsonl")) {
+    if (line.value("event", "") != "worker_lost") continue;
+    ++lost;
+    CHECK_THAT(line["why"].get<std::string>(), Catch::Contains("sent an undecodable progress report (malformed message"));
+  }
+  CHECK(lost == 1);
+  CHECK(dips_temp_files(dir / "out").empty());
+}

@@ -46,6 +46,7 @@ class PixelFileWriter {
 
  private:
   Status error(const std::string& what) const;
+  uint64_t file_size() const;  // header and every row
   std::filesystem::path path_;
   int fd_ = -1;
   bool flush_to_publish_ = false;
