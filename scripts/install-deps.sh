@@ -20,6 +20,7 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev libpmix-dev      # MPI, and PMIx to kill hung ranks
   libopencv-dev libzbar-dev                   # imaging, QR/barcodes
   libjpeg62-turbo-dev libpng-dev zlib1g-dev   # dips' own JPEG/PNG codecs (the libraries OpenCV uses)
+  libdeflate-dev                              # the common PNG's inflate (src/codec_png_inflate.cpp)
   libboost-program-options-dev                # command line
   libcpp-httplib-dev                          # the live dashboard (--dashboard)
   nlohmann-json3-dev libfmt-dev               # report JSON, formatting

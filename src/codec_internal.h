@@ -57,6 +57,14 @@ Status jpeg_decode_rows(const uint8_t* data, size_t size, int row0, int row1, cv
 Status png_decode_rows(const uint8_t* data, size_t size, const Header& header, int row0, int row1, cv::Mat* rows,
                        bool* declined, const RowsDecoded* on_rows = nullptr);
 
+// ----------------------------------------------------------------------------- codec_png_inflate.cpp
+
+// png_decode_rows for the common PNG, without libpng (8-bit gray, gray+alpha, RGB or RGBA, not
+// interlaced, every chunk sound): the same pixels, in less than half the time. Returns false, having
+// told on_rows nothing and set nothing, for any file it does not take; libpng must decode that one.
+// on_rows (if any, and row0 == 0) is told after each run of rows.
+bool png_inflate_rows(const uint8_t* data, size_t size, int row0, int row1, cv::Mat* rows, const RowsDecoded* on_rows);
+
 // Whole-image encoders with OpenCV 4.6's default settings, for 8-bit images of 1, 3 or 4 channels.
 Status jpeg_encode(const cv::Mat& image, std::vector<uint8_t>* bytes);
 Status png_encode(const cv::Mat& image, std::vector<uint8_t>* bytes);

@@ -1,7 +1,7 @@
 // PNG through libpng and zlib, as OpenCV 4.6's grfmt_png.cpp drives them (the same libraries: Debian's
 // imgcodecs links libpng16 and zlib), so that pixels and bytes are OpenCV's.
 //
-// Decoding: OpenCV's transforms for an 8-bit, 3-channel result (16-bit stripped to the high byte, alpha
+// Decoding (of the files codec_png_inflate.cpp does not take): OpenCV's transforms for an 8-bit, 3-channel result (16-bit stripped to the high byte, alpha
 // stripped, palette expanded, low-bit gray expanded, BGR order, gray to BGR, interlace handled) and the
 // EXIF orientation of the eXIf chunk libpng keeps before the image data. Declined (left to OpenCV):
 // sizes OpenCV refuses, EXIF it cannot be predicted on, and an eXIf chunk after the image data without
@@ -318,6 +318,7 @@ Status png_read_header(const uint8_t* data, size_t size, Header* header, bool* d
 Status png_decode_rows(const uint8_t* data, size_t size, const Header& header, int row0, int row1, cv::Mat* rows,
                        bool* declined, const RowsDecoded* on_rows) {
   *declined = false;
+  if (png_inflate_rows(data, size, row0, row1, rows, on_rows)) return Status();
   Reader r;
   if (!open(&r, data, size) || !set_transforms(&r)) return decode_error(r);
   if (header.interlaced) {

@@ -28,6 +28,7 @@
 #include "dips/codec.h"
 #include "dips/image_io.h"
 #include "dips/job.h"
+#include "codec_internal.h"  // png_inflate_rows: which files its fast path takes
 #include "hostile_bytes.h"
 #include "test_images.h"
 
@@ -64,7 +65,7 @@ Bytes concat(const std::vector<dips::ByteRange>& parts) {
 }
 
 // decode_image telling its rows as they come: every row it tells is final when told (imdecode's), the
-// rows are told one at a time from the top, into the buffer it returns. Returns how many times it told:
+// rows are told in runs from the top, into the buffer it returns. Returns how many rows it told in all:
 // the image's rows or 0 (codec.h: only a non-interlaced PNG without rotation is told).
 int rows_told_while_decoding(const Bytes& bytes, const cv::Mat& expected) {
   int told = 0;
@@ -72,8 +73,8 @@ int rows_told_while_decoding(const Bytes& bytes, const cv::Mat& expected) {
   const uint8_t* buffer = nullptr;
   cv::Mat image;
   const Status status = dips::decode_image(bytes.data(), bytes.size(), kMaxPixels, &image, [&](const cv::Mat& whole, int rows) {
-    final_when_told = final_when_told && rows == told + 1 && whole.size() == expected.size() &&
-                      dips::testing::identical(whole.rowRange(rows - 1, rows), expected.rowRange(rows - 1, rows));
+    final_when_told = final_when_told && rows > told && rows <= expected.rows && whole.size() == expected.size() &&
+                      dips::testing::identical(whole.rowRange(told, rows), expected.rowRange(told, rows));
     buffer = whole.data;
     told = rows;
   });
@@ -125,6 +126,8 @@ cv::Mat require_decodes_as_opencv(const Bytes& bytes, std::vector<std::pair<int,
 struct PngSpec {
   int width = 1, height = 1, colour_type = PNG_COLOR_TYPE_RGB, bit_depth = 8;
   bool interlaced = false, transparency = false;
+  int filters = 0;       // libpng's PNG_FILTER_* mask; 0: libpng's default choice
+  int sample_range = 256;  // 8-bit samples are drawn from [0, sample_range): small ranges make ties in Paeth
 };
 
 void png_write_to_vector(png_structp png, png_bytep data, png_size_t size) {
@@ -144,7 +147,7 @@ Bytes make_png(const PngSpec& spec, unsigned seed) {
   std::vector<Bytes> rows(static_cast<size_t>(spec.height), Bytes(row_bytes));
   const int palette_size = 1 << std::min(spec.bit_depth, 8);
   for (Bytes& row : rows) {
-    for (uint8_t& b : row) b = static_cast<uint8_t>(rng());
+    for (uint8_t& b : row) b = static_cast<uint8_t>(rng() % (spec.bit_depth == 8 ? spec.sample_range : 256));
     if (spec.colour_type == PNG_COLOR_TYPE_PALETTE && spec.bit_depth == 8) {
       for (uint8_t& b : row) b = static_cast<uint8_t>(b % palette_size);
     }
@@ -153,6 +156,7 @@ Bytes make_png(const PngSpec& spec, unsigned seed) {
   for (Bytes& row : rows) pointers.push_back(row.data());
   if (setjmp(png_jmpbuf(png)) != 0) FAIL("libpng failed writing a test PNG");
   png_set_write_fn(png, &out, png_write_to_vector, nullptr);
+  if (spec.filters != 0) png_set_filter(png, PNG_FILTER_TYPE_BASE, spec.filters);
   png_set_IHDR(png, info, static_cast<png_uint_32>(spec.width), static_cast<png_uint_32>(spec.height), spec.bit_depth,
                spec.colour_type, spec.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
@@ -442,6 +446,168 @@ TEST_CASE("PNG: every colour type, bit depth, palette, transparency and interlac
         }
       }
     }
+  }
+}
+
+// A PNG made by hand from rows already filtered: IHDR (8 bits, colour type), one zlib stream of `filtered`
+// cut into IDAT chunks of `chunk` bytes, IEND.
+Bytes png_from_filtered(int width, int height, int colour_type, const Bytes& filtered, size_t chunk = 1000) {
+  Bytes ihdr;
+  put_be32(ihdr, static_cast<uint32_t>(width));
+  put_be32(ihdr, static_cast<uint32_t>(height));
+  ihdr.insert(ihdr.end(), {8, static_cast<uint8_t>(colour_type), 0, 0, 0});
+  uLongf deflated_size = compressBound(filtered.size());
+  Bytes deflated(deflated_size);
+  REQUIRE(compress2(deflated.data(), &deflated_size, filtered.data(), filtered.size(), 6) == Z_OK);
+  deflated.resize(deflated_size);
+  Bytes png = {137, 80, 78, 71, 13, 10, 26, 10};
+  const Bytes head = png_chunk("IHDR", ihdr);
+  png.insert(png.end(), head.begin(), head.end());
+  for (size_t at = 0; at < deflated.size(); at += chunk) {
+    const Bytes idat = png_chunk("IDAT", Bytes(deflated.begin() + long(at), deflated.begin() + long(std::min(deflated.size(), at + chunk))));
+    png.insert(png.end(), idat.begin(), idat.end());
+  }
+  const Bytes end = png_chunk("IEND", {});
+  png.insert(png.end(), end.begin(), end.end());
+  return png;
+}
+
+// Whether dips decodes bytes as imdecode does: both fail, or both give the same pixels.
+void require_same_outcome_as_opencv(const Bytes& bytes) {
+  const cv::Mat expected = cv::imdecode(bytes, cv::IMREAD_COLOR);
+  cv::Mat image;
+  const Status status = dips::decode_image(bytes, kMaxPixels, &image);
+  INFO("imdecode " << (expected.empty() ? "fails" : "decodes") << "; dips: " << (status.ok() ? "decodes" : status.message()));
+  REQUIRE(status.ok() == !expected.empty());
+  if (status.ok()) REQUIRE(dips::testing::identical(image, expected));
+}
+
+bool inflate_path_takes(const Bytes& png) {
+  cv::Mat rows;
+  int height = 0, width = 0;
+  if (!dips::sniff_image_size(png, &width, &height)) return false;
+  return dips::codec::png_inflate_rows(png.data(), png.size(), 0, height, &rows, nullptr);
+}
+
+TEST_CASE("PNG: the inflate path takes 8-bit files of every colour type and filter, with imdecode's pixels", "[codec][png]") {
+  const std::vector<std::pair<int, int>> filters = {{PNG_FILTER_NONE, 0}, {PNG_FILTER_SUB, 1}, {PNG_FILTER_UP, 2},
+                                                    {PNG_FILTER_AVG, 3},  {PNG_FILTER_PAETH, 4}, {PNG_ALL_FILTERS, -1}};
+  unsigned seed = 100;
+  for (int colour_type : {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA}) {
+    for (auto [mask, filter_type] : filters) {
+      for (int range : {3, 256}) {
+        for (cv::Size size : {cv::Size(1, 1), cv::Size(1, 9), cv::Size(2, 3), cv::Size(61, 40)}) {
+          PngSpec spec;
+          spec.width = size.width;
+          spec.height = size.height;
+          spec.colour_type = colour_type;
+          spec.filters = mask;
+          spec.sample_range = range;
+          INFO("colour type " << colour_type << ", filter " << filter_type << ", samples < " << range << ", " << size);
+          const Bytes png = make_png(spec, seed++);
+          // libpng writes each row with the filter asked for (the byte before each row of the inflated data).
+          CHECK(inflate_path_takes(png));
+          require_decodes_as_opencv(png, {{0, size.height}, {size.height / 2, size.height}, {0, (size.height + 1) / 2}});
+          CHECK(rows_told_while_decoding(png, cv::imdecode(png, cv::IMREAD_COLOR)) == size.height);
+        }
+      }
+    }
+  }
+  SECTION("a photograph, and a run of rows told is the rows decoded so far") {
+    const cv::Mat photo = dips::testing::photo_like(700, 500, 3);
+    const Bytes png = opencv_encode(photo, ".png");
+    CHECK(inflate_path_takes(png));
+    CHECK(dips::testing::identical(require_decodes_as_opencv(png), photo));
+  }
+}
+
+TEST_CASE("PNG: a file the inflate path does not judge goes to libpng, which decides as for imdecode", "[codec][png]") {
+  const int width = 40, height = 30, channels = 3;
+  std::mt19937 rng(5);
+  Bytes filtered;
+  for (int y = 0; y < height; ++y) {
+    filtered.push_back(static_cast<uint8_t>(y % 5));
+    for (int x = 0; x < width * channels; ++x) filtered.push_back(static_cast<uint8_t>(rng() % 7));
+  }
+  const Bytes good = png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, filtered);
+  REQUIRE(inflate_path_takes(good));
+  require_same_outcome_as_opencv(good);
+  const size_t first_idat = 33;  // after the signature and IHDR
+
+  SECTION("taken: bytes after IEND, which libpng never reads") {
+    Bytes png = good;
+    png.insert(png.end(), {1, 2, 3, 4, 5});
+    CHECK(inflate_path_takes(png));
+    require_same_outcome_as_opencv(png);
+  }
+  SECTION("taken: ancillary chunks before and after the image data, and one IDAT per byte") {
+    const Bytes text = png_chunk("tEXt", Bytes{'a', 0, 'b'});
+    const Bytes png = with_png_chunk(with_png_chunk(png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, filtered, 1), text, true), text, false);
+    CHECK(inflate_path_takes(png));
+    require_same_outcome_as_opencv(png);
+  }
+  std::vector<std::pair<std::string, Bytes>> declined;
+  {
+    Bytes png = good;
+    png[first_idat + 8 + 3] ^= 0x40;  // a byte of the IDAT's data: its CRC no longer matches
+    declined.emplace_back("an IDAT whose CRC is wrong (libpng: error)", png);
+  }
+  declined.emplace_back("an ancillary chunk whose CRC is wrong (libpng: discarded)", [&] {
+    Bytes text = png_chunk("tEXt", Bytes{'a', 0, 'b'});
+    text.back() ^= 1;
+    return with_png_chunk(good, text, true);
+  }());
+  declined.emplace_back("a suggested palette in an RGB file", with_png_chunk(good, png_chunk("PLTE", Bytes(9, 7)), true));
+  declined.emplace_back("an unknown critical chunk", with_png_chunk(good, png_chunk("ABCD", Bytes(4, 1)), true));
+  declined.emplace_back("a chunk name that is not letters", with_png_chunk(good, png_chunk("a1cd", Bytes(4, 1)), true));
+  declined.emplace_back("an ancillary chunk of more than 1 MB", with_png_chunk(good, png_chunk("zzZz", Bytes((1u << 20) + 1, 0)), true));
+  declined.emplace_back("an ancillary chunk between IDATs", [&] {
+    Bytes png = png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, filtered, 100);
+    const Bytes text = png_chunk("tEXt", Bytes{'a', 0, 'b'});
+    const size_t second_idat = first_idat + 12 + 100;
+    png.insert(png.begin() + long(second_idat), text.begin(), text.end());
+    return png;
+  }());
+  declined.emplace_back("no IEND", Bytes(good.begin(), good.end() - 12));
+  declined.emplace_back("the file cut in the image data", Bytes(good.begin(), good.begin() + long(first_idat + 60)));
+  for (int bad_filter : {5, 255}) {
+    Bytes rows = filtered;
+    rows[size_t(height - 1) * (width * channels + 1)] = static_cast<uint8_t>(bad_filter);
+    declined.emplace_back("a last row with filter type " + std::to_string(bad_filter), png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, rows));
+  }
+  declined.emplace_back("image data one row short", png_from_filtered(width, height, PNG_COLOR_TYPE_RGB,
+                                                                       Bytes(filtered.begin(), filtered.end() - (width * channels + 1))));
+  {
+    Bytes rows = filtered;
+    rows.insert(rows.end(), filtered.begin(), filtered.begin() + (width * channels + 1));
+    declined.emplace_back("image data one row too long", png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, rows));
+  }
+  declined.emplace_back("bytes after the zlib stream in the last IDAT", [&] {
+    Bytes png = png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, filtered, 1u << 20);  // one IDAT
+    const uint32_t length = (uint32_t(png[first_idat]) << 24) | (png[first_idat + 1] << 16) | (png[first_idat + 2] << 8) | png[first_idat + 3];
+    Bytes data(png.begin() + long(first_idat + 8), png.begin() + long(first_idat + 8 + length));
+    data.insert(data.end(), {0, 0, 0});
+    Bytes out(png.begin(), png.begin() + long(first_idat));
+    const Bytes idat = png_chunk("IDAT", data), end = png_chunk("IEND", {});
+    out.insert(out.end(), idat.begin(), idat.end());
+    out.insert(out.end(), end.begin(), end.end());
+    return out;
+  }());
+  declined.emplace_back("a wrong Adler-32 (a CRC made to match)", [&] {
+    Bytes png = png_from_filtered(width, height, PNG_COLOR_TYPE_RGB, filtered, 1u << 20);
+    const uint32_t length = (uint32_t(png[first_idat]) << 24) | (png[first_idat + 1] << 16) | (png[first_idat + 2] << 8) | png[first_idat + 3];
+    Bytes data(png.begin() + long(first_idat + 8), png.begin() + long(first_idat + 8 + length));
+    data.back() ^= 1;
+    Bytes out(png.begin(), png.begin() + long(first_idat));
+    const Bytes idat = png_chunk("IDAT", data), end = png_chunk("IEND", {});
+    out.insert(out.end(), idat.begin(), idat.end());
+    out.insert(out.end(), end.begin(), end.end());
+    return out;
+  }());
+  for (const auto& [what, png] : declined) {
+    INFO(what);
+    CHECK_FALSE(inflate_path_takes(png));
+    require_same_outcome_as_opencv(png);
   }
 }
 

@@ -29,8 +29,8 @@ bool sniff_image_size(const uint8_t* data, size_t size, int* width, int* height)
 bool sniff_image_size(const std::vector<uint8_t>& bytes, int* width, int* height);
 
 // True for a PNG that is not interlaced: its rows decode one after another from the top row, out of one
-// zlib stream, so that no band of it decodes without every row above it, and decode_image tells each row
-// as it comes (RowsDecoded below). Reads the first 29 bytes.
+// zlib stream, so that no band of it decodes without every row above it, and decode_image tells its rows
+// as they come (RowsDecoded below). Reads the first 29 bytes.
 bool decodes_top_down(const uint8_t* data, size_t size);
 
 // What an image file's first bytes tell a plan: the stored size (sniff_image_size; 0 x 0 when unknown)
@@ -55,10 +55,11 @@ Status decode_image(const std::vector<uint8_t>& bytes, int64_t max_pixels, cv::M
 // its final size, being filled from the top. Must not throw.
 using RowsDecoded = std::function<void(const cv::Mat& image, int rows)>;
 
-// decode_image that tells on_rows after every row of an image decoded from the top row down, where the
-// rows of the result are final one after another: a non-interlaced PNG that needs no rotation (a PNG's
-// rows come out of one zlib stream, so that its decoding cannot be split; others can read each row as soon
-// as it is out). For any other image on_rows is never called: the image is whole only when this returns.
+// decode_image that tells on_rows as the rows of an image decoded from the top row down become final
+// (after each row or each run of rows; the count rises to the image's height): a non-interlaced PNG that
+// needs no rotation (a PNG's rows come out of one zlib stream, so that its decoding cannot be split;
+// others can read each row as soon as it is out). For any other image on_rows is never called: the image
+// is whole only when this returns.
 Status decode_image(const uint8_t* data, size_t size, int64_t max_pixels, cv::Mat* image, const RowsDecoded& on_rows);
 
 // Encodes an image in the format named by ext (".png", ".jpg", ".TIFF", ...), with OpenCV's defaults.
