@@ -31,8 +31,24 @@ bool Scheduler::has_room(const Worker& worker, double cost, double share, double
   const size_t threads = static_cast<size_t>(worker.threads);
   if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
   if (count >= threads * static_cast<size_t>(std::max(1, options_.max_in_flight))) return false;
-  return options_.lookahead > 0 && worker.cost_in_flight + cost <= options_.lookahead * worker.threads + 1e-9 &&
-         work_left(worker, now) + cost <= share * worker.threads + 1e-9;
+  if (options_.lookahead <= 0) return false;
+  const double horizon = options_.lookahead * worker.threads;
+  // Small pieces: as many as fill the lookahead. Larger ones: one more per thread once what the worker
+  // holds is about to run out, so that the next is there when a thread is through (a result's way to
+  // rank 0 and the next piece's way back take milliseconds, each side waking from its poll: 7% of a job
+  // of 0.1 s photos went that way). Not before a result of the worker's is back: until then its pieces
+  // were priced by a guess, and a photo of 0.8 s priced at 0.1 s would look about to end at once.
+  const bool fills = worker.cost_in_flight + cost <= horizon + 1e-9;
+  const bool runs_out = !fills && worker.measured && count < threads * static_cast<size_t>(std::max(1, options_.queue_depth) + 1) &&
+                        work_left(worker, now) - queued_cost(worker) < horizon;
+  return (fills || runs_out) && work_left(worker, now) + cost <= share * worker.threads + 1e-9;
+}
+
+// The charged work of what a worker holds beyond one piece per thread (those are running).
+double Scheduler::queued_cost(const Worker& worker) const {
+  double queued = 0;
+  for (size_t i = static_cast<size_t>(worker.threads); i < worker.pieces.size(); ++i) queued += pieces_.at(worker.pieces[i]).cost;
+  return queued;
 }
 
 // The estimated work a worker still has of what it holds: what it was charged, less what its threads
@@ -112,6 +128,7 @@ bool Scheduler::complete(uint64_t id, int rank, bool failed, double now) {
   Worker& w = worker->second;
   w.cost_in_flight = std::max(0.0, w.cost_in_flight - piece->second.cost);
   w.last_result = now;
+  w.measured = true;
   w.pieces.erase(std::remove(w.pieces.begin(), w.pieces.end(), id), w.pieces.end());
   if (w.pieces.empty()) w.cost_in_flight = 0;  // no rounding drift
   outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;

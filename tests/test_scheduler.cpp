@@ -54,7 +54,7 @@ TEST_CASE("scheduler: small pieces travel many at a time, large ones one at a ti
   for (int i = 0; i < 5; ++i) big.add_piece(0.5);  // half a second each: photos
   int assigned = 0;
   while (big.assign(0)) ++assigned;
-  CHECK(assigned == 1);  // the next goes when this one is done, so the tail stays balanced
+  CHECK(assigned == 1);  // the next goes when this one is nearly done, so the tail stays balanced
   Scheduler medium(o);
   medium.add_worker(1, 1);
   for (int i = 0; i < 10; ++i) medium.add_piece(0.03);
@@ -328,25 +328,66 @@ TEST_CASE("scheduler: a pending piece repriced before it is sent is charged at i
   SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
   Scheduler s(o);
   s.add_worker(1, 1);
-  const uint64_t first = s.add_piece(0.05);  // priced by a first guess
-  const uint64_t second = s.add_piece(0.05);
-  const uint64_t third = s.add_piece(0.05);
-  CHECK(s.next_pending() == first);
+  s.add_piece(0.02);
+  s.add_piece(0.02);
+  const uint64_t third = s.add_piece(0.05);  // priced by a first guess
+  const uint64_t fourth = s.add_piece(0.05);
   REQUIRE(s.assign(0));
-  CHECK(s.next_pending() == second);
-  s.reprice(second, 0.6);  // the first result said: photos of 0.6 s
-  CHECK_FALSE(s.assign(0));  // 0.05 + 0.6 is past the lookahead: it waits for the first to come back
-  s.reprice(second, 0.04);
+  REQUIRE(s.assign(0));  // 0.04 s held, two pieces: from here on only what fills the lookahead goes
+  CHECK(s.next_pending() == third);
+  s.reprice(third, 0.07);  // the first result said: pieces of 0.07 s
+  CHECK_FALSE(s.assign(0));  // 0.04 + 0.07 is past the lookahead
+  s.reprice(third, 0.05);
   const auto sent = s.assign(0);
   REQUIRE(sent);
-  CHECK(sent->piece == second);
-  s.reprice(second, 5.0);  // in flight: charged as sent, 0.09 s held
-  s.reprice(third, 0.01);
+  CHECK(sent->piece == third);
+  s.reprice(third, 5.0);  // in flight: charged as sent, 0.09 s held
+  s.reprice(fourth, 0.01);
   CHECK(s.assign(0));  // 0.09 + 0.01 fits
   CHECK_FALSE(s.next_pending());
-  REQUIRE(s.complete(second, 1, false, 0.1));  // gives back the 0.04 it was charged, not 5
-  s.add_piece(0.05);
-  CHECK_FALSE(s.assign(0.1));  // 0.06 held + 0.05 is past the lookahead
+  REQUIRE(s.complete(third, 1, false, 0.1));  // gives back the 0.05 it was charged, not 5
+  s.add_piece(0.06);
+  CHECK_FALSE(s.assign(0.1));  // 0.05 held + 0.06 is past the lookahead
+}
+
+TEST_CASE("scheduler: a worker's next large piece goes when what it holds is about to run out", "[scheduler]") {
+  SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  Scheduler s(o);
+  s.add_worker(1, 1);
+  for (int i = 0; i < 6; ++i) s.add_piece(0.5);  // photos, each longer than the lookahead
+  const auto first = s.assign(0);
+  REQUIRE(first);
+  CHECK_FALSE(s.assign(0.45));  // priced by a guess until a result is back: nothing more
+  REQUIRE(s.complete(first->piece, 1, false, 0.5));
+  const auto second = s.assign(0.5);
+  REQUIRE(second);
+  CHECK_FALSE(s.assign(0.8));  // 0.2 s of it left
+  CHECK(s.assign(0.91));       // 0.09 s left: the next is on its way before the thread is through
+  CHECK_FALSE(s.assign(0.95));  // one more per thread, not more
+  CHECK_FALSE(s.assign(3.0));   // even when the pieces take far longer than they were priced at
+  REQUIRE(s.complete(second->piece, 1, false, 3.0));
+  CHECK_FALSE(s.assign(3.0));  // the third has just started: 0.5 s left
+  CHECK(s.assign(3.45));
+  // Per thread: a worker of two threads holds up to two more.
+  Scheduler two(o);
+  two.add_worker(1, 2);
+  for (int i = 0; i < 8; ++i) two.add_piece(0.5);
+  const auto a = two.assign(0);
+  REQUIRE(a);
+  REQUIRE(two.assign(0));
+  REQUIRE(two.complete(a->piece, 1, false, 0));  // a result back (failed at once)
+  int held = 1;
+  while (two.assign(0)) ++held;
+  CHECK(held == 2);
+  while (two.assign(0.46)) ++held;  // 1.0 - 2 x 0.46 = 0.08 s left, under 2 x 0.1: one more per thread
+  CHECK(held == 4);
+  // Without lookahead, queue_depth alone.
+  Scheduler off(options(0.2, 1.0, 0, 1, 0));
+  off.add_worker(1, 1);
+  off.add_piece(0.5);
+  off.add_piece(0.5);
+  REQUIRE(off.assign(0));
+  CHECK_FALSE(off.assign(0.49));
 }
 
 TEST_CASE("scheduler: at the job's tail a worker holds no more than its share of the work left", "[scheduler]") {
@@ -361,7 +402,8 @@ TEST_CASE("scheduler: at the job's tail a worker holds no more than its share of
   while (auto a = s.assign(0.45)) ++load[a->worker];
   // Left at 0.45 s: 0.12 s pending and 0.05 s of worker 1's piece, 0.085 s per thread. Worker 2 takes
   // 0.08 s of it (the lookahead alone would let it take 0.1 s, five pieces); two wait for worker 1, whose
-  // piece ends before worker 2 is through its four.
+  // piece ends before worker 2 is through its four (its piece was priced by a guess: no next one is sent
+  // ahead of its result).
   CHECK(load == std::map<int, int>{{2, 4}});
   CHECK(s.pending() == 2);
   REQUIRE(s.complete(1, 1, false, 0.5));

@@ -41,7 +41,8 @@ struct Assignment {
 // what returns to the pool when a worker dies. It performs no I/O; time is passed in, so that unit tests
 // drive every failure without MPI. Pieces carry an estimated cost (seconds of work); a worker is kept
 // supplied with enough estimated work for each of its compute threads, and no more, so that small pieces
-// travel many at a time and large ones one at a time. Beyond its first queue_depth pieces per thread no
+// travel many at a time and large ones one at a time, the next sent shortly before a worker is through
+// (once a result of its is back: before, its pieces were priced by a guess). Beyond its first queue_depth pieces per thread no
 // worker is given more than its share of the work left (the pending pieces and what every worker still has
 // of its own), which binds at the job's tail: a worker finishing a long piece finds the last short ones
 // still pending, not queued behind another's.
@@ -110,6 +111,7 @@ class Scheduler {
     double ping_outstanding_since = -1;  // < 0: no unanswered ping
     double last_result = 0;
     double cost_in_flight = 0;
+    bool measured = false;  // a result is back: what it holds was priced from results, not a first guess
     bool draining = false;
     std::vector<uint64_t> pieces;
   };
@@ -121,6 +123,7 @@ class Scheduler {
   };
   bool has_room(const Worker& worker, double cost, double share, double now) const;
   double work_left(const Worker& worker, double now) const;
+  double queued_cost(const Worker& worker) const;
   double fair_share(double next_cost, double now) const;
   std::vector<uint64_t> requeue_pieces_of(Worker& worker);
   void refresh_state(Worker& worker);
