@@ -21,8 +21,9 @@ The model, per job shape and data path (a "worker" is one rank with one compute 
     rank 0 NIC   R0 * goodput / max(bytes out, bytes in per task, + per-piece headers)   (full duplex)
     file system  --io shared: the file server's link and its operations per second; --io mpi: rank 0's disk
   cycle: a piece's time on a worker thread (w per piece); the scheduler keeps max(1, floor(lookahead / that))
-  pieces on a thread, and with only one the thread also waits while its result goes back and the next piece
-  comes (transfers on its own link, a round trip, rank 0's turnaround).
+  pieces on a thread, and with only one sends the next when lookahead of it is left: the thread waits only for
+  what of its result going back and the next piece coming (transfers on its own link, a round trip, rank 0's
+  turnaround) exceeds the lookahead.
   Over a whole job rank 0 first builds it (cb per task: the manifest, every output path checked), so the job's
   throughput is 1 / (cb + 1 / X).
   rank 0 load = X * (cb + c0 + N k) + N u + its polling while not busy (share of one core); NIC load =
@@ -123,14 +124,16 @@ def predict(costs, n, link_gbps, p, worker_link_gbps=None, host_cores=None, piec
     w = costs.w / p.worker_speed
     c0 = costs.c0 + n * costs.k
     idle = n * costs.u
-    # A worker thread's cycle per piece. The scheduler keeps more than one piece on a thread only while their
-    # estimated work (what the workers reported) fits in --lookahead; with one, the thread also waits for its
-    # result to leave, the next piece to arrive (on its own link) and a round trip.
+    # A worker thread's cycle per piece. The scheduler keeps more than one piece on a thread while their
+    # estimated work (what the workers reported) fits in --lookahead; a larger piece gets its successor sent
+    # when --lookahead of it is left, so the thread waits only for what of its result leaving, the next piece
+    # arriving (on its own link), a round trip and rank 0's turnaround does not fit in that.
     busy = piece_wall_s or w / costs.pieces
     held = max(1, math.floor(p.lookahead / busy)) if busy > 0 else 1
     cycle = busy
     if held == 1:
-        cycle += (out_b + in_b) / costs.pieces / rw + p.rtt_ms / 1000 + c0 / costs.pieces
+        turnaround = (out_b + in_b) / costs.pieces / rw + p.rtt_ms / 1000 + c0 / costs.pieces
+        cycle += max(0.0, turnaround - p.lookahead)
     limits = {
         "workers": n * p.threads / (cycle * costs.pieces) if cycle > 0 else math.inf,
         "worker links": n * rw / max(out_b, in_b) if max(out_b, in_b) > 0 else math.inf,

@@ -569,6 +569,14 @@ TEST_CASE("PNG: a file the inflate path does not judge goes to libpng, which dec
     return png;
   }());
   declined.emplace_back("no IEND", Bytes(good.begin(), good.end() - 12));
+  declined.emplace_back("a palette image without its PLTE (libpng: error)", [&] {
+    Bytes indices;
+    for (int y = 0; y < height; ++y) {
+      indices.push_back(0);
+      for (int x = 0; x < width; ++x) indices.push_back(static_cast<uint8_t>(x % 3));
+    }
+    return png_from_filtered(width, height, PNG_COLOR_TYPE_PALETTE, indices);
+  }());
   declined.emplace_back("the file cut in the image data", Bytes(good.begin(), good.begin() + long(first_idat + 60)));
   for (int bad_filter : {5, 255}) {
     Bytes rows = filtered;
