@@ -85,7 +85,7 @@ Described describe(Options* o) {
       ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
       ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1)")
-      ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds (default 0.1; 0: --queue-depth pieces only)")
+      ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds, and a longer piece when about that much of its work is left (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
       ("progress-interval", po::value(&o->progress_interval), "seconds between progress lines in a log (default 5)")
       ("workers", po::value(&o->spawn_workers), "rank 0 starts this many workers itself, each its own MPI job (launch: mpirun -np 1; needs tcp in the BTL list; scripts/dips-run does this with a hostfile)")

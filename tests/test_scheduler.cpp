@@ -2,6 +2,7 @@
 // estimated work, suspect and dead workers, pieces handed back exactly once, late and duplicate results.
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "dips/scheduler.h"
@@ -381,6 +382,44 @@ TEST_CASE("scheduler: a worker's next large piece goes when what it holds is abo
   CHECK(held == 2);
   while (two.assign(0.46)) ++held;  // 1.0 - 2 x 0.46 = 0.08 s left, under 2 x 0.1: one more per thread
   CHECK(held == 4);
+  // A worker that dies holding a piece sent ahead gives both back; each is done once, elsewhere.
+  Scheduler lost(options(0.2, 1.0, 0, 1, 0.1));
+  lost.add_worker(1, 1);
+  lost.add_worker(2, 1);
+  std::vector<uint64_t> photos;
+  for (int i = 0; i < 8; ++i) photos.push_back(lost.add_piece(0.5));
+  REQUIRE(lost.assign(0)->worker == 1);
+  REQUIRE(lost.assign(0)->worker == 2);
+  REQUIRE(lost.complete(photos[0], 1, false, 0.5));
+  const auto next_one = lost.assign(0.5);
+  REQUIRE(next_one);
+  CHECK(next_one->worker == 1);  // worker 1's second piece...
+  const auto ahead = lost.assign(0.91);
+  REQUIRE(ahead);
+  CHECK(ahead->worker == 1);  // ...and the one sent ahead of its end
+  CHECK(lost.in_flight(1) == 2);
+  for (int w : lost.pings_due(0.95)) {
+    if (w == 2) lost.heard(2);
+  }
+  const auto dead = lost.expire(2.0);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].first == 1);
+  CHECK(dead[0].second == std::vector<uint64_t>{photos[2], photos[3]});
+  CHECK(lost.piece_state(photos[2]) == PieceState::kPending);
+  CHECK(lost.piece_state(photos[3]) == PieceState::kPending);
+  CHECK_FALSE(lost.complete(photos[3], 1, false, 2.0));  // a late result of the dead worker counts for nothing
+  REQUIRE(lost.complete(photos[1], 2, false, 2.0));
+  double t = 2.0;
+  std::set<uint64_t> done;
+  while (auto next = lost.assign(t)) {
+    CHECK(next->worker == 2);
+    t += 0.5;
+    REQUIRE(lost.complete(next->piece, 2, false, t));
+    CHECK(done.insert(next->piece).second);
+  }
+  CHECK(done.count(photos[2]) == 1);
+  CHECK(done.count(photos[3]) == 1);
+  CHECK(lost.unfinished() == 0);
   // Without lookahead, queue_depth alone.
   Scheduler off(options(0.2, 1.0, 0, 1, 0));
   off.add_worker(1, 1);
