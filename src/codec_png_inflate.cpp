@@ -26,6 +26,10 @@ constexpr uint8_t kSignature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
 // libpng 1.6 refuses (as a chunk error, not a warning) an ancillary chunk larger than its default
 // PNG_USER_CHUNK_MALLOC_MAX (8,000,000 bytes); this path declines well below that.
 constexpr uint32_t kLargestAncillaryChunk = 1u << 20;
+// The inflated image data is held whole beside the decoded image (libpng streams it): beyond this (a
+// 178 MP RGB image, 134 MP RGBA) libpng decodes, so that the largest images allowed (--max-pixels,
+// 256 MP) do not need twice their memory.
+constexpr size_t kLargestInflated = size_t(512) << 20;
 
 uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
 
@@ -203,6 +207,7 @@ bool png_inflate_rows(const uint8_t* data, size_t size, int row0, int row1, cv::
   // The whole stream is inflated even for a band: it must end where the image does.
   const size_t stride = size_t(image.width) * size_t(image.channels), pitch = stride + 1;
   const size_t inflated_size = pitch * image.height;
+  if (inflated_size > kLargestInflated) return false;
   std::unique_ptr<uint8_t[]> buffer(new uint8_t[inflated_size]);  // not zeroed: every byte is written
   uint8_t* inflated = buffer.get();
   if (!inflate(image, inflated, inflated_size)) return false;
