@@ -7,14 +7,20 @@
 //
 // The pixels must be libpng's (codec_png.cpp, OpenCV's transforms), and a file must fail where libpng
 // fails. So this path takes only files it can judge completely before it tells any row: every chunk's CRC
-// right, the chunks in a valid order, no critical chunk but IHDR, IDAT and IEND, no ancillary chunk
-// larger than libpng would read, the zlib stream (Adler-32 included) ending exactly at the end of the
-// image data and of the last IDAT, every row's filter type known. Anything else (a damaged file, a
-// palette, 16 bits, Adam7, extra data) is declined, and libpng decodes it as before.
+// right, the chunks in a valid order, no critical chunk but IHDR, IDAT and IEND, no ancillary chunk over
+// 1 MB (libpng warns about those over 8 MB; declined for caution), the zlib stream (Adler-32 included)
+// ending exactly at the end of the image data and of the last IDAT, no match reaching beyond the window
+// its header declares, every row's filter type known. Anything else (a damaged file, a palette, 16 bits,
+// Adam7, extra data) is declined, and libpng decodes it as before. One difference is left, and known:
+// libdeflate decodes some deflate streams that break the format where zlib stops (length symbols 286-287,
+// distance symbols 30-31, more codes declared than the format has, a match with no distance code); no
+// encoder writes them, so only a file damaged inside its compressed data yet with CRCs made right again
+// carries them (docs/bad-inputs.md).
 #include <libdeflate.h>
 
 #include <cstring>
 #include <memory>
+#include <new>
 #include <opencv2/imgproc.hpp>
 
 #include "codec_internal.h"
@@ -23,8 +29,8 @@ namespace dips::codec {
 namespace {
 
 constexpr uint8_t kSignature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
-// libpng 1.6 refuses (as a chunk error, not a warning) an ancillary chunk larger than its default
-// PNG_USER_CHUNK_MALLOC_MAX (8,000,000 bytes); this path declines well below that.
+// libpng 1.6 skips, with a warning, an ancillary chunk larger than its default PNG_USER_CHUNK_MALLOC_MAX
+// (8,000,000 bytes); this path declines a large one, for caution.
 constexpr uint32_t kLargestAncillaryChunk = 1u << 20;
 // The inflated image data is held whole beside the decoded image (libpng streams it): beyond this (a
 // 178 MP RGB image, 134 MP RGBA) libpng decodes, so that the largest images allowed (--max-pixels,
@@ -109,6 +115,11 @@ bool inflate(const ImageData& image, uint8_t* out, size_t out_size) {
     for (const auto& [bytes, length] : image.idat) joined.insert(joined.end(), bytes, bytes + length);
     in = joined.data();
   }
+  // libpng has zlib use the window the stream's header declares, and zlib refuses a match reaching
+  // farther back; libdeflate always allows 32 kB. A declared window smaller than 32 kB is safe only
+  // when the whole image data fits in it (libpng writes such headers for small images).
+  const int window_log = image.idat_bytes > 0 ? (in[0] >> 4) + 8 : 0;
+  if (window_log < 15 && out_size > (size_t(1) << window_log)) return false;
   std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)> inflater(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
   size_t consumed = 0;
@@ -208,9 +219,9 @@ bool png_inflate_rows(const uint8_t* data, size_t size, int row0, int row1, cv::
   const size_t stride = size_t(image.width) * size_t(image.channels), pitch = stride + 1;
   const size_t inflated_size = pitch * image.height;
   if (inflated_size > kLargestInflated) return false;
-  std::unique_ptr<uint8_t[]> buffer(new uint8_t[inflated_size]);  // not zeroed: every byte is written
+  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[inflated_size]);  // not zeroed: every byte is written
   uint8_t* inflated = buffer.get();
-  if (!inflate(image, inflated, inflated_size)) return false;
+  if (inflated == nullptr || !inflate(image, inflated, inflated_size)) return false;  // libpng needs less memory
   for (int y = 0; y < row1; ++y) {
     if (inflated[size_t(y) * pitch] > 4) return false;  // libpng: "bad adaptive filter value"
   }

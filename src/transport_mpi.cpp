@@ -62,8 +62,8 @@ void runtime_kill(int) {}
 
 struct PendingSend {
   MPI_Request request = MPI_REQUEST_NULL;
-  OutMessage message;  // its parts must outlive the request
-  std::vector<uint8_t> packed;  // or the message in one buffer
+  OutMessage message;  // a message without parts: its head is sent from here
+  std::vector<uint8_t> packed;  // a message with parts, in one buffer (its parts are released)
   int peer = -1;
 };
 
@@ -99,6 +99,7 @@ PendingSend start_send(MPI_Comm comm, int peer, int id, Tag tag, OutMessage mess
     return send;
   }
   send.packed = m.flatten();
+  send.message = OutMessage();  // the copy is sent: a worker's decoded image need not live as long as the send
   MPI_Isend(send.packed.data(), static_cast<int>(send.packed.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
   return send;
 }

@@ -472,6 +472,27 @@ Bytes png_from_filtered(int width, int height, int colour_type, const Bytes& fil
   return png;
 }
 
+// A gray PNG of `rows` copies of one row of `width` random bytes (filter none), its zlib stream written
+// with a 32 kB window but its header declaring 2^window_log bytes: libpng's zlib then refuses any match
+// reaching farther back than that.
+Bytes png_declaring_window(int width, int rows, int window_log) {
+  std::mt19937 rng(9);
+  Bytes row(1, 0);
+  for (int x = 0; x < width; ++x) row.push_back(static_cast<uint8_t>(rng()));
+  Bytes filtered;
+  for (int y = 0; y < rows; ++y) filtered.insert(filtered.end(), row.begin(), row.end());
+  Bytes png = png_from_filtered(width, rows, PNG_COLOR_TYPE_GRAY, filtered, 1u << 20);
+  const size_t zlib_at = 33 + 8;  // the one IDAT's data
+  uint8_t cmf = static_cast<uint8_t>(((window_log - 8) << 4) | 8), flg = 0;
+  while ((cmf * 256 + flg) % 31 != 0) ++flg;
+  png[zlib_at] = cmf;
+  png[zlib_at + 1] = flg;
+  const uint32_t length = static_cast<uint32_t>(png.size() - 12 - 12 - 33);
+  const Bytes idat = png_chunk("IDAT", Bytes(png.begin() + long(zlib_at), png.begin() + long(zlib_at + length)));
+  std::copy(idat.begin(), idat.end(), png.begin() + 33);
+  return png;
+}
+
 // Whether dips decodes bytes as imdecode does: both fail, or both give the same pixels.
 void require_same_outcome_as_opencv(const Bytes& bytes) {
   const cv::Mat expected = cv::imdecode(bytes, cv::IMREAD_COLOR);
@@ -546,7 +567,14 @@ TEST_CASE("PNG: a file the inflate path does not judge goes to libpng, which dec
     CHECK(inflate_path_takes(png));
     require_same_outcome_as_opencv(png);
   }
+  SECTION("taken: a small image whose header declares a window that holds all of it") {
+    const Bytes png = png_declaring_window(15, 15, 8);  // 240 bytes, a 256-byte window
+    CHECK(inflate_path_takes(png));
+    require_same_outcome_as_opencv(png);
+  }
   std::vector<std::pair<std::string, Bytes>> declined;
+  declined.emplace_back("matches reaching beyond the window the zlib header declares (zlib: too far back)",
+                        png_declaring_window(400, 4, 8));
   {
     Bytes png = good;
     png[first_idat + 8 + 3] ^= 0x40;  // a byte of the IDAT's data: its CRC no longer matches

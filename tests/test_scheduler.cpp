@@ -382,6 +382,15 @@ TEST_CASE("scheduler: a worker's next large piece goes when what it holds is abo
   CHECK(held == 2);
   while (two.assign(0.46)) ++held;  // 1.0 - 2 x 0.46 = 0.08 s left, under 2 x 0.1: one more per thread
   CHECK(held == 4);
+  // A failed result measured nothing: no piece is sent ahead on its strength.
+  Scheduler failing(o);
+  failing.add_worker(1, 1);
+  for (int i = 0; i < 4; ++i) failing.add_piece(0.5);
+  const auto tried = failing.assign(0);
+  REQUIRE(tried);
+  REQUIRE(failing.complete(tried->piece, 1, true, 0.01));
+  REQUIRE(failing.assign(0.01));
+  CHECK_FALSE(failing.assign(0.45));  // 0.06 s left by the guess, but the guess was never checked
   // A worker that dies holding a piece sent ahead gives both back; each is done once, elsewhere.
   Scheduler lost(options(0.2, 1.0, 0, 1, 0.1));
   lost.add_worker(1, 1);
