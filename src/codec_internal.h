@@ -13,6 +13,12 @@ namespace dips::codec {
 
 // ----------------------------------------------------------------------------------- codec_sniff.cpp
 
+// The 8 bytes every PNG file starts with.
+extern const uint8_t kPngSignature[8];
+
+// The big-endian 32-bit number at p (PNG's lengths, sizes and CRCs).
+uint32_t be32(const uint8_t* p);
+
 // The decoder OpenCV 4.6's imdecode would pick by signature, for the formats dips treats apart.
 enum class Format { kPng, kJpeg, kTiff, kGif, kOther };
 Format sniff_format(const uint8_t* data, size_t size);

@@ -120,7 +120,7 @@ bool read_image(Reader* r, std::vector<png_bytep>* row_pointers) {
 bool exif_after_image(const uint8_t* data, size_t size) {
   bool image_seen = false;
   for (size_t pos = 8; pos + 8 <= size;) {
-    const uint32_t length = (uint32_t(data[pos]) << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3];
+    const uint32_t length = be32(data + pos);
     const uint8_t* type = data + pos + 4;
     if (std::memcmp(type, "IDAT", 4) == 0) image_seen = true;
     if (image_seen && std::memcmp(type, "eXIf", 4) == 0) return true;
@@ -281,8 +281,7 @@ void filter_row(const uint8_t* bgr, int width, int channels, uint8_t* out) {
 }
 
 std::vector<uint8_t> file_header(int width, int height, int channels) {
-  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  std::vector<uint8_t> out(kSignature, kSignature + 8);
+  std::vector<uint8_t> out(kPngSignature, kPngSignature + 8);
   uint8_t ihdr[13] = {};
   put_be32(ihdr, static_cast<uint32_t>(width));
   put_be32(ihdr + 4, static_cast<uint32_t>(height));

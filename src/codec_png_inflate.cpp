@@ -28,7 +28,6 @@
 namespace dips::codec {
 namespace {
 
-constexpr uint8_t kSignature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
 // libpng 1.6 skips, with a warning, an ancillary chunk larger than its default PNG_USER_CHUNK_MALLOC_MAX
 // (8,000,000 bytes); this path declines a large one, for caution.
 constexpr uint32_t kLargestAncillaryChunk = 1u << 20;
@@ -36,8 +35,6 @@ constexpr uint32_t kLargestAncillaryChunk = 1u << 20;
 // 178 MP RGB image, 134 MP RGBA) libpng decodes, so that the largest images allowed (--max-pixels,
 // 256 MP) do not need twice their memory.
 constexpr size_t kLargestInflated = size_t(512) << 20;
-
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
 
 bool is_type(const uint8_t* type, const char* name) { return std::memcmp(type, name, 4) == 0; }
 
@@ -80,7 +77,7 @@ bool read_ihdr(const uint8_t* body, uint32_t length, ImageData* image) {
 
 // Walks the chunks up to IEND (bytes after it are never read, by libpng either).
 bool read_chunks(const uint8_t* data, size_t size, ImageData* image) {
-  if (size < 8 || std::memcmp(data, kSignature, 8) != 0) return false;
+  if (size < 8 || std::memcmp(data, kPngSignature, 8) != 0) return false;
   enum { kBeforeData, kInData, kAfterData } state = kBeforeData;
   for (size_t pos = 8;;) {
     if (size - pos < 12) return false;

@@ -10,7 +10,17 @@
 #include "codec_internal.h"
 
 namespace dips {
+namespace codec {
+
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+
+}  // namespace codec
+
 namespace {
+
+using codec::be32;
 
 // The bytes of a file, read-only (what std::span<const uint8_t> would be).
 struct Bytes {
@@ -23,14 +33,12 @@ struct Bytes {
   const uint8_t& operator[](size_t i) const { return ptr[i]; }
 };
 
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24); }
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 bool sniff_png(Bytes b, int* w, int* h) {
-  static const uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (b.size() < 24 || std::memcmp(b.data(), kSig, 8) != 0 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
+  if (b.size() < 24 || std::memcmp(b.data(), codec::kPngSignature, 8) != 0 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
   *w = static_cast<int>(std::min<uint32_t>(be32(&b[16]), INT32_MAX));
   *h = static_cast<int>(std::min<uint32_t>(be32(&b[20]), INT32_MAX));
   return true;
@@ -265,11 +273,10 @@ bool jpeg_truncated(const uint8_t* data, size_t size) {
 }
 
 Format sniff_format(const uint8_t* data, size_t size) {
-  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const auto starts = [&](const void* signature, size_t length) {
     return size >= length && std::memcmp(data, signature, length) == 0;
   };
-  if (starts(kPng, 8)) return Format::kPng;
+  if (starts(kPngSignature, 8)) return Format::kPng;
   if (starts("\xFF\xD8\xFF", 3)) return Format::kJpeg;
   if (starts("II\x2A\x00", 4) || starts("MM\x00\x2A", 4)) return Format::kTiff;
   if (starts("GIF87a", 6) || starts("GIF89a", 6)) return Format::kGif;

@@ -29,7 +29,8 @@ bool Scheduler::has_room(const Worker& worker, double cost, double share, double
   if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining) return false;
   const size_t count = worker.pieces.size();
   const size_t threads = static_cast<size_t>(worker.threads);
-  if (count < threads * static_cast<size_t>(std::max(1, options_.queue_depth))) return true;
+  const size_t depth = static_cast<size_t>(std::max(1, options_.queue_depth));
+  if (count < threads * depth) return true;
   if (count >= threads * static_cast<size_t>(std::max(1, options_.max_in_flight))) return false;
   if (options_.lookahead <= 0) return false;
   const double horizon = options_.lookahead * worker.threads;
@@ -38,10 +39,10 @@ bool Scheduler::has_room(const Worker& worker, double cost, double share, double
   // rank 0 and the next piece's way back take milliseconds, each side waking from its poll: 7% of a job
   // of 0.1 s photos went that way). Not before a result of the worker's is back: until then its pieces
   // were priced by a guess, and a photo of 0.8 s priced at 0.1 s would look about to end at once.
+  const double left = work_left(worker, now);
   const bool fills = worker.cost_in_flight + cost <= horizon + 1e-9;
-  const bool runs_out = !fills && worker.measured && count < threads * static_cast<size_t>(std::max(1, options_.queue_depth) + 1) &&
-                        work_left(worker, now) - queued_cost(worker) < horizon;
-  return (fills || runs_out) && work_left(worker, now) + cost <= share * worker.threads + 1e-9;
+  const bool runs_out = !fills && worker.measured && count < threads * (depth + 1) && left - queued_cost(worker) < horizon;
+  return (fills || runs_out) && left + cost <= share * worker.threads + 1e-9;
 }
 
 // The charged work of what a worker holds beyond one piece per thread (those are running).

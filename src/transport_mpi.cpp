@@ -62,8 +62,7 @@ void runtime_kill(int) {}
 
 struct PendingSend {
   MPI_Request request = MPI_REQUEST_NULL;
-  OutMessage message;  // a message without parts: its head is sent from here
-  std::vector<uint8_t> packed;  // a message with parts, in one buffer (its parts are released)
+  std::vector<uint8_t> packed;  // the message in one buffer (a head alone moved in, parts copied and released)
   int peer = -1;
 };
 
@@ -88,18 +87,13 @@ bool complete(MPI_Request* request) {
 PendingSend start_send(MPI_Comm comm, int peer, int id, Tag tag, OutMessage message) {
   PendingSend send;
   send.peer = id;
-  send.message = std::move(message);
-  const OutMessage& m = send.message;
-  if (m.size() > static_cast<size_t>(INT_MAX)) {
-    std::fprintf(stderr, "dips: internal error: a message of %zu bytes exceeds MPI's count limit; not sent\n", m.size());
+  if (message.size() > static_cast<size_t>(INT_MAX)) {
+    std::fprintf(stderr, "dips: internal error: a message of %zu bytes exceeds MPI's count limit; not sent\n", message.size());
     return send;
   }
-  if (m.parts.empty()) {
-    MPI_Isend(m.head.data(), static_cast<int>(m.head.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
-    return send;
-  }
-  send.packed = m.flatten();
-  send.message = OutMessage();  // the copy is sent: a worker's decoded image need not live as long as the send
+  // A head alone is moved in; parts are copied after it and released (a worker's decoded image need not
+  // live as long as the send).
+  send.packed = message.parts.empty() ? std::move(message.head) : message.flatten();
   MPI_Isend(send.packed.data(), static_cast<int>(send.packed.size()), MPI_BYTE, peer, static_cast<int>(tag), comm, &send.request);
   return send;
 }
