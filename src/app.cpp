@@ -152,12 +152,14 @@ int dips_main(int argc, char** argv) {
       std::fputs(options.help ? help_text().c_str() : options.list_ops ? list_ops_text().c_str() : "dips " DIPS_VERSION "\n", stdout);
       std::fflush(stdout);
       write_status_file(options.status_file, ExitCode::kOk);
+      wake_launcher(options.status_wake);
     }
     return 0;
   }
   if (!launched && options.spawn_workers > 0) {
     std::fprintf(stderr, "dips: error: --workers starts worker processes through MPI: run it under mpirun -np 1 (scripts/dips-run does)\n");
     write_status_file(options.status_file, ExitCode::kUsage);
+    wake_launcher(options.status_wake);
     return static_cast<int>(ExitCode::kUsage);
   }
   // From here on, a rank 0 that dies without a status (even inside MPI_Init) is seen gone by dips-run.
@@ -199,6 +201,7 @@ int dips_main(int argc, char** argv) {
   BuiltJob built = wait_for_job(job, *transport, !alone, options.orphan_timeout);
   const ExitCode code = coordinate(options, world, *transport, std::move(built), join_arguments(argc, argv));
   write_status_file(options.status_file, code);
+  wake_launcher(options.status_wake);
   const bool clean = transport->shutdown(stop_request().signal != 0);
   transport.reset();
   const int process_code = process_exit_status(options.status_file, code);

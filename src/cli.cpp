@@ -97,6 +97,7 @@ Described describe(Options* o) {
       ("dashboard", po::value(&o->dashboard), "serve a live view of the job (the report page) on [HOST:]PORT while it runs; HOST defaults to 127.0.0.1, port 0 picks a free one (printed on stderr)")
       ("stop-grace", po::value(&o->stop_grace), "on SIGINT, SIGTERM or SIGUSR1, seconds the pieces in flight get to finish before dips stops, exit 4 (default 1; a second signal stops at once)")
       ("status-file", po::value(&o->status_file), "write the exit code here when done (used by scripts/dips-run)")
+      ("status-wake", po::value(&o->status_wake), "a FIFO to write a line to once the status file is written (used by scripts/dips-run)")
       ("quiet,q", po::bool_switch(&o->quiet), "no progress line, no summary on stderr (errors still shown)")
       ("list-ops", po::bool_switch(&o->list_ops), "list the operations and exit")
       ("version", po::bool_switch(&o->version), "print the version and exit")

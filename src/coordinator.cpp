@@ -13,6 +13,7 @@
 #include <thread>
 #include <random>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -138,7 +139,7 @@ struct SpawnWish {
 struct ActiveTask {
   std::unique_ptr<TaskRun> run;
   Clock::time_point started;
-  std::set<int> ranks;
+  std::vector<int> ranks;     // that computed its pieces, each once
   uint64_t loaded_bytes = 0;  // its input held in memory (IoMode::kMpi)
   uint64_t file_size = 0;     // of its input, as rank 0 saw it (0: not measured)
   Thumbnails thumbnails = Thumbnails::kNone;
@@ -172,7 +173,7 @@ struct PieceEntry {
   size_t task = 0;
   size_t index = 0;
   WorkItem item;
-  std::string cost_key;
+  const std::string* cost_key = nullptr;  // interned (Coordinator::cost_key)
   double cost_units = 0;
 };
 
@@ -224,6 +225,7 @@ class Coordinator {
   void start_task(size_t index, Status status, Bytes file, uint64_t file_size, SniffedImage image);
   void enqueue_ready(size_t index);
   const std::string& steps_text(const Pipeline& steps);
+  const std::string* cost_key(std::initializer_list<std::string_view> parts);
   void dispatch();
   void reprice_next_piece();
   void on_result(int worker, ResultItem result);
@@ -281,6 +283,8 @@ class Coordinator {
   std::string last_folder_;  // of the output of the task admitted last
   Pipeline last_steps_;      // steps_text's memory
   std::string last_steps_text_;
+  std::unordered_set<std::string> cost_keys_;  // a job has a handful, each piece names one
+  std::string cost_key_text_;                  // reused to spell one
   size_t next_task_ = 0, ok_ = 0, failed_ = 0, skipped_ = 0;
   size_t preparing_ = 0;
   uint64_t loaded_bytes_ = 0;
@@ -705,6 +709,14 @@ const std::string& Coordinator::steps_text(const Pipeline& steps) {
   return last_steps_text_;
 }
 
+// The cost model's name for a kind of piece (its parts joined), one string for the whole job: a piece
+// holds a pointer to it instead of building and keeping a copy.
+const std::string* Coordinator::cost_key(std::initializer_list<std::string_view> parts) {
+  cost_key_text_.clear();
+  for (std::string_view part : parts) cost_key_text_ += part;
+  return &*cost_keys_.insert(cost_key_text_).first;
+}
+
 void Coordinator::enqueue_ready(size_t index) {
   ActiveTask& active = active_.at(index);
   const Task& task = tasks_[index];
@@ -714,7 +726,7 @@ void Coordinator::enqueue_ready(size_t index) {
     entry.index = piece_index;
     const std::string& kind = active.run->records()[piece_index].kind;
     if (item.source == Source::kPixels || item.source == Source::kPixelFile) {  // per pixel, wherever they are
-      entry.cost_key = kind + ":" + steps_text(item.steps) + (item.finish.op ? std::string(item.finish.op->name) : "");
+      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), item.finish.op ? item.finish.op->name : ""});
       entry.cost_units = item.source == Source::kPixels ? static_cast<double>(item.pixels.total())
                                                         : static_cast<double>(item.rows.in_row1 - item.rows.in_row0) * item.image_width;
     } else {
@@ -722,7 +734,7 @@ void Coordinator::enqueue_ready(size_t index) {
       // counted as kUnitsPerUnsizedFile each, so that the first guess stays on the slow side
       // (granularity.cpp): a job's first message to a worker carries one photo, not hundreds.
       const bool sized = active.file_size > 0;
-      entry.cost_key = kind + ":" + steps_text(item.steps) + task.input.extension().string() + (sized ? "" : "/file");
+      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), task.input.extension().native(), sized ? "" : "/file"});
       entry.cost_units = sized ? static_cast<double>(active.file_size) : kUnitsPerUnsizedFile;
     }
     const uint64_t id = scheduler_.add_piece();  // priced as it is sent (reprice_next_piece)
@@ -744,7 +756,7 @@ void Coordinator::reprice_next_piece() {
   const std::optional<uint64_t> next = scheduler_.next_pending();
   if (!next) return;
   auto it = pieces_.find(*next);
-  if (it != pieces_.end()) scheduler_.reprice(*next, costs_.estimate(it->second.cost_key, it->second.cost_units));
+  if (it != pieces_.end()) scheduler_.reprice(*next, costs_.estimate(*it->second.cost_key, it->second.cost_units));
 }
 
 void Coordinator::dispatch() {
@@ -800,11 +812,11 @@ void Coordinator::on_result(int worker, ResultItem result) {
   ++pieces_completed_;
   productive_.insert(worker);
   arm_worker_faults();
-  if (result.error.empty()) costs_.observe(entry.cost_key, entry.cost_units, result.compute_ms / 1000);
+  if (result.error.empty()) costs_.observe(*entry.cost_key, entry.cost_units, result.compute_ms / 1000);
   auto task = active_.find(entry.task);
   if (task == active_.end() || !task->second.run) return;  // the task already failed through another piece
   ActiveTask& active = task->second;
-  active.ranks.insert(worker);
+  if (std::find(active.ranks.begin(), active.ranks.end(), worker) == active.ranks.end()) active.ranks.push_back(worker);
   if (active.input.size < 0 && result.input_size >= 0) active.input = FileIdentity{result.input_size, result.input_mtime_ns};
   PieceRecord& record = active.run->records()[entry.index];
   record.done = now();
@@ -871,17 +883,18 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   TaskRecord record;
   record.input = spec.input.string();
   record.output = spec.output.string();
-  record.ops = pipeline_text(spec.pipeline);
+  record.ops = steps_text(spec.pipeline);
   record.ok = status.ok();
   record.error = status.message();
   if (task.run) {
     record.decoded = task.run->decoded();
     record.width = task.run->width();
     record.height = task.run->height();
-    record.pieces = task.run->records();
+    record.pieces = std::move(task.run->records());  // the run ends with the task
   }
   record.ms = std::chrono::duration<double, std::milli>(Clock::now() - task.started).count();
-  record.ranks.assign(task.ranks.begin(), task.ranks.end());
+  std::sort(task.ranks.begin(), task.ranks.end());
+  record.ranks = std::move(task.ranks);
   record.origin = spec.origin;
   record.task = static_cast<int64_t>(index);
   record.t = now();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,17 @@
 #include "dips/image_io.h"
 
 namespace dips {
+
+void wake_launcher(const std::string& fifo) {
+  if (fifo.empty()) return;
+  const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISFIFO(info.st_mode) && ::write(fd, "\n", 1) != 1) {
+    // Full or gone: the launcher's own polls find the status.
+  }
+  ::close(fd);
+}
 
 void write_status_file(const std::string& path, ExitCode code) {
   if (path.empty()) return;

@@ -73,8 +73,7 @@ size_t TaskRun::add(WorkItem item, Role role, std::string kind, int row0, int ro
   record.row0 = row0;
   record.row1 = row1;
   records_.push_back(std::move(record));
-  roles_.push_back(role);
-  band_of_piece_.push_back(band);
+  roles_.push_back(PieceRole{role, band});
   ready_.emplace_back(index, std::move(item));
   return index;
 }
@@ -97,11 +96,11 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
     height_ = result.height;
   }
   for (auto& text : result.decoded) decoded_.push_back(std::move(text));
-  switch (roles_.at(piece)) {
+  switch (roles_.at(piece).role) {
     case Role::kBand:
-      return on_band(band_of_piece_[piece], result);
+      return on_band(roles_[piece].band, result);
     case Role::kEncodeBand:
-      return on_encoded_band(band_of_piece_[piece], result);
+      return on_encoded_band(roles_[piece].band, result);
     case Role::kProbe:
       return on_decoded(result);
     case Role::kWhole:
@@ -118,7 +117,7 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
   current_ = result.pixels;
   rows_ = current_.rows;
   cols_ = current_.cols;
-  if (roles_[piece] == Role::kFinish && last_stage()) {
+  if (roles_[piece].role == Role::kFinish && last_stage()) {
     start_band_encoding();
     return Status();
   }
@@ -128,7 +127,7 @@ Status TaskRun::on_result(size_t piece, ResultItem result) {
 }
 
 Status TaskRun::on_progress(size_t piece, const DecodeProgress& progress) {
-  if (piece >= roles_.size() || roles_[piece] != Role::kProbe || records_[piece].ok || io_.pixel_file.empty()) return Status();
+  if (piece >= roles_.size() || roles_[piece].role != Role::kProbe || records_[piece].ok || io_.pixel_file.empty()) return Status();
   if (!streaming_) {
     streaming_ = true;
     first_rows_ = FirstRows::kPixelFile;

@@ -1,5 +1,6 @@
 // exit_code: the status file dips-run reads, and rank 0's hold on it while it runs.
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -53,4 +54,37 @@ TEST_CASE("with a status file the process exits 0, the status being in the file"
 TEST_CASE("an empty status path holds nothing", "[exit_code]") {
   dips::hold_status_file("");  // must not create or touch anything
   SUCCEED();
+}
+
+TEST_CASE("the launcher's FIFO gets one line, and nothing else does", "[exit_code]") {
+  TempDir dir;
+  const fs::path wake = dir / "dips-wake";
+
+  SECTION("a FIFO with a reader gets one line") {
+    REQUIRE(::mkfifo(wake.c_str(), 0600) == 0);
+    const int reader = ::open(wake.c_str(), O_RDWR | O_NONBLOCK);  // as dips-run holds it (<>)
+    REQUIRE(reader >= 0);
+    char byte = 0;
+    CHECK(::read(reader, &byte, 1) < 0);  // nothing yet
+    dips::wake_launcher(wake.string());
+    REQUIRE(::read(reader, &byte, 1) == 1);
+    CHECK(byte == '\n');
+    CHECK(::read(reader, &byte, 1) < 0);  // one line only
+    ::close(reader);
+  }
+  SECTION("a FIFO nobody reads does not block") {
+    REQUIRE(::mkfifo(wake.c_str(), 0600) == 0);
+    dips::wake_launcher(wake.string());
+    SUCCEED();
+  }
+  SECTION("a regular file of that name is left as it was") {
+    write_text(wake, "mine");
+    dips::wake_launcher(wake.string());
+    CHECK(read_text(wake) == "mine");
+  }
+  SECTION("a missing one is not made, nor is anything for an empty name") {
+    dips::wake_launcher(wake.string());
+    dips::wake_launcher("");
+    CHECK_FALSE(fs::exists(wake));
+  }
 }

@@ -300,6 +300,7 @@ TEST_CASE("scripts/dips-run exits with dips' status", "[mpi][dips-run]") {
                   "/dips-status.* && seen=yes; sleep 0.05; done; wait $pid; echo \"code=$? seen=$seen\"");
   INFO(run.output);
   CHECK(run.output.find("code=1 seen=yes") != std::string::npos);  // 1: the junk file above
+  CHECK(fs::is_empty(inputs.dir / "tmp"));  // its status file and the FIFO rank 0 wakes it through are gone
   run = run_dips_run(3, "--op blur --output " + quoted(inputs.dir / "bad") + " " + quoted(inputs.dir / "in"), "", "--start-timeout 0");
   CHECK(run.code == 2);
   CHECK(run.output.find("--start-timeout must be") != std::string::npos);

@@ -27,6 +27,11 @@ int process_exit_status(const std::string& status_file, ExitCode code);
 // A failure is reported on stderr: the caller can do nothing more about it.
 void write_status_file(const std::string& path, ExitCode code);
 
+// After the status: a line to `fifo` (--status-wake; dips-run waits on it between its polls of the status
+// file, 20 ms apart), so that the launcher learns at once. Never blocks: nothing when fifo is empty, is
+// not a FIFO (a regular file of that name is left alone) or has no reader.
+void wake_launcher(const std::string& fifo);
+
 // Rank 0 marks a status file as taken while it runs: an exclusive flock(2) on it, held until the process
 // ends, then "running" written into it (no digit: no status yet). The kernel drops the lock however the
 // process ends (killed, its machine's MPI daemon gone), so a launcher that finds "running" in the file

@@ -39,6 +39,8 @@ class JsonLine {
     for (const auto& item : items) value(item);
     return end_array();
   }
+  // Room for `bytes` of text, so that a line of known size grows without reallocating.
+  void reserve(size_t bytes) { out_.reserve(bytes); }
   const std::string& text() const { return out_; }
   std::string take() && { return std::move(out_); }
 

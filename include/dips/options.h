@@ -21,6 +21,7 @@ struct Options {
   JobSpec job;
   std::filesystem::path report;  // default: OUTDIR/report.jsonl
   std::string status_file;       // where rank 0 writes the exit code (scripts/dips-run reads it)
+  std::string status_wake;       // a FIFO rank 0 writes a line to after the status (wake_launcher)
   bool dry_run = false, overwrite = false, resume = false, quiet = false;
   bool help = false, version = false, list_ops = false;
   bool sync = false;             // fsync every output before its report line (default: rename only)

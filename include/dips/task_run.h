@@ -66,6 +66,10 @@ class TaskRun {
  private:
   // What a piece of this task does with its result.
   enum class Role { kWhole, kProbe, kBand, kFinish, kWholeStage, kEncode, kEncodeBand };
+  struct PieceRole {
+    Role role;
+    size_t band;  // kBand, kEncodeBand: its index in bands_
+  };
   size_t add(WorkItem item, Role role, std::string kind, int row0 = 0, int row1 = 0, size_t band = 0);
   WorkItem file_source() const;
   void set_final_sink(WorkItem* item) const;
@@ -106,8 +110,7 @@ class TaskRun {
   std::vector<ByteRange> output_parts_;
   std::vector<std::pair<size_t, WorkItem>> ready_;
   std::vector<PieceRecord> records_;
-  std::vector<Role> roles_;
-  std::vector<size_t> band_of_piece_;
+  std::vector<PieceRole> roles_;  // indexed like records_
   std::vector<std::string> decoded_;
   int width_ = 0, height_ = 0;
   uint64_t written_ = 0;  // by the worker that wrote the output
