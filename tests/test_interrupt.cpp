@@ -414,10 +414,12 @@ TEST_CASE("dips-run: a hostfile host that does not resolve is a host error, not 
 TEST_CASE("dips-run drops exactly Open MPI's noise lines after a lost rank", "[interrupt][dips-run-cli]") {
   StopJob job;
   SECTION("a worker killed: no PMIx error line") {
-    const RunResult run = run_dips_run(3, job.args(), "DIPS_FAULT='rank:1,after:2,kind:kill'");
+    // Whichever worker is first sent a whole file dies holding it. A plan for one rank after N pieces
+    // missed when the other worker did every piece after the N-th (one rank slow to start: seen in CI).
+    const RunResult run = run_dips_run(3, job.args(), "DIPS_FAULT='rank:any,piece:file,kind:kill'");
     INFO(run.output);
     REQUIRE(run.code == 0);
-    CHECK(run.output.find("worker rank 1 lost") != std::string::npos);
+    CHECK(std::regex_search(run.output, std::regex("worker rank [12] lost")));
     CHECK(run.output.find("PMIX ERROR") == std::string::npos);
     job.check_complete();
   }
