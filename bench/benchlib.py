@@ -135,3 +135,38 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def pipeline_shape(report_path):
+    """The shape of the pipeline in dips' report (its last run): wall, rank 0's CPU, and per worker its pieces,
+    work and result messages (pieces sent, or taken back, at the same 0.1 ms step of the report went in one
+    message), pieces in flight when one was sent (median), compute and queue time per piece (medians)."""
+    pieces, summary = [], None
+    with open(report_path, encoding="utf-8", errors="replace") as report:
+        for line in report:
+            record = json.loads(line)
+            if "dips_report" in record:
+                pieces, summary = [], None  # a continued report: only its last run counts
+            pieces.extend(record.get("pieces", []))
+            summary = record.get("summary", summary)
+    workers = {}
+    for piece in pieces:
+        workers.setdefault(piece["worker"], []).append(piece)
+    rows = []
+    for worker, held in sorted(workers.items()):
+        events = sorted([(p["sent"], 1) for p in held] + [(p["done"], -1) for p in held])
+        in_flight, at_send = 0, []
+        for _, change in events:
+            in_flight += change
+            if change > 0:
+                at_send.append(in_flight)
+        rows.append({
+            "worker": worker,
+            "pieces": len(held),
+            "work_messages": len({p["sent"] for p in held}),
+            "result_messages": len({p["done"] for p in held}),
+            "in_flight": statistics.median(at_send),
+            "compute_ms": statistics.median(p["compute_ms"] for p in held),
+            "queue_ms": statistics.median(p["queue_ms"] for p in held),
+        })
+    return {"wall_s": (summary or {}).get("wall_s"), "rank0_cpu_s": (summary or {}).get("rank0_cpu_s"), "workers": rows}

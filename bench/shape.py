@@ -14,7 +14,6 @@ Messages are counted from the report: pieces sent to one worker at the same inst
 one result message, so the result count is a lower bound where two messages were read within 0.1 ms.
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -23,41 +22,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIPS_RUN = os.path.join(HERE, "..", "scripts", "dips-run")
-
-
-def shape(report_path):
-    """Per job: wall, rank 0's CPU, and per worker the messages and pieces of the report's last run."""
-    pieces, summary = [], None
-    with open(report_path, encoding="utf-8", errors="replace") as report:
-        for line in report:
-            record = json.loads(line)
-            if "dips_report" in record:
-                pieces, summary = [], None  # a continued report: only its last run counts
-            pieces.extend(record.get("pieces", []))
-            summary = record.get("summary", summary)
-    workers = {}
-    for piece in pieces:
-        workers.setdefault(piece["worker"], []).append(piece)
-    rows = []
-    for worker, held in sorted(workers.items()):
-        events = sorted([(p["sent"], 1) for p in held] + [(p["done"], -1) for p in held])
-        in_flight, at_send = 0, []
-        for _, change in events:
-            in_flight += change
-            if change > 0:
-                at_send.append(in_flight)
-        rows.append({
-            "worker": worker,
-            "pieces": len(held),
-            "work_messages": len({p["sent"] for p in held}),
-            "result_messages": len({p["done"] for p in held}),
-            "in_flight": statistics.median(at_send),
-            "compute_ms": statistics.median(p["compute_ms"] for p in held),
-            "queue_ms": statistics.median(p["queue_ms"] for p in held),
-        })
-    return {"wall_s": (summary or {}).get("wall_s"), "rank0_cpu_s": (summary or {}).get("rank0_cpu_s"), "workers": rows}
 
 
 def line(name, job):
@@ -96,7 +65,7 @@ def main():
     args = parser.parse_args()
     jobs = []
     if args.report:
-        jobs = [(os.path.basename(path), shape(path)) for path in args.report]
+        jobs = [(os.path.basename(path), benchlib.pipeline_shape(path)) for path in args.report]
         for name, job in jobs:
             print(line(name, job))
     else:
@@ -116,7 +85,7 @@ def main():
                 if rc != 0 or not os.path.exists(report):
                     print(f"run {run}: dips-run exited {rc}; no shape", flush=True)
                     continue
-                job = shape(report)
+                job = benchlib.pipeline_shape(report)
                 jobs.append((f"run {run}", job))
                 print(line(f"run {run}", job) + f"  outside {outside:.2f} s", flush=True)
                 if args.keep:

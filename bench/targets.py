@@ -290,6 +290,8 @@ class Runner:
                 record["dips"] = summary
                 if summary.get("ok") != len(ts.tasks):
                     record["error"] = f"{summary.get('ok')} of {len(ts.tasks)} tasks ok"
+                if len(ts.tasks) <= SHAPE_MAX_TASKS:
+                    record["shape"] = shape_totals(benchlib.pipeline_shape(out / "report.jsonl"))
         if timed_out:
             record["error"] = f"ended after {RUN_TIMEOUT_S} s"
         if any(record["exit"]) and "error" not in record:
@@ -691,6 +693,34 @@ def render(path):
     return "\n".join(out)
 
 
+# dips runs of up to this many tasks get their pipeline's shape recorded (read from the report after the run,
+# outside the timing: a second or so for 20,000 tasks).
+SHAPE_MAX_TASKS = 20000
+
+
+def shape_totals(shape):
+    """A run's pipeline shape in a few numbers: messages each way and pieces per message, over its workers."""
+    pieces = sum(w["pieces"] for w in shape["workers"])
+    work = sum(w["work_messages"] for w in shape["workers"])
+    results = sum(w["result_messages"] for w in shape["workers"])
+    return {"pieces": pieces, "work_messages": work, "result_messages": results,
+            "pieces_per_result_message": round(pieces / max(1, results), 2),
+            "in_flight": [w["in_flight"] for w in shape["workers"]]}
+
+
+def render_shapes(runs, say):
+    """The thumbnail runs' results per message, round by round: a run far under the others went in the mode
+    of one or two results a message (docs/benchmarks.md, thirteenth stop)."""
+    rows = []
+    for r in runs:
+        if r.get("set") == "thumbs" and "shape" in r and "error" not in r:
+            rows.append([str(r["round"]), r["op"], r["config"], f"{r['dips']['wall_s']:.2f}", f"{r['dips']['rank0_cpu_s']:.3f}",
+                         str(r["shape"]["result_messages"]), f"{r['shape']['pieces_per_result_message']:.1f}"])
+    if rows:
+        say("pipeline shape of the thumbnail runs (bench/shape.py reads one report the same way):")
+        say(table(["round", "op", "config", "wall_s", "rank0_cpu_s", "result msgs", "results a message"], rows))
+
+
 def startup_cpu(runs):
     """Rank 0's CPU in a dips run of one small image (median of the probes): MPI_Init and dips' start-up,
     mostly spent before dips' wall_s clock starts."""
@@ -723,6 +753,7 @@ def render_t5(st, runs, sets, jobs, say, summary):
                      f"{100 * share:.1f}%", "<= 10%", ok])
     say(table(["job", "rank0_cpu_s", "net of start-up", "wall_s", "% core (gross)", "% core (net)", "target",
                "verdict"], rows))
+    render_shapes(runs, say)
     summary.append(["T5", TARGETS["T5"], span(shares, 100, ".1f", "%"), f"{met} of {len(rows)} met"])
 
 
