@@ -125,18 +125,6 @@ def report_summary(path):
         return None
 
 
-def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "quiet":
-        waited, load = wait_quiet(float(sys.argv[2]), float(sys.argv[3]))
-        print(f"{waited:.0f} {load:.2f}")
-    else:
-        sys.exit(__doc__)
-
-
-if __name__ == "__main__":
-    main()
-
-
 def pipeline_shape(report_path):
     """The shape of the pipeline in dips' report (its last run): wall, rank 0's CPU, and per worker its pieces,
     work and result messages (pieces sent, or taken back, at the same 0.1 ms step of the report went in one
@@ -170,3 +158,25 @@ def pipeline_shape(report_path):
             "queue_ms": statistics.median(p["queue_ms"] for p in held),
         })
     return {"wall_s": (summary or {}).get("wall_s"), "rank0_cpu_s": (summary or {}).get("rank0_cpu_s"), "workers": rows}
+
+
+def shape_totals(shape):
+    """A run's pipeline shape in a few numbers: messages each way and pieces per message, over its workers."""
+    pieces = sum(w["pieces"] for w in shape["workers"])
+    work = sum(w["work_messages"] for w in shape["workers"])
+    results = sum(w["result_messages"] for w in shape["workers"])
+    return {"pieces": pieces, "work_messages": work, "result_messages": results,
+            "pieces_per_result_message": round(pieces / max(1, results), 2),
+            "in_flight": [w["in_flight"] for w in shape["workers"]]}
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "quiet":
+        waited, load = wait_quiet(float(sys.argv[2]), float(sys.argv[3]))
+        print(f"{waited:.0f} {load:.2f}")
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,22 +22,20 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 DIPS_RUN = os.path.join(HERE, "..", "scripts", "dips-run")
 
 
 def line(name, job):
-    w = job["workers"]
-    pieces = sum(r["pieces"] for r in w)
-    work = sum(r["work_messages"] for r in w)
-    results = sum(r["result_messages"] for r in w)
-    held = "/".join(f"{r['in_flight']:g}" for r in w)
-    compute = "/".join(f"{r['compute_ms']:.3f}" for r in w)
+    totals = benchlib.shape_totals(job)
+    pieces, work, results = totals["pieces"], totals["work_messages"], totals["result_messages"]
+    held = "/".join(f"{r['in_flight']:g}" for r in job["workers"])
+    compute = "/".join(f"{r['compute_ms']:.3f}" for r in job["workers"])
     return (f"{name:>12}  wall {job['wall_s']:6.2f} s  rank0 {job['rank0_cpu_s']:.3f} s  pieces {pieces:6d}  "
-            f"work msgs {work:6d} ({pieces / max(work, 1):5.1f} each)  result msgs {results:6d} ({pieces / max(results, 1):5.1f} each)  "
+            f"work msgs {work:6d} ({pieces / max(work, 1):5.1f} each)  result msgs {results:6d} ({totals['pieces_per_result_message']:5.1f} each)  "
             f"held {held}  compute ms {compute}")
 
 
@@ -45,14 +43,9 @@ def flag(jobs):
     """The runs that depart from the others: wall over 1.5x the median, or under half the median's pieces per
     result message."""
     walls = statistics.median(j["wall_s"] for _, j in jobs)
-    per_result = statistics.median(sum(r["pieces"] for r in j["workers"]) / max(1, sum(r["result_messages"] for r in j["workers"]))
-                                   for _, j in jobs)
-    odd = []
-    for name, j in jobs:
-        mine = sum(r["pieces"] for r in j["workers"]) / max(1, sum(r["result_messages"] for r in j["workers"]))
-        if j["wall_s"] > 1.5 * walls or mine < 0.5 * per_result:
-            odd.append(name)
-    return odd
+    per_result = [benchlib.shape_totals(j)["pieces_per_result_message"] for _, j in jobs]
+    typical = statistics.median(per_result)
+    return [name for (name, j), mine in zip(jobs, per_result) if j["wall_s"] > 1.5 * walls or mine < 0.5 * typical]
 
 
 def main():

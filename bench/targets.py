@@ -291,7 +291,7 @@ class Runner:
                 if summary.get("ok") != len(ts.tasks):
                     record["error"] = f"{summary.get('ok')} of {len(ts.tasks)} tasks ok"
                 if len(ts.tasks) <= SHAPE_MAX_TASKS:
-                    record["shape"] = shape_totals(benchlib.pipeline_shape(out / "report.jsonl"))
+                    record["shape"] = benchlib.shape_totals(benchlib.pipeline_shape(out / "report.jsonl"))
         if timed_out:
             record["error"] = f"ended after {RUN_TIMEOUT_S} s"
         if any(record["exit"]) and "error" not in record:
@@ -696,16 +696,6 @@ def render(path):
 # dips runs of up to this many tasks get their pipeline's shape recorded (read from the report after the run,
 # outside the timing: a second or so for 20,000 tasks).
 SHAPE_MAX_TASKS = 20000
-
-
-def shape_totals(shape):
-    """A run's pipeline shape in a few numbers: messages each way and pieces per message, over its workers."""
-    pieces = sum(w["pieces"] for w in shape["workers"])
-    work = sum(w["work_messages"] for w in shape["workers"])
-    results = sum(w["result_messages"] for w in shape["workers"])
-    return {"pieces": pieces, "work_messages": work, "result_messages": results,
-            "pieces_per_result_message": round(pieces / max(1, results), 2),
-            "in_flight": [w["in_flight"] for w in shape["workers"]]}
 
 
 def render_shapes(runs, say):

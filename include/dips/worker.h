@@ -15,9 +15,9 @@ struct WorkerConfig {
 
 // A worker's loop: answers pings and hellos at once, computes pieces on `threads` threads, sends results
 // in batches as they finish (waking as soon as one does, unless holding them, see below; backing off only
-// while idle), and carries out
-// injected faults. Returns when rank 0 says stop (true: a clean finish, MPI_Finalize is safe). Exits the
-// process itself when rank 0 has been silent for orphan_timeout seconds (rank 0 died).
+// while idle), and carries out injected faults. Returns when rank 0 says stop (true: a clean finish,
+// MPI_Finalize is safe). Exits the process itself when rank 0 has been silent for orphan_timeout seconds
+// (rank 0 died).
 bool run_worker(CoordinatorLink& link, const WorkerConfig& config);
 
 // How long a worker may keep finished results to send them together, in seconds.
