@@ -130,7 +130,9 @@ bool Scheduler::complete(uint64_t id, int rank, bool failed, double now) {
   w.cost_in_flight = std::max(0.0, w.cost_in_flight - piece->second.cost);
   w.last_result = now;
   w.measured = w.measured || !failed;  // a failure (or a piece settled unsent) measured nothing
-  w.pieces.erase(std::remove(w.pieces.begin(), w.pieces.end(), id), w.pieces.end());
+  // Pieces mostly come back in the order they were sent: the search ends near the front.
+  const auto held = std::find(w.pieces.begin(), w.pieces.end(), id);
+  if (held != w.pieces.end()) w.pieces.erase(held);
   if (w.pieces.empty()) w.cost_in_flight = 0;  // no rounding drift
   outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;
   pieces_.erase(piece);

@@ -460,7 +460,8 @@ Status decode_result(const std::shared_ptr<const std::vector<uint8_t>>& buffer, 
   Reader r(buffer);
   std::vector<uint64_t> ids;
   if (!get_prologue(r, kResultMagic, &ids) || !r.begin_payloads()) return r.status();
-  items->assign(ids.size(), ResultItem());
+  items->clear();
+  items->resize(ids.size());  // built in place: copying an empty item copies its matrices' headers
   for (size_t i = 0; i < ids.size(); ++i) {
     ResultItem& m = (*items)[i];
     m.piece_id = ids[i];
