@@ -183,7 +183,8 @@ std::string help_text() {
          "relative to the INPUT it was found under; a report (JSON lines) to OUTDIR/report.jsonl.\n\n"
       << describe(&o).visible
       << "\nExit status: 0 all tasks ok; 1 some tasks failed; 2 usage or manifest error (nothing processed);\n"
-         "3 the job could not finish (no worker left); 4 interrupted by a signal (--resume does the rest).\n";
+         "3 the job could not finish (no worker left, a worker start hung, or the report could not be written);\n"
+         "4 interrupted by a signal (--resume does the rest).\n";
   return out.str();
 }
 
