@@ -807,7 +807,8 @@ void Coordinator::on_result(int worker, ResultItem result) {
   auto it = pieces_.find(result.piece_id);
   if (it == pieces_.end()) return;  // a late answer to a piece settled long ago
   if (!scheduler_.complete(result.piece_id, worker, !result.error.empty(), now())) return;  // late or duplicate
-  // Read in place, not moved out: a piece's work item is large, and moving it cost rank 0 4% of a thumbnail job.
+  // Read in place, not moved out: a piece's work item is large (moving it was 4% of rank 0's profile on
+  // 20,000 thumbnails, though no saving in rank 0's CPU showed above the run-to-run noise).
   const size_t task_index = it->second.task, piece_index = it->second.index;
   if (result.error.empty()) costs_.observe(*it->second.cost_key, it->second.cost_units, result.compute_ms / 1000);
   pieces_.erase(it);
