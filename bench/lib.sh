@@ -70,10 +70,10 @@ bench_snapshot() {
   local dir=$1 file; shift
   mkdir -p "$dir"
   cp "$@" "$dir/"
-  # dips loads OpenCV's image codecs (BMP, TIFF, WebP...) from the module next to its binary.
+  # dips loads its modules (OpenCV's image codecs, ZBar, the dashboard's server) from next to its binary.
   for file in "$@"; do
-    if [ "$(basename "$file")" = dips ] && [ -f "$(dirname "$file")/libdips_imgcodecs.so" ]; then
-      cp "$(dirname "$file")/libdips_imgcodecs.so" "$dir/"
+    if [ "$(basename "$file")" = dips ]; then
+      cp "$(dirname "$file")"/libdips_*.so "$dir/" 2> /dev/null || true
     fi
   done
 }

@@ -1,7 +1,7 @@
 # Installation (cmake --install BUILD [--prefix P]) and the Debian package (cpack -G DEB in BUILD).
 #
 #   P/bin/dips, P/bin/dips-run             dips-run finds the dips next to itself
-#   P/lib/dips/libdips_imgcodecs.so        OpenCV's imgcodecs, loaded when needed (DIPS_MODULE_RELDIR: dips
+#   P/lib/dips/libdips_*.so                the modules (imgcodecs, qr, http), loaded when needed (DIPS_MODULE_RELDIR: dips
 #                                          looks there relative to itself, so any prefix works)
 #   P/share/dips/dips.sbatch               the Slurm script, pointing at P/bin/dips-run
 #   P/share/dips/hostfiles/                hostfile examples
@@ -16,7 +16,7 @@ set(DIPS_INSTALL_DATADIR "${CMAKE_INSTALL_DATADIR}/dips")
 set_target_properties(dips PROPERTIES BUILD_WITH_INSTALL_RPATH ON INSTALL_RPATH_USE_LINK_PATH ON)
 install(TARGETS dips RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS scripts/dips-run DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS dips_imgcodecs LIBRARY DESTINATION ${DIPS_MODULE_RELDIR})
+install(TARGETS ${DIPS_MODULES} LIBRARY DESTINATION ${DIPS_MODULE_RELDIR})
 
 # Slurm runs a copy of dips.sbatch from its spool folder: the installed copy names the installed dips-run
 # (the prefix is known only at install time, hence the substitution then).

@@ -734,7 +734,7 @@ void Coordinator::enqueue_ready(size_t index) {
       // counted as kUnitsPerUnsizedFile each, so that the first guess stays on the slow side
       // (granularity.cpp): a job's first message to a worker carries one photo, not hundreds.
       const bool sized = active.file_size > 0;
-      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), task.input.extension().native(), sized ? "" : "/file"});
+      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), path_extension(task.input.native()), sized ? "" : "/file"});
       entry.cost_units = sized ? static_cast<double>(active.file_size) : kUnitsPerUnsizedFile;
     }
     const uint64_t id = scheduler_.add_piece();  // priced as it is sent (reprice_next_piece)

@@ -1,17 +1,17 @@
 #include "dips/dashboard.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "dips/html_report.h"
 #include "dips/report_model.h"
+#include "http_module.h"
+#include "module_loader.h"
 
 namespace dips {
 namespace fs = std::filesystem;
@@ -78,6 +78,29 @@ void lay_over(const LiveStatus& live, Json* data) {
   }
 }
 
+// The HTTP server, from libdips_http.so: opened by the first dashboard of the process (http_module.h).
+struct HttpFunctions {
+  http_module::StartFunction start = nullptr;
+  http_module::StopFunction stop = nullptr;
+  std::string error;  // why the module could not be used; empty when it can
+};
+
+const HttpFunctions& http_functions() {
+  static const HttpFunctions functions = [] {
+    const OpenedModule opened = open_module({http_module::kFileName, "DIPS_HTTP_MODULE", "dips_http_abi", http_module::kAbiVersion});
+    HttpFunctions loaded;
+    loaded.start = reinterpret_cast<http_module::StartFunction>(opened.symbol("dips_http_start"));
+    loaded.stop = reinterpret_cast<http_module::StopFunction>(opened.symbol("dips_http_stop"));
+    if (!opened.error.empty()) {
+      loaded.error = "the dashboard's HTTP server is not available: " + opened.error;
+    } else if (!loaded.start || !loaded.stop) {
+      loaded.error = fmt::format("{} lacks a function this build of dips calls: it comes from another build", http_module::kFileName);
+    }
+    return loaded;
+  }();
+  return functions;
+}
+
 }  // namespace
 
 Status parse_dashboard_address(const std::string& text, DashboardAddress* address) {
@@ -103,8 +126,7 @@ Status parse_dashboard_address(const std::string& text, DashboardAddress* addres
 }
 
 struct Dashboard::Impl {
-  httplib::Server server;
-  std::thread thread;
+  void* server = nullptr;  // http_module's, stopped before the rest of Impl goes
   int port = 0;
   fs::path journal;
   std::mutex live_mutex;  // guards `live` only: held for a pointer copy
@@ -136,10 +158,7 @@ struct Dashboard::Impl {
 
 Dashboard::Dashboard(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Dashboard::~Dashboard() {
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+Dashboard::~Dashboard() { http_functions().stop(impl_->server); }
 
 int Dashboard::port() const { return impl_->port; }
 
@@ -149,42 +168,28 @@ void Dashboard::publish(std::shared_ptr<const LiveStatus> status) {
 }
 
 Status Dashboard::start(const DashboardAddress& address, const fs::path& journal, std::unique_ptr<Dashboard>* dashboard) {
+  const HttpFunctions& http = http_functions();
+  if (!http.error.empty()) return Status::Error("cannot serve the dashboard: " + http.error);
   auto impl = std::make_unique<Impl>();
   impl->journal = journal;
-  httplib::Server& server = impl->server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kRequestThreads); };
-  // httplib's default also sets SO_REUSEPORT, with which a second job on the same port would bind too and
-  // share its connections: a port in use must be an error.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  server.set_keep_alive_timeout(1);  // so that stopping never waits long on an idle browser connection
-  server.set_payload_max_length(0);  // no request has a body worth reading
-  server.set_default_headers({{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
   Impl* state = impl.get();
-  server.Get("/", [state](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Content-Security-Policy", kPagePolicy);
-    res.set_content(render_report_page(state->data()), "text/html; charset=utf-8");
-  });
-  server.Get("/api/status", [state](const httplib::Request&, httplib::Response& res) {
-    res.set_content(state->data().dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
-  });
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) { res.set_content("not found\n", "text/plain"); });
-  if (address.port == 0) {
-    impl->port = server.bind_to_any_port(address.host);
-  } else if (server.bind_to_port(address.host, address.port)) {
-    impl->port = address.port;
-  } else {
-    impl->port = -1;
-  }
-  if (impl->port <= 0) {
-    return Status::Error(fmt::format("cannot serve the dashboard on {}:{} (address in use, or not an address of this machine)", address.host, address.port));
-  }
-  impl->thread = std::thread([state] { state->server.listen_after_bind(); });
-  // httplib's stop() does nothing until its loop has started: wait for it, so that a dashboard stopped at
-  // once still closes its port and its thread ends.
-  for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http_module::ServerConfig config;
+  config.host = address.host;
+  config.port = address.port;
+  config.threads = kRequestThreads;
+  config.default_headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}};
+  config.routes = {{"/", [state](http_module::Reply* reply) {
+                      reply->headers = {{"Content-Security-Policy", kPagePolicy}};
+                      reply->body = render_report_page(state->data());
+                      reply->content_type = "text/html; charset=utf-8";
+                    }},
+                   {"/api/status", [state](http_module::Reply* reply) {
+                      reply->body = state->data().dump(-1, ' ', false, Json::error_handler_t::replace);
+                      reply->content_type = "application/json";
+                    }}};
+  std::string error;
+  impl->server = http.start(&config, &impl->port, &error);
+  if (impl->server == nullptr) return Status::Error(fmt::format("cannot serve the dashboard on {}:{}: {}", address.host, address.port, error));
   dashboard->reset(new Dashboard(std::move(impl)));
   return Status();
 }

@@ -363,6 +363,14 @@ void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Pro
 
 }  // namespace
 
+std::string_view path_extension(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (name == "." || name == "..") return {};
+  const size_t dot = name.rfind('.');
+  return dot == std::string_view::npos || dot == 0 ? std::string_view() : name.substr(dot);
+}
+
 Status resolve_output(const fs::path& output_dir, const fs::path& requested, fs::path* resolved, bool* exists) {
   const fs::path dir = resolved_folder(absolute_name(output_dir));
   // An absolute request is resolved like the directory, so that a symlinked OUTDIR named either way matches.

@@ -1,13 +1,16 @@
 #include "dips/operation.h"
 
 #include <fmt/format.h>
-#include <zbar.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
+
+#include "module_loader.h"
+#include "qr_module.h"
 
 namespace dips {
 namespace {
@@ -193,31 +196,30 @@ void annotate_symbol(cv::Mat& image, const cv::Rect& box, const std::string& dat
   cv::putText(image, data, cv::Point(x, y), cv::FONT_HERSHEY_SIMPLEX, scale, green, thickness);
 }
 
+// ZBar's scan, from libdips_qr.so: opened by the first scan of the process (qr_module.h).
+qr_module::ScanFunction qr_scanner() {
+  static const auto scan = []() -> qr_module::ScanFunction {
+    const OpenedModule opened = open_module({qr_module::kFileName, "DIPS_QR_MODULE", "dips_qr_abi", qr_module::kAbiVersion});
+    if (!opened.error.empty()) throw std::runtime_error("ZBar is not available: " + opened.error);
+    const auto function = reinterpret_cast<qr_module::ScanFunction>(opened.symbol("dips_qr_scan"));
+    if (function == nullptr) throw std::runtime_error(std::string(qr_module::kFileName) + " lacks dips_qr_scan: it comes from another build of dips");
+    return function;
+  }();  // a failure throws, and the next scan tries again
+  return scan;
+}
+
 OpResult read_qr_code(const cv::Mat& image, int) {
+  const qr_module::ScanFunction scan = qr_scanner();
   cv::Mat gray = to_gray(image);
   if (!gray.isContinuous()) gray = gray.clone();
-  zbar::ImageScanner scanner;
-  // ZBar's default symbologies, as operations.md says. QR data is taken as its bytes (UTF-8 from every
-  // common encoder): without BINARY, ZBar guesses a character set and turns UTF-8 "Grüße" into Shift-JIS.
-  scanner.set_config(zbar::ZBAR_QRCODE, zbar::ZBAR_CFG_BINARY, 1);
-  zbar::Image zimage(static_cast<unsigned>(gray.cols), static_cast<unsigned>(gray.rows), "Y800", gray.data,
-                     gray.total());
-  scanner.scan(zimage);
+  std::vector<qr_module::Symbol> symbols;
+  std::string error;
+  if (scan(gray.data, gray.cols, gray.rows, &symbols, &error) != qr_module::kOk) throw std::runtime_error("ZBar: " + error);
   OpResult result{to_bgr(image), {}};
-  for (auto symbol = zimage.symbol_begin(); symbol != zimage.symbol_end(); ++symbol) {
-    int min_x = INT32_MAX, min_y = INT32_MAX, max_x = INT32_MIN, max_y = INT32_MIN;
-    for (int i = 0; i < symbol->get_location_size(); ++i) {
-      min_x = std::min(min_x, symbol->get_location_x(i));
-      max_x = std::max(max_x, symbol->get_location_x(i));
-      min_y = std::min(min_y, symbol->get_location_y(i));
-      max_y = std::max(max_y, symbol->get_location_y(i));
-    }
-    if (symbol->get_location_size() == 0) min_x = min_y = max_x = max_y = 0;
-    const std::string data = symbol->get_data();
-    annotate_symbol(result.image, cv::Rect(min_x, min_y, max_x - min_x, max_y - min_y), data);
-    result.decoded.push_back(data);
+  for (qr_module::Symbol& symbol : symbols) {
+    annotate_symbol(result.image, cv::Rect(symbol.min_x, symbol.min_y, symbol.max_x - symbol.min_x, symbol.max_y - symbol.min_y), symbol.data);
+    result.decoded.push_back(std::move(symbol.data));
   }
-  zimage.set_data(nullptr, 0);  // the pixels belong to gray, not to ZBar
   return result;
 }
 

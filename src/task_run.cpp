@@ -6,8 +6,8 @@ namespace dips {
 namespace {
 
 std::string output_ext_of(const std::filesystem::path& output) {
-  std::string ext = output.extension().string();
-  return ext.empty() ? ".png" : ext;
+  const std::string_view ext = path_extension(output.native());
+  return ext.empty() ? ".png" : std::string(ext);
 }
 
 }  // namespace

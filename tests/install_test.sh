@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The installed copy: `cmake --install` into a temporary prefix, then a job run through the installed
 # dips-run (which must find the installed dips next to itself, with PATH holding neither, and the installed
-# dips its imgcodecs module under the prefix, for a BMP input), the installed
+# dips its modules under the prefix: imgcodecs for a BMP input, qr for read_qr_code, http for --dashboard), the installed
 # dips.sbatch run the way Slurm runs it (a copy, from elsewhere: it must find the installed dips-run), the
 # manual page (every option of `dips --help` documented, no formatting warnings), and `cpack -G DEB`: a
 # package with the files and the Depends a fresh Debian 12 needs (checked against the apt lists with an
@@ -16,8 +16,11 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix" > "$work/install.log" || { cat "$work/install.log"; echo "FAIL: cmake --install"; exit 1; }
-module=$(cd "$prefix" && ls lib*/dips/libdips_imgcodecs.so lib/*/dips/libdips_imgcodecs.so 2> /dev/null | head -1)
-[ -n "$module" ] || fail "libdips_imgcodecs.so not installed under $prefix/lib*/dips"
+modules=()
+for name in libdips_imgcodecs.so libdips_qr.so libdips_http.so; do
+  module=$(cd "$prefix" && ls lib*/dips/$name lib/*/dips/$name 2> /dev/null | head -1)
+  if [ -n "$module" ]; then modules+=("$module"); else fail "$name not installed under $prefix/lib*/dips"; fi
+done
 for file in bin/dips bin/dips-run share/dips/dips.sbatch share/dips/hostfiles/localhost share/dips/hostfiles/cluster.example \
             share/man/man1/dips.1 share/doc/dips/README.md share/doc/dips/LICENSE share/doc/dips/fault-tolerance.md; do
   [ -f "$prefix/$file" ] || fail "$file not installed"
@@ -42,6 +45,14 @@ check_job() {  # $1: output folder, $2: what ran it
 (cd "$work/elsewhere" && "${clean_env[@]}" "$prefix/bin/dips-run" -n 3 -- --quiet --format png --op blur=3 --output "$work/out" "$work/in") \
   || fail "the installed dips-run exited $?"
 check_job "$work/out" "dips-run"
+# read_qr_code (ZBar, in the qr module) and --dashboard (the http module), loaded from the prefix.
+(cd "$work/elsewhere" && "${clean_env[@]}" "$prefix/bin/dips-run" -n 2 -- --quiet --dashboard 0 --op read_qr_code --output "$work/out-qr" \
+  "$work/in/qr_codes.png") 2> "$work/qr.err" || fail "the installed dips-run with read_qr_code and --dashboard exited $?: $(cat "$work/qr.err")"
+qr_line=$(grep '"input":"[^"]*qr_codes.png"' "$work/out-qr/report.jsonl")
+for text in https://example.org/dips "dips: distributed image processing"; do
+  grep -qF "\"$text\"" <<< "$qr_line" || fail "the installed read_qr_code did not decode '$text': $qr_line"
+done
+grep -q "^dips: dashboard: http://127.0.0.1:" "$work/qr.err" || fail "the installed dips served no dashboard: $(cat "$work/qr.err")"
 [ "$("$prefix/bin/dips" --version)" = "dips $(sed -n 's/^project(dips VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../CMakeLists.txt")" ] \
   || fail "dips --version: $("$prefix/bin/dips" --version)"
 
@@ -66,11 +77,11 @@ if command -v cpack > /dev/null && command -v dpkg-shlibdeps > /dev/null; then
   deb=$(ls "$work"/package/dips_*.deb 2> /dev/null | head -1)
   if [ -n "$deb" ]; then
     contents=$(dpkg-deb -c "$deb")
-    for file in ./usr/bin/dips ./usr/bin/dips-run "./usr/$module" ./usr/share/dips/dips.sbatch ./usr/share/man/man1/dips.1; do
+    for file in ./usr/bin/dips ./usr/bin/dips-run "${modules[@]/#/./usr/}" ./usr/share/dips/dips.sbatch ./usr/share/man/man1/dips.1; do
       grep -q " $file\$" <<< "$contents" || fail "the .deb lacks $file"
     done
     depends=$(dpkg-deb -f "$deb" Depends)
-    for needed in openmpi-bin libopencv-imgproc libopencv-imgcodecs libzbar0 libboost-program-options libfmt; do
+    for needed in openmpi-bin libopencv-imgproc libopencv-imgcodecs libzbar0 libcpp-httplib libboost-program-options libfmt; do
       grep -q "$needed" <<< "$depends" || fail "the .deb's Depends lack $needed: $depends"
     done
     dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/dips/dips.sbatch | grep -q '"/usr/bin/dips-run"' \

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "dips/dashboard.h"
@@ -115,4 +116,19 @@ TEST_CASE("dashboard: a port in use is an error", "[dashboard]") {
   const Status status = Dashboard::start(DashboardAddress{"127.0.0.1", first->port()}, dir / "report.jsonl", &second);
   CHECK_FALSE(status.ok());
   CHECK(status.message().find("cannot serve the dashboard") != std::string::npos);
+}
+
+TEST_CASE("without libdips_http.so, --dashboard is an error that says where dips looked", "[.module_missing]") {
+  const char* configured = std::getenv("DIPS_HTTP_MODULE");
+  REQUIRE(configured != nullptr);
+  TempDir dir;
+  std::unique_ptr<Dashboard> dashboard;
+  const Status status = Dashboard::start(DashboardAddress{"127.0.0.1", 0}, dir / "report.jsonl", &dashboard);
+  REQUIRE_FALSE(status.ok());
+  INFO(status.message());
+  CHECK(dashboard == nullptr);
+  CHECK(status.message().find("cannot serve the dashboard") != std::string::npos);
+  CHECK(status.message().find(configured) != std::string::npos);
+  CHECK(status.message().find("libdips_http.so") != std::string::npos);
+  CHECK(status.message().find("DIPS_HTTP_MODULE") != std::string::npos);
 }

@@ -696,3 +696,11 @@ TEST_CASE("file lists (--files-from): one input per line or per NUL, errors with
     CHECK_THAT(build(spec).status.message(), Contains("cannot read file list '" + (dir / "nope.txt").string() + "'"));
   }
 }
+
+TEST_CASE("path_extension reads a file name's extension as std::filesystem::path::extension does", "[job]") {
+  for (const char* path : {"a.png", "/d/a.png", "d.x/a", "d.x/a.", "a.tar.gz", ".hidden", "/d/.hidden", "/d/.hidden.png", ".", "..",
+                           "/d/.", "/d/..", "", "/", "a", "/d.e/f.g/h.JPG", "./a.jpeg", "../a", "a..b", "d/a b (1).png", "d//x.tif"}) {
+    INFO(path);
+    CHECK(dips::path_extension(path) == std::filesystem::path(path).extension().native());
+  }
+}

@@ -3,6 +3,7 @@
 // (testing::reference_read_qr: zbar::ImageScanner with every symbology enabled, then the rectangle and text).
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
@@ -232,4 +233,25 @@ TEST_CASE("qr: tiled runs decode the same strings and draw the same image", "[qr
       CHECK(want.size() >= 2);  // every step's strings are appended, in order
     }
   }
+}
+
+// ========================================================= without the module (ctest module_missing)
+
+TEST_CASE("without libdips_qr.so, read_qr_code fails its task and says where dips looked", "[.module_missing]") {
+  const char* configured = std::getenv("DIPS_QR_MODULE");
+  REQUIRE(configured != nullptr);
+  const cv::Mat image = testing::qr_image({"hello dips"});
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second scan looks again, and fails the same way
+    OpResult result;
+    const Status status = apply_step(qr_step(), image, &result);
+    REQUIRE_FALSE(status.ok());
+    INFO(status.message());
+    CHECK(status.message().find("read_qr_code failed: ZBar is not available") != std::string::npos);
+    CHECK(status.message().find(configured) != std::string::npos);
+    CHECK(status.message().find("libdips_qr.so") != std::string::npos);
+    CHECK(status.message().find("DIPS_QR_MODULE") != std::string::npos);
+  }
+  // The other operations need no module.
+  OpResult gray;
+  REQUIRE(apply_step(Step{find_operation("grayscale"), 0}, image, &gray).ok());
 }
