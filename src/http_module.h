@@ -32,7 +32,6 @@ struct ServerConfig {
   std::vector<std::pair<std::string, std::function<void(Reply*)>>> routes;
 };
 
-using AbiFunction = int (*)();
 using StartFunction = void* (*)(const ServerConfig* config, int* bound_port, std::string* error);
 using StopFunction = void (*)(void* server);
 

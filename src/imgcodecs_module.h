@@ -21,7 +21,6 @@ constexpr const char* kFileName = "libdips_imgcodecs.so";
 // an OpenCV exception whose text is in *error.
 enum Result : int { kOk = 0, kFailed = 1, kThrew = 2 };
 
-using AbiFunction = int (*)();
 using DecodeFunction = int (*)(const uint8_t* data, size_t size, cv::Mat* image, std::string* error);
 using EncodeFunction = int (*)(const cv::Mat* image, const char* ext, std::vector<uint8_t>* bytes, std::string* error);
 using CanWriteFunction = int (*)(const char* ext);

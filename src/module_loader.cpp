@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -38,7 +39,8 @@ void* open_one(const fs::path& path, const ModuleSpec& spec, std::string* why) {
     return nullptr;
   }
   const auto abi = reinterpret_cast<int (*)()>(dlsym(handle, spec.abi_symbol));
-  if (abi == nullptr || abi() != spec.abi) {
+  const bool complete = std::all_of(spec.functions.begin(), spec.functions.end(), [&](const char* name) { return dlsym(handle, name) != nullptr; });
+  if (abi == nullptr || abi() != spec.abi || !complete) {
     *why = fmt::format("{}: made by another build of dips", path.string());
     dlclose(handle);
     return nullptr;

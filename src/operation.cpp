@@ -199,11 +199,9 @@ void annotate_symbol(cv::Mat& image, const cv::Rect& box, const std::string& dat
 // ZBar's scan, from libdips_qr.so: opened by the first scan of the process (qr_module.h).
 qr_module::ScanFunction qr_scanner() {
   static const auto scan = []() -> qr_module::ScanFunction {
-    const OpenedModule opened = open_module({qr_module::kFileName, "DIPS_QR_MODULE", "dips_qr_abi", qr_module::kAbiVersion});
+    const OpenedModule opened = open_module({qr_module::kFileName, "DIPS_QR_MODULE", "dips_qr_abi", qr_module::kAbiVersion, {"dips_qr_scan"}});
     if (!opened.error.empty()) throw std::runtime_error("ZBar is not available: " + opened.error);
-    const auto function = reinterpret_cast<qr_module::ScanFunction>(opened.symbol("dips_qr_scan"));
-    if (function == nullptr) throw std::runtime_error(std::string(qr_module::kFileName) + " lacks dips_qr_scan: it comes from another build of dips");
-    return function;
+    return reinterpret_cast<qr_module::ScanFunction>(opened.symbol("dips_qr_scan"));
   }();  // a failure throws, and the next scan tries again
   return scan;
 }

@@ -3,6 +3,7 @@
 
 #include <zbar.h>
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 

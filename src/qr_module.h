@@ -22,7 +22,6 @@ struct Symbol {
 // What a scan did: kThrew is an exception inside ZBar, whose text is in *error.
 enum Result : int { kOk = 0, kThrew = 2 };
 
-using AbiFunction = int (*)();
 using ScanFunction = int (*)(const uint8_t* gray, int width, int height, std::vector<Symbol>* symbols, std::string* error);
 
 }  // namespace dips::qr_module
