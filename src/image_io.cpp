@@ -178,10 +178,20 @@ Status write_file_atomic(const fs::path& path, const std::vector<uint8_t>& bytes
   return write_file_atomic(path, std::vector<ByteRange>{ByteRange{bytes.data(), bytes.size()}}, sync, replace);
 }
 
+std::string_view path_extension(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (name == "." || name == "..") return {};
+  const size_t dot = name.rfind('.');
+  return dot == std::string_view::npos || dot == 0 ? std::string_view() : name.substr(dot);
+}
+
+std::string lowercase_extension(std::string_view path) { return lower(std::string(path_extension(path))); }
+
 bool has_image_extension(const fs::path& path) {
   static const char* kExtensions[] = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp",
                                       ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".jp2", ".exr", ".hdr", ".pic"};
-  const std::string ext = lower(path.extension().string());
+  const std::string ext = lowercase_extension(path.native());
   return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
 }
 

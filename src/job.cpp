@@ -26,11 +26,6 @@ constexpr uintmax_t kMaxManifestBytes = 256ull << 20;
 constexpr size_t kMaxReportedProblems = 50;
 constexpr const char* kStdinName = "<stdin>";
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 bool names_a_file(const fs::path& path) {
   const fs::path name = path.filename();
   return !name.empty() && name != "." && name != "..";
@@ -47,9 +42,7 @@ fs::path derived_output(fs::path relative, const std::string& format) {
   if (format.empty()) {
     // On the raw name: a folder of 20,000 files spent a tenth of its listing splitting names here.
     const std::string& name = relative.native();
-    const size_t n = name.size();
-    const bool jfif = n > 5 && name[n - 6] != '/' && lower(name.substr(n - 5)) == ".jfif";
-    return jfif ? relative.replace_extension(".jpg") : relative;
+    return lowercase_extension(name) == ".jfif" ? relative.replace_extension(".jpg") : relative;
   }
   return with_format(std::move(relative), format);
 }
@@ -65,7 +58,7 @@ fs::path default_output(const std::string& input) {
 // decodes (PAM by its own decoder, JFIF is JPEG). PFM is left out (OpenCV converts its floating-point
 // samples to 8 bits without scaling: values in 0..1 become 0 or 1), and so is GIF (not decoded).
 bool scanned_extension(const fs::path& path) {
-  const std::string ext = lower(path.extension().string());
+  const std::string ext = lowercase_extension(path.native());
   return has_image_extension(path) || ext == ".pam" || ext == ".jfif";
 }
 
@@ -79,7 +72,7 @@ std::string skip_reason(const fs::directory_entry& entry) {
   if (!image_name && entry.is_directory(ec)) return entry.is_symlink(ec) ? "directory symlink" : "sub-directory";
   if (image_name) return "";
   if (!entry.is_regular_file(ec)) return "not a regular file";
-  const std::string ext = lower(entry.path().extension().string());
+  const std::string ext = lowercase_extension(entry.path().native());
   return ext.empty() ? "no extension" : ext;
 }
 
@@ -305,7 +298,7 @@ void check_outputs(std::vector<Task>& tasks, const fs::path& report, Problems* p
 class FormatCheck {
  public:
   std::string problem(const Task& task) {
-    std::string ext = lower(task.output.extension().string());
+    std::string ext = lowercase_extension(task.output.native());
     if (ext.empty()) ext = ".png";  // what the workers write then (task_run.cpp)
     const int channels = output_channels(task.pipeline, 3);  // inputs are decoded to BGR
     const auto key = std::make_pair(ext, channels);
@@ -362,14 +355,6 @@ void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Pro
 }
 
 }  // namespace
-
-std::string_view path_extension(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  if (name == "." || name == "..") return {};
-  const size_t dot = name.rfind('.');
-  return dot == std::string_view::npos || dot == 0 ? std::string_view() : name.substr(dot);
-}
 
 Status resolve_output(const fs::path& output_dir, const fs::path& requested, fs::path* resolved, bool* exists) {
   const fs::path dir = resolved_folder(absolute_name(output_dir));

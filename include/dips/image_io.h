@@ -42,6 +42,14 @@ Status write_file_atomic(const std::filesystem::path& path, const std::vector<By
 // The error of an output that would replace what has its name, said alike whoever sees it first.
 Status output_exists(const std::filesystem::path& path);
 
+// The extension of a path's file name exactly as std::filesystem::path::extension() gives it (".png";
+// empty for "a", ".hidden", "." and ".."), read from the text: rank 0 asks for two per task and its listing
+// one or two per file, and splitting the path into components for them was 3% of its CPU on 20,000 thumbnails.
+std::string_view path_extension(std::string_view path);
+
+// path_extension in lower case (".JPG" gives ".jpg"): how file names are matched to formats.
+std::string lowercase_extension(std::string_view path);
+
 // True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
 bool has_image_extension(const std::filesystem::path& path);
 

@@ -76,9 +76,4 @@ Status parse_file_list(const std::string& text, const std::string& where, const 
 Status resolve_output(const std::filesystem::path& output_dir, const std::filesystem::path& requested,
                       std::filesystem::path* resolved, bool* exists = nullptr);
 
-// The extension of a path's file name exactly as std::filesystem::path::extension() gives it (".png";
-// empty for "a", ".hidden", "." and ".."), read from the text: rank 0 asks for two per task, and splitting
-// the path into components for them was 3% of its CPU on 20,000 thumbnails.
-std::string_view path_extension(std::string_view path);
-
 }  // namespace dips
