@@ -220,7 +220,7 @@ class Coordinator {
   // an output's rename and its report line, so a resumed task redoes its output).
   bool replaces_outputs() const { return options_.overwrite || options_.resume; }
   bool admission_open() const;
-  Status make_output_folder(const fs::path& output);
+  Status make_output_folder(const std::string& path);
   void prepare(size_t index);
   void start_task(size_t index, Status status, Bytes file, uint64_t file_size, SniffedImage image);
   void enqueue_ready(size_t index);
@@ -573,7 +573,7 @@ void Coordinator::admit() {
     const size_t index = next_task_++;
     const Task& task = tasks_[index];
     if (options_.resume &&
-        still_finished(finished_before_, resume_key(task.input.string(), pipeline_text(task.pipeline), task.output.string()), task.input, task.output)) {
+        still_finished(finished_before_, resume_key(task.input, pipeline_text(task.pipeline), task.output), task.input, task.output)) {
       ++skipped_;
       continue;
     }
@@ -601,13 +601,12 @@ void Coordinator::admit() {
 // Makes the folder an output goes to, once per folder. The folder of the task admitted before is known
 // made without splitting the path: most jobs write into a few folders, and splitting every output's path
 // took 4% of rank 0's time on 20,000 thumbnails.
-Status Coordinator::make_output_folder(const fs::path& output) {
-  const std::string& path = output.native();
+Status Coordinator::make_output_folder(const std::string& path) {
   const size_t n = last_folder_.size();
   if (n > 0 && path.size() > n + 1 && path.compare(0, n, last_folder_) == 0 && path[n] == '/' && path.find('/', n + 1) == std::string::npos) {
     return Status();
   }
-  const fs::path folder = output.parent_path();
+  const fs::path folder = fs::path(path).parent_path();
   if (made_dirs_.insert(folder.string()).second) {
     std::error_code ec;
     fs::create_directories(folder, ec);
@@ -679,7 +678,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   ActiveTask& active = active_.at(index);
   TaskIo io;
   if (shape.bands && shared_io_) {
-    active.pixel_file = new_pixel_file(task.output.parent_path());
+    active.pixel_file = new_pixel_file(fs::path(task.output).parent_path());
     io.pixel_file = active.pixel_file.string();
   }
   io.shared = shared_io_;
@@ -734,7 +733,7 @@ void Coordinator::enqueue_ready(size_t index) {
       // counted as kUnitsPerUnsizedFile each, so that the first guess stays on the slow side
       // (granularity.cpp): a job's first message to a worker carries one photo, not hundreds.
       const bool sized = active.file_size > 0;
-      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), path_extension(task.input.native()), sized ? "" : "/file"});
+      entry.cost_key = cost_key({kind, ":", steps_text(item.steps), path_extension(task.input), sized ? "" : "/file"});
       entry.cost_units = sized ? static_cast<double>(active.file_size) : kUnitsPerUnsizedFile;
     }
     const uint64_t id = scheduler_.add_piece();  // priced as it is sent (reprice_next_piece)
@@ -883,8 +882,8 @@ void Coordinator::finish_task(size_t index, const Status& status) {
   const Task& spec = tasks_[index];
   ActiveTask& task = active_[index];
   TaskRecord record;
-  record.input = spec.input.string();
-  record.output = spec.output.string();
+  record.input = spec.input;
+  record.output = spec.output;
   record.ops = steps_text(spec.pipeline);
   record.ok = status.ok();
   record.error = status.message();
@@ -1021,7 +1020,7 @@ void Coordinator::journal_unfinished_tasks() {
   for (size_t index : indices) {
     const ActiveTask& active = active_.at(index);
     const Task& task = tasks_[index];
-    UnfinishedTaskRecord record{static_cast<int64_t>(index), task.input.string(), task.output.string(), pipeline_text(task.pipeline), now(), {}};
+    UnfinishedTaskRecord record{static_cast<int64_t>(index), task.input, task.output, pipeline_text(task.pipeline), now(), {}};
     if (active.run) {
       for (PieceRecord piece : active.run->records()) {
         if (piece.outcome.empty()) piece.outcome = "unfinished";
@@ -1044,7 +1043,7 @@ void Coordinator::remember_piece(size_t task, const PieceRecord& record, bool ok
   piece.id = record.id;
   piece.worker = record.worker;
   piece.kind = record.kind;
-  piece.input = tasks_[task].input.string();
+  piece.input = tasks_[task].input;
   piece.sent = record.sent;
   piece.done = record.done;
   piece.compute_ms = record.compute_ms;
@@ -1077,7 +1076,7 @@ void Coordinator::publish_live() {
     auto task = active_.find(entry.task);
     if (task == active_.end() || !task->second.run) continue;
     const PieceRecord& record = task->second.run->records()[entry.index];
-    live->in_flight.push_back({id, worker, record.kind, tasks_[entry.task].input.string(), record.sent, 0, 0, false});
+    live->in_flight.push_back({id, worker, record.kind, tasks_[entry.task].input, record.sent, 0, 0, false});
   }
   live->recent.assign(recent_pieces_.begin(), recent_pieces_.end());
   dashboard_->publish(std::move(live));
@@ -1261,7 +1260,7 @@ ExitCode Coordinator::run(const std::string& command_line) {
   }
   if (options_.resume) {
     std::set<std::string> folders;
-    for (const Task& task : tasks_) folders.insert(task.output.parent_path().string());
+    for (const Task& task : tasks_) folders.insert(fs::path(task.output).parent_path().string());
     remove_stale_temp_files_of(std::vector<std::string>(folders.begin(), folders.end()));
   }
   greet_workers();

@@ -93,8 +93,8 @@ void print_plan(const Options& options, const std::vector<Task>& tasks, const Sk
     }
     const std::string plan = task.refused.empty() ? plan_text(options, task, image, i, tasks.size() - i, workers) : "refused: " + task.refused;
     std::printf("%s%s  [%s]  %s -> %s  (%s)\n", task.origin.empty() ? "" : printable_name(task.origin + "  ").c_str(),
-                printable_name(task.input.string()).c_str(), size.c_str(), pipeline_text(task.pipeline).c_str(),
-                printable_name(task.output.string()).c_str(), printable_name(plan).c_str());
+                printable_name(task.input).c_str(), size.c_str(), pipeline_text(task.pipeline).c_str(),
+                printable_name(task.output).c_str(), printable_name(plan).c_str());
   }
 }
 

@@ -5,8 +5,8 @@
 namespace dips {
 namespace {
 
-std::string output_ext_of(const std::filesystem::path& output) {
-  const std::string_view ext = path_extension(output.native());
+std::string output_ext_of(std::string_view output) {
+  const std::string_view ext = path_extension(output);
   return ext.empty() ? ".png" : std::string(ext);
 }
 
@@ -43,7 +43,7 @@ WorkItem TaskRun::file_source() const {
   WorkItem item;
   if (io_.shared) {
     item.source = Source::kPath;
-    item.path = task_.input.string();
+    item.path = task_.input;
   } else {
     item.source = Source::kFile;
     item.file = io_.file;
@@ -57,7 +57,7 @@ void TaskRun::set_final_sink(WorkItem* item) const {
   item->output_ext = output_ext_;
   if (io_.shared) {
     item->sink = Sink::kWriteFile;
-    item->output_path = task_.output.string();
+    item->output_path = task_.output;
     item->sync = io_.sync;
     item->replace = io_.replace;
   } else {

@@ -10,6 +10,7 @@
 
 #include <tuple>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -243,7 +244,7 @@ TEST_CASE("an output that names a folder is refused", "[bad_input][manifest]") {
   for (const std::string& requested : std::vector<std::string>{".", "sub/..", "sub/.", "./", (dir / "out/.").string(), "a/b/..",
                                                               (dir / "out/x/y/..").string()}) {
     INFO(requested);
-    fs::path resolved;
+    std::string resolved;
     const Status status = dips::resolve_output(dir / "out", requested, &resolved);
     CHECK_FALSE(status.ok());
     CHECK(status.message().find("names a folder") != std::string::npos);
@@ -259,8 +260,34 @@ TEST_CASE("--format does not turn a folder output into a hidden file", "[bad_inp
   fs::create_directories(dir / "out");
   REQUIRE_FALSE(parse(dir, "a.jpg\tblur\tsub/\n").status.ok());
   const ManifestRun run = parse(dir, "a.jpg\tblur\tsub/\n", "png");
-  INFO((run.tasks.empty() ? std::string("no task") : run.tasks[0].output.string()));
+  INFO((run.tasks.empty() ? std::string("no task") : run.tasks[0].output));
   CHECK_FALSE(run.status.ok());
+}
+
+// A plain relative name ("a.png", "sub/b.png") is resolved on the strings, any other through paths: both
+// must name the same file, however the output folder is spelled.
+TEST_CASE("plain and other spellings of an output resolve to the same name", "[manifest]") {
+  TempDir dir;
+  fs::create_directories(dir / "out/sub");
+  const std::string expected_dir = fs::weakly_canonical(dir / "out").string();
+  for (const fs::path& output_dir : {dir / "out", dir / "out/", dir / "out/sub/..", dir / "out/."}) {
+    for (const std::string& name : {"a.png", "sub/b.png", "new/deeper/c.PNG"}) {
+      INFO(output_dir.string() << " " << name);
+      std::string plain, spelled;
+      bool plain_exists = true, spelled_exists = true;
+      REQUIRE(dips::resolve_output(output_dir, name, &plain, &plain_exists).ok());
+      REQUIRE(dips::resolve_output(output_dir, "./" + name, &spelled, &spelled_exists).ok());
+      CHECK(plain == expected_dir + "/" + name);
+      CHECK(spelled == plain);
+      CHECK_FALSE(plain_exists);
+      CHECK_FALSE(spelled_exists);
+    }
+  }
+  std::ofstream(dir / "out/sub/b.png") << "x";
+  std::string resolved;
+  bool exists = false;
+  REQUIRE(dips::resolve_output(dir / "out", "sub/b.png", &resolved, &exists).ok());
+  CHECK(exists);
 }
 
 // An absolute output spelled through the same symlink as the output folder is inside it.
@@ -269,7 +296,7 @@ TEST_CASE("an absolute output inside an output folder named through a symlink is
   TempDir dir;
   fs::create_directories(dir / "real");
   fs::create_directory_symlink(dir / "real", dir / "outlink");
-  fs::path resolved;
+  std::string resolved;
   const Status status = dips::resolve_output(dir / "outlink", dir / "outlink/x.png", &resolved);
   INFO(status.message());
   CHECK(status.ok());
@@ -535,7 +562,7 @@ TEST_CASE("directory scans take image files and count what they leave out, by re
   SECTION("not recursive") {
     REQUIRE(dips::build_job(spec, &tasks, &skipped).ok());
     std::vector<std::string> inputs, outputs;
-    for (const auto& task : tasks) inputs.push_back(task.input.filename().string()), outputs.push_back(task.output.filename().string());
+    for (const auto& task : tasks) inputs.push_back(fs::path(task.input).filename().string()), outputs.push_back(fs::path(task.output).filename().string());
     CHECK(inputs == std::vector<std::string>{"a.png", "b.PAM", "c.jfif", "d.JPG", "dangling.jpg", "pipe.png"});
     // OpenCV writes JPEG as .jpg, not .jfif
     CHECK(outputs == std::vector<std::string>{"a.png", "b.PAM", "c.jpg", "d.JPG", "dangling.jpg", "pipe.png"});

@@ -99,7 +99,7 @@ Outcome drive(const Task& task, TaskIo io, TaskShape shape, Driving how) {
   if (!outcome.status.ok()) return outcome;
   if (run.output().empty()) {  // a worker wrote it
     REQUIRE(io.shared);
-    outcome.image = cv::imread(task.output.string(), cv::IMREAD_UNCHANGED);
+    outcome.image = cv::imread(task.output, cv::IMREAD_UNCHANGED);
   } else {  // rank 0 writes what the run holds: encoded bytes, or parts encoded in bands
     std::vector<uint8_t> file;
     for (const ByteRange& part : run.output()) file.insert(file.end(), part.data, part.data + part.size);
@@ -255,7 +255,7 @@ TEST_CASE("a band result that does not fit its stage fails the task", "[task_run
   TempDir dir;
   Task task;
   task.input = dir / "in.png";
-  REQUIRE(cv::imwrite(task.input.string(), photo_like(40, 30, 3)));
+  REQUIRE(cv::imwrite(task.input, photo_like(40, 30, 3)));
   // A Canny stage: its bands come back as pixels to stitch (a last stage of local steps would be encoded).
   REQUIRE(parse_pipeline("blur=3,edge_detection", &task.pipeline).ok());
   task.output = dir / "out.png";
@@ -289,7 +289,7 @@ TEST_CASE("a result the task cannot use fails it with a message, and does not co
   io.max_file_bytes = 1 << 30;
   SECTION("a decode piece that returns no image") {
     task.input = dir / "in.png";
-    REQUIRE(cv::imwrite(task.input.string(), photo));
+    REQUIRE(cv::imwrite(task.input, photo));
     task.output = dir / "out.png";
     TaskRun run(task, io, TaskShape{true, 10});
     auto ready = run.take_ready();
@@ -302,7 +302,7 @@ TEST_CASE("a result the task cannot use fails it with a message, and does not co
     CHECK(run.take_ready().empty());
   }
   task.input = dir / "in.jpg";
-  REQUIRE(cv::imwrite(task.input.string(), photo));
+  REQUIRE(cv::imwrite(task.input, photo));
   task.output = dir / "out.jpg";
   TaskRun run(task, io, TaskShape{true, 16});
   auto ready = run.take_ready();

@@ -12,10 +12,12 @@
 namespace dips {
 
 // One unit of a job: an input image, the pipeline to run on it, and where the result goes.
+// Its names are strings, not std::filesystem::path: a path also holds its components (a list allocated for
+// each), which made a task 2.5 times larger and the listing of 100,000 files 60 MB and 40% slower.
 struct Task {
-  std::filesystem::path input;   // as the user named it (possibly relative to the working folder)
+  std::string input;   // as the user named it (possibly relative to the working folder)
   Pipeline pipeline;
-  std::filesystem::path output;  // always inside the job's output directory
+  std::string output;  // always inside the job's output directory, in normal form
   std::string origin;            // "FILE:LINE" for a manifest or file-list task, empty otherwise
   std::string refused;           // why the task fails without being run (its input's format cannot hold
                                  // the pipeline's result); empty for a task to run
@@ -74,6 +76,6 @@ Status parse_file_list(const std::string& text, const std::string& where, const 
 // (absolute elsewhere, "..", or through a symlink that leaves it). *exists, when given, says whether
 // anything has the resolved name (it is looked at anyway).
 Status resolve_output(const std::filesystem::path& output_dir, const std::filesystem::path& requested,
-                      std::filesystem::path* resolved, bool* exists = nullptr);
+                      std::string* resolved, bool* exists = nullptr);
 
 }  // namespace dips

@@ -90,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(line > last_line);  // one task per line, in order
     last_line = line;
     check(!task.input.empty());
-    check(!task.output.filename().empty() && task.output.filename() != "." && task.output.filename() != "..");
+    const fs::path output = task.output;
+    check(!output.filename().empty() && output.filename() != "." && output.filename() != "..");
     check(strictly_inside(g_out_canonical, task.output));
     std::error_code ec;
     const fs::path real = fs::weakly_canonical(task.output, ec);
@@ -98,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // With --format the output's name ends in ".<format>" (not extension(): see the known bug above, a
     // requested "dir/" becomes the hidden file "dir/.<format>").
     if (!format.empty()) {
-      const std::string name = task.output.filename().string();
+      const std::string name = output.filename().string();
       check(name.size() > format.size() && name.compare(name.size() - format.size() - 1, std::string::npos, "." + format) == 0);
     }
   }
