@@ -204,8 +204,7 @@ fs::path canonical_or_lexical(const fs::path& path, bool* exists = nullptr, Last
 
 // Names sorted as std::filesystem::path orders them (component by component), on the strings from
 // `from` on (where names of one folder start to differ): a separator sorts before any other character.
-bool path_order(const fs::path& a, const fs::path& b, size_t from) {
-  const std::string &x = a.native(), &y = b.native();
+bool path_order(const std::string& x, const std::string& y, size_t from) {
   const size_t n = std::min(x.size(), y.size());
   for (size_t i = from; i < n; ++i) {
     if (x[i] == y[i]) continue;
@@ -215,10 +214,18 @@ bool path_order(const fs::path& a, const fs::path& b, size_t from) {
   return x.size() < y.size();
 }
 
+// A file a listing took: its name as the listing gave it (the folder's name as given, then the rest) as a
+// string, since a path would also hold its components.
 struct ListedFile {
-  fs::path path;
+  std::string name;
   bool link = false;  // a symbolic link (the listing's type)
 };
+
+// The name of a listed file relative to the folder listed: the text after the folder's name and the
+// separator that follows it (none when the folder's name ends in one), as every name a listing gives is.
+std::string listed_relative(const std::string& name, const std::string& folder) {
+  return name.substr(folder.size() + (!folder.empty() && folder.back() != '/' ? 1 : 0));
+}
 
 std::vector<ListedFile> list_directory(const fs::path& dir, bool recursive, const fs::path& skip, SkippedFiles* skipped) {
   std::vector<ListedFile> files;
@@ -226,7 +233,7 @@ std::vector<ListedFile> list_directory(const fs::path& dir, bool recursive, cons
   const auto consider = [&](const fs::directory_entry& entry) {
     const std::string reason = skip_reason(entry);
     std::error_code type_ec;
-    if (reason.empty()) files.push_back({entry.path(), entry.is_symlink(type_ec)});
+    if (reason.empty()) files.push_back({entry.path().native(), entry.is_symlink(type_ec)});
     else ++(*skipped)[reason];
   };
   if (recursive) {
@@ -245,7 +252,7 @@ std::vector<ListedFile> list_directory(const fs::path& dir, bool recursive, cons
     for (const auto& entry : fs::directory_iterator(dir, ec)) consider(entry);
   }
   const size_t shared = dir.native().size();  // every name found is dir / something
-  std::sort(files.begin(), files.end(), [shared](const ListedFile& a, const ListedFile& b) { return path_order(a.path, b.path, shared); });
+  std::sort(files.begin(), files.end(), [shared](const ListedFile& a, const ListedFile& b) { return path_order(a.name, b.name, shared); });
   return files;
 }
 
@@ -589,7 +596,7 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks, SkippedFiles* sk
         found.reserve(files.size());
         tasks->reserve(tasks->size() + files.size());
         for (ListedFile& file : files) {
-          fs::path relative = file.path.lexically_relative(input);
+          fs::path relative = listed_relative(file.name, input);
           found.push_back({std::move(file), std::move(relative)});
         }
         if (found.empty()) {
@@ -601,11 +608,11 @@ Status build_job(const JobSpec& spec, std::vector<Task>* tasks, SkippedFiles* sk
         found.push_back({{input, true}, fs::path(input).filename()});  // a named file may be a link: looked at
       }
       for (auto& [file, relative] : found) {
-        Task task{file.path, pipeline, {}, {}, {}};
+        Task task{file.name, pipeline, {}, {}, {}};
         task.input_not_link = !file.link;
         Status out = resolve_output(spec.output_dir, derived_output(relative, spec.format), &task.output, &task.output_exists);
         if (!out.ok()) {
-          problems.add(fmt::format("{}: {}", file.path.string(), out.message()));
+          problems.add(fmt::format("{}: {}", file.name, out.message()));
           continue;
         }
         tasks->push_back(std::move(task));

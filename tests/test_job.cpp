@@ -434,6 +434,28 @@ TEST_CASE("a recursive listing keeps std::filesystem::path's order, folder by fo
                                         dir / "in/a.png", dir / "in/ab.png"});
 }
 
+// A listed file's output is named by its path below the folder listed, however that folder is spelled.
+TEST_CASE("a folder named in other spellings lists the same outputs", "[job]") {
+  TempDir dir;
+  for (const char* name : {"in/a.png", "in/sub/b.png"}) touch_image(dir / name);
+  std::vector<std::string> expected_outputs;
+  const std::string out = fs::weakly_canonical(dir / "out").string();
+  for (const std::string& folder : {(dir / "in").string(), (dir / "in/").string(), (dir / "in/.").string(), (dir / "in//").string(),
+                                    (dir / "in/sub/..").string()}) {
+    INFO(folder);
+    dips::JobSpec spec;
+    spec.inputs = {folder};
+    spec.recursive = true;
+    spec.ops = "blur";
+    spec.output_dir = dir / "out";
+    const ManifestRun run = build(spec);
+    REQUIRE(run.status.ok());
+    std::vector<std::string> outputs;
+    for (const dips::Task& task : run.tasks) outputs.push_back(task.output);
+    CHECK(outputs == std::vector<std::string>{out + "/a.png", out + "/sub/b.png"});
+  }
+}
+
 TEST_CASE("build_job and symbolic links", "[bad_input][job]") {
   TempDir dir;
 
