@@ -188,11 +188,10 @@ std::string_view path_extension(std::string_view path) {
 
 std::string lowercase_extension(std::string_view path) { return lower(std::string(path_extension(path))); }
 
-bool has_image_extension(const fs::path& path) {
+bool is_image_extension(std::string_view extension) {
   static const char* kExtensions[] = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp",
                                       ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".jp2", ".exr", ".hdr", ".pic"};
-  const std::string ext = lowercase_extension(path.native());
-  return std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions);
+  return std::find(std::begin(kExtensions), std::end(kExtensions), extension) != std::end(kExtensions);
 }
 
 }  // namespace dips

@@ -54,12 +54,12 @@ fs::path default_output(const std::string& input) {
   return fs::path(input).is_absolute() || relative.empty() || *relative.begin() == ".." ? fs::path(input).filename() : relative;
 }
 
-// Extensions a directory scan takes: what has_image_extension knows, and PAM and JFIF, which OpenCV 4.6
+// Extensions a directory scan takes: what is_image_extension knows, and PAM and JFIF, which OpenCV 4.6
 // decodes (PAM by its own decoder, JFIF is JPEG). PFM is left out (OpenCV converts its floating-point
 // samples to 8 bits without scaling: values in 0..1 become 0 or 1), and so is GIF (not decoded).
 bool scanned_extension(const fs::path& path) {
   const std::string ext = lowercase_extension(path.native());
-  return has_image_extension(path) || ext == ".pam" || ext == ".jfif";
+  return is_image_extension(ext) || ext == ".pam" || ext == ".jfif";
 }
 
 // Why a directory scan leaves an entry out (a SkippedFiles reason), or "" when it takes it. Anything else
@@ -290,21 +290,20 @@ void check_outputs(std::vector<Task>& tasks, const fs::path& report, Problems* p
     problems->add(fmt::format("--report '{}' is an input of this job; inputs are never overwritten", report.string()));
   }
   for (Task& task : tasks) {
-    const std::string where = task.origin.empty() ? task.input : task.origin;
     // resolve_output saw whether the output exists; only one that does is looked at again.
     std::string output = task.output_exists ? canonical_name(task.output, &task.output_exists)
                                             : canonical_name(task.output, nullptr, LastName::kNotLink);
     if (inputs.count(output)) {
-      problems->add(fmt::format("{}: output '{}' is an input of this job; inputs are never overwritten", where, task.output));
+      problems->add(fmt::format("{}: output '{}' is an input of this job; inputs are never overwritten", task_name(task), task.output));
     }
     if (output == report_path) {
-      problems->add(fmt::format("{}: output '{}' is the report (--report); give the report another name", where, task.output));
+      problems->add(fmt::format("{}: output '{}' is the report (--report); give the report another name", task_name(task), task.output));
     }
     auto [it, fresh] = outputs.emplace(std::move(output), &task);
     if (!fresh) {
       const Task& first = *it->second;
       problems->add(fmt::format("{}: output '{}' is also the output of {}; give the tasks different outputs (or --format)",
-                                where, task.output, first.origin.empty() ? first.input : first.origin));
+                                task_name(task), task.output, task_name(first)));
     }
   }
 }
@@ -362,7 +361,7 @@ void check_resize_limits(const std::vector<Task>& tasks, int64_t max_pixels, Pro
     for (const Step& step : task.pipeline) {
       if (step.op->name == "resize" && static_cast<int64_t>(step.param) * step.param > max_pixels) {
         problems->add(fmt::format("{}: resize={} makes {} pixels, over the limit of {} (--max-pixels)",
-                                  task.origin.empty() ? task.input : task.origin, step.param,
+                                  task_name(task), step.param,
                                   static_cast<int64_t>(step.param) * step.param, max_pixels));
         return;
       }

@@ -50,7 +50,7 @@ std::string_view path_extension(std::string_view path);
 // path_extension in lower case (".JPG" gives ".jpg"): how file names are matched to formats.
 std::string lowercase_extension(std::string_view path);
 
-// True for file names whose extension OpenCV can decode (".jpg", ".PNG", ".tiff", ...).
-bool has_image_extension(const std::filesystem::path& path);
+// True for the lower-case extensions (lowercase_extension) OpenCV can decode (".jpg", ".png", ".tiff", ...).
+bool is_image_extension(std::string_view extension);
 
 }  // namespace dips

@@ -48,7 +48,7 @@ using SkippedFiles = std::map<std::string, size_t>;
 std::string skipped_files_text(const SkippedFiles& skipped);
 
 // Builds the task list. Directory inputs list their regular files with an image extension (those of
-// has_image_extension, and .pam and .jfif) in name order (sub-directories with `recursive`, never following
+// is_image_extension, and .pam and .jfif) in name order (sub-directories with `recursive`, never following
 // directory symlinks, never entering output_dir); what they leave out is counted in *skipped when given.
 // A manifest or file list named "-" is read from standard input (only rank 0 may call this then). Every
 // problem that makes the job unrunnable (bad pipeline, malformed manifest or list line, an INPUT argument
