@@ -62,6 +62,15 @@ bool plain_extension(const std::string& format) {
          std::all_of(format.begin(), format.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
+Status parse_host_cores(const std::string& text, int* cores) {
+  if (text == "auto") *cores = kHostCoresAuto;
+  else if (text == "all") *cores = kHostCoresAll;
+  else if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; }) && !text.empty() && text.size() <= 5 &&
+           std::stoi(text) >= 1 && std::stoi(text) <= 65536) *cores = std::stoi(text);
+  else return Status::Error(fmt::format("--host-cores must be auto, all or a number of cores 1..65536 (got '{}')", text));
+  return Status();
+}
+
 Described describe(Options* o) {
   Described d;
   d.visible.add_options()
@@ -84,6 +93,7 @@ Described describe(Options* o) {
       ("ping-interval", po::value(&o->scheduler.ping_interval), "seconds between liveness pings to each worker (default 0.2)")
       ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
+      ("host-cores", po::value<std::string>()->default_value("auto"), "compute threads per machine that take pieces: auto (as many as the CPUs its workers may run on), all (every worker works, however many share a core), or a number; a machine's other workers stand by and take over from a worker that is lost")
       ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1)")
       ("lookahead", po::value(&o->scheduler.lookahead), "more pieces go to a worker while its estimated work in flight per thread is under this many seconds, and a longer piece when about that much of its work is left (default 0.1; 0: --queue-depth pieces only)")
       ("orphan-timeout", po::value(&o->orphan_timeout), "a worker exits when rank 0 is silent this many seconds (default 10)")
@@ -156,6 +166,8 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (!(o->spawn_timeout >= 0 && o->spawn_timeout <= 86400)) return Status::Error("--spawn-timeout must be 0..86400 seconds (0: no limit)");
   if (!(o->stop_grace >= 0 && o->stop_grace <= 3600)) return Status::Error("--stop-grace must be 0..3600 seconds");
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
+  Status cores = parse_host_cores(vm["host-cores"].as<std::string>(), &o->host_cores);
+  if (!cores.ok()) return cores;
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;
   else if (io == "shared") o->io = IoMode::kShared;

@@ -207,6 +207,8 @@ class Coordinator {
   void on_hello(int worker, const Incoming& message);
   void decide_io();
   void use_worker(int worker, WorkerInfo& info);
+  void limit_host(int host, const std::vector<int>& cpus);
+  void say_standby();
   void spawn_one();
   [[noreturn]] void end_on_hung_spawn();
   void regrow();
@@ -238,6 +240,7 @@ class Coordinator {
   void arm_piece_fault(const std::string& kind, int worker);
   void fire_own_fault(int count);
   void journal_worker_states();
+  void journal_standby(int worker);
   void journal_unfinished_tasks();
   void write_page();
   void publish_live();
@@ -300,6 +303,9 @@ class Coordinator {
   size_t worker_changes_ = 0;  // workers lost, joined during the job, or retired
   size_t thumbnail_tasks_ = 0, failure_thumbnails_ = 0;
   std::map<int, WorkerState> journaled_states_;  // what the journal last said of each worker (suspect or not)
+  std::set<int> journaled_standby_;              // the workers the journal last said stand by
+  std::map<std::string, int> host_ids_;          // the scheduler's id of each host name
+  std::map<int, std::set<int>> host_cpus_;       // the CPUs each host's workers may run on (--host-cores auto)
   std::unique_ptr<Dashboard> dashboard_;
   double last_publish_ = -1;
   std::deque<LivePiece> recent_pieces_;          // for the dashboard only
@@ -363,8 +369,10 @@ void Coordinator::on_hello(int worker, const Incoming& message) {
   it->second.replied = true;
   it->second.hello = reply;
   report_.write_event({{"event", "worker_alive"}, {"worker", worker}, {"t", rounded(now())}, {"host", reply.host}, {"pid", reply.pid},
-                       {"threads", reply.threads}, {"sees_files", reply.sees_files}});
-  if (io_decided_) use_worker(worker, it->second);  // a worker started during the job
+                       {"threads", reply.threads}, {"sees_files", reply.sees_files}, {"cpus", reply.cpus.size()}});
+  if (!io_decided_) return;
+  use_worker(worker, it->second);  // a worker started during the job
+  journal_worker_states();
 }
 
 // Workers that see the files read and write them; if one does not (auto), rank 0 moves every file's bytes.
@@ -382,7 +390,21 @@ void Coordinator::decide_io() {
   for (auto& [id, info] : workers_) {
     if (info.replied) use_worker(id, info);
   }
+  journal_worker_states();
+  say_standby();
   arm_worker_faults();  // after:0
+}
+
+// Once, at the start: a user who asked for 16 workers and sees 2 of them work is told why.
+void Coordinator::say_standby() {
+  std::vector<int> standing;
+  for (int worker : scheduler_.workers()) {
+    if (scheduler_.standing_by(worker)) standing.push_back(worker);
+  }
+  if (standing.empty() || options_.quiet) return;
+  progress_.message(fmt::format("dips: {} of {} workers stand by, as their machine's cores are taken by the others (--host-cores {}); "
+                                "they take over from a worker that is lost. --host-cores all: every worker works",
+                                standing.size(), scheduler_.workers().size(), options_.host_cores > 0 ? std::to_string(options_.host_cores) : "auto"));
 }
 
 // A worker that answered the greeting takes pieces, unless it cannot see the files workers read.
@@ -395,9 +417,22 @@ void Coordinator::use_worker(int worker, WorkerInfo& info) {
     return;
   }
   info.used = true;
-  scheduler_.add_worker(worker, info.hello.threads);
+  const int host = host_ids_.emplace(info.hello.host, static_cast<int>(host_ids_.size())).first->second;
+  scheduler_.add_worker(worker, info.hello.threads, host);
+  limit_host(host, info.hello.cpus);
   if (std::count(spawned_workers_.begin(), spawned_workers_.end(), worker)) ++worker_changes_;  // joined during the job
   arm_worker_faults();  // a plan for a worker started during the job
+}
+
+// How many compute threads of a machine take pieces (--host-cores): by default as many as the CPUs its
+// workers may run on together (each worker's affinity, which mpirun's binding or a batch system's
+// allocation sets), so that workers beyond them stand by instead of taking turns on the same cores.
+void Coordinator::limit_host(int host, const std::vector<int>& cpus) {
+  if (options_.host_cores == kHostCoresAll) return;
+  if (options_.host_cores > 0) return scheduler_.limit_host(host, options_.host_cores);
+  std::set<int>& usable = host_cpus_[host];
+  usable.insert(cpus.begin(), cpus.end());
+  if (!usable.empty()) scheduler_.limit_host(host, static_cast<int>(usable.size()));
 }
 
 // Where started workers may go: --grow-from's hosts, else --hosts, else this machine (its cores, or more
@@ -490,6 +525,7 @@ void Coordinator::regrow() {
     progress_.message(fmt::format("dips: worker rank {} drains (its host left {})", worker, options_.grow_from));
     report_.write_event({{"event", "worker_draining"}, {"worker", worker}, {"t", rounded(now())}});
   }
+  journal_worker_states();
 }
 
 void Coordinator::retire_drained() {
@@ -564,7 +600,7 @@ void Coordinator::apply_deadlines() {
 
 bool Coordinator::admission_open() const {
   if (next_task_ >= tasks_.size() || stopping_) return false;
-  if (scheduler_.pending() + preparing_ >= kMinPendingPieces + 4 * static_cast<size_t>(scheduler_.live_threads())) return false;
+  if (scheduler_.pending() + preparing_ >= kMinPendingPieces + 4 * static_cast<size_t>(scheduler_.working_threads())) return false;
   return shared_io_ || loaded_bytes_ < kMaxLoadedBytes;
 }
 
@@ -624,7 +660,7 @@ Status Coordinator::make_output_folder(const std::string& path) {
 void Coordinator::prepare(size_t index) {
   const Task& task = tasks_[index];
   const size_t tasks_left = tasks_.size() - index;
-  const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.live_threads()));
+  const bool may_band = options_.tile_rows > 0 || tasks_left < static_cast<size_t>(std::max(1, scheduler_.working_threads()));
   // The input's identity (what --resume compares) comes from whoever opens it to read it, the worker or
   // rank 0: one stat per task less on rank 0 (with the output's, 45% of its CPU on 20,000 thumbnails).
   // Only a task that may be cut is measured here, as its size decides whether its header is read.
@@ -669,7 +705,7 @@ void Coordinator::start_task(size_t index, Status status, Bytes file, uint64_t f
   shape_input.width = image.width;
   shape_input.height = image.height;
   shape_input.top_down = image.top_down && shared_io_;  // only a pixel file is written as the image decodes
-  shape_input.live_threads = scheduler_.live_threads();
+  shape_input.working_threads = scheduler_.working_threads();
   shape_input.tasks_left = tasks_.size() - index;
   shape_input.other_tasks = static_cast<int>(active_.size()) - 1;
   // Without the image's size the task is not cut (choose_shape): no plan for it then.
@@ -950,6 +986,7 @@ void Coordinator::on_worker_lost(int worker, const std::vector<uint64_t>& pieces
   progress_.message(fmt::format("dips: worker rank {} lost ({}); {} piece{} handed to the others, {} worker{} left", worker, why, pieces.size(),
                                 pieces.size() == 1 ? "" : "s", left, left == 1 ? "" : "s"));
   report_.write_event({{"event", "worker_lost"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}, {"pieces", pieces.size()}, {"piece_ids", pieces}});
+  journal_worker_states();  // a worker standing by takes over: its line comes before any piece it is sent
 }
 
 // Worker faults are armed on global progress, when the job has completed `after` pieces (after:0 before
@@ -998,17 +1035,35 @@ void Coordinator::fire_own_fault(int count) {
 }
 
 // A worker whose ping is overdue becomes suspect (it gets no new pieces), and ok again when it answers:
-// the journal records each change, so that the report shows a worker's trouble before any loss.
+// the journal records each change, so that the report shows a worker's trouble before any loss. So too
+// when a worker stands by (its host's cores are taken) and when it takes over from one that left.
 void Coordinator::journal_worker_states() {
   for (int worker : scheduler_.workers()) {
     const WorkerState state = scheduler_.worker_state(worker);
     if (state == WorkerState::kDead) continue;  // its worker_lost line says it
+    journal_standby(worker);
     const bool suspect = state == WorkerState::kSuspect;
     auto [it, inserted] = journaled_states_.emplace(worker, WorkerState::kIdle);
     if ((it->second == WorkerState::kSuspect) == suspect) continue;
     it->second = state;
     report_.write_event({{"event", suspect ? "worker_suspect" : "worker_ok"}, {"worker", worker}, {"t", rounded(now())}});
   }
+}
+
+void Coordinator::journal_standby(int worker) {
+  const bool standby = scheduler_.standing_by(worker);
+  if (standby == (journaled_standby_.count(worker) > 0)) return;
+  if (!standby) {
+    journaled_standby_.erase(worker);
+    report_.write_event({{"event", "worker_working"}, {"worker", worker}, {"t", rounded(now())}});
+    return;
+  }
+  journaled_standby_.insert(worker);
+  const std::string& host = workers_.at(worker).hello.host;
+  const size_t cores = options_.host_cores > 0 ? static_cast<size_t>(options_.host_cores) : host_cpus_[host_ids_.at(host)].size();
+  const std::string why = fmt::format("the workers before it on {} keep its {} {} busy (--host-cores {})", host, cores, cores == 1 ? "core" : "cores",
+                                      options_.host_cores > 0 ? std::to_string(options_.host_cores) : "auto");
+  report_.write_event({{"event", "worker_standby"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}});
 }
 
 // When the job cannot finish, the tasks under way get a line each, so that every piece sent has its
@@ -1068,7 +1123,8 @@ void Coordinator::publish_live() {
   for (const auto& [id, info] : workers_) {
     const bool lost = std::find(lost_workers_.begin(), lost_workers_.end(), id) != lost_workers_.end();
     const WorkerState state = scheduler_.worker_state(id);
-    live->workers.push_back({id, lost ? "lost" : info.used ? state_name(state) : "idle", scheduler_.in_flight(id)});
+    const char* shown = lost ? "lost" : !info.used ? "idle" : scheduler_.standing_by(id) ? "standby" : state_name(state);
+    live->workers.push_back({id, shown, scheduler_.in_flight(id)});
   }
   for (const auto& [id, entry] : pieces_) {
     const int worker = scheduler_.piece_worker(id);

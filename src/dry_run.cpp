@@ -22,7 +22,7 @@ std::string plan_text(const Options& options, const Task& task, const SniffedIma
   input.width = image.width;
   input.height = image.height;
   input.top_down = image.top_down && options.io != IoMode::kMpi;
-  input.live_threads = workers;
+  input.working_threads = workers;
   input.tasks_left = tasks_left;
   input.other_tasks = static_cast<int>(std::min<size_t>(tasks_before, static_cast<size_t>(std::max(0, workers - 1))));
   const std::vector<Stage> stages = plan_stages(task.pipeline);

@@ -26,10 +26,10 @@ TaskShape choose_shape(const ShapeInput& in) {
     return shape;
   }
   const double pixels = static_cast<double>(in.width) * in.height;
-  const bool threads_would_wait = in.tasks_left < static_cast<size_t>(std::max(1, in.live_threads));
-  if (in.live_threads <= 1 || pixels < kMinBandPixels || !threads_would_wait) return shape;
-  if (in.band_work > 1 && in.live_threads - in.other_tasks <= in.band_work) return shape;
-  const int by_threads = (in.top_down ? kTopDownBandsPerThread : 2) * in.live_threads;
+  const bool threads_would_wait = in.tasks_left < static_cast<size_t>(std::max(1, in.working_threads));
+  if (in.working_threads <= 1 || pixels < kMinBandPixels || !threads_would_wait) return shape;
+  if (in.band_work > 1 && in.working_threads - in.other_tasks <= in.band_work) return shape;
+  const int by_threads = (in.top_down ? kTopDownBandsPerThread : 2) * in.working_threads;
   const int by_size = std::max(1, static_cast<int>(pixels / kBandPixels));
   const int bands = std::max(2, std::min(by_threads, by_size));
   shape.bands = true;

@@ -311,6 +311,12 @@ void ReportModel::add_event(const Json& line) {
       worker.state = "suspect";
     } else if (event == "worker_ok" && worker.state == "suspect") {
       worker.state = "ok";
+    } else if (event == "worker_standby" && worker.state != "lost") {
+      worker.state = "standby";
+      worker.why = text(line, "why");
+    } else if (event == "worker_working" && worker.state == "standby") {
+      worker.state = "ok";
+      worker.why.clear();
     } else if (event == "worker_unused") {
       worker.state = "unused";
       worker.why = text(line, "why");
@@ -386,7 +392,7 @@ Json ReportModel::workers_json() const {
       auto n = done.find({r, rank});
       Json w = {{"run", r}, {"rank", rank}, {"state", worker.state}, {"host", worker.host}, {"pid", worker.pid}, {"threads", worker.threads},
                 {"pieces_done", n == done.end() ? 0 : n->second}};
-      if (worker.state == "lost" || worker.state == "unused") w["why"] = worker.why;
+      if (worker.state == "lost" || worker.state == "unused" || worker.state == "standby") w["why"] = worker.why;
       if (worker.lost_t >= 0) w["lost_t"] = rounded(worker.lost_t);
       if (!worker.lost_pieces.empty()) w["lost_pieces"] = worker.lost_pieces;
       workers.push_back(std::move(w));

@@ -10,9 +10,33 @@ Scheduler::Scheduler(const std::vector<int>& workers, SchedulerOptions options) 
   for (int worker : workers) add_worker(worker, 1);
 }
 
-void Scheduler::add_worker(int id, int threads) {
+void Scheduler::add_worker(int id, int threads, int host) {
   Worker& worker = workers_[id];
   worker.threads = std::max(1, threads);
+  worker.host = host;
+  refresh_standby();
+}
+
+void Scheduler::limit_host(int host, int cores) {
+  host_cores_[host] = std::max(0, cores);
+  refresh_standby();
+}
+
+// Workers are visited in rank order, so that the same ones keep working as long as they live.
+void Scheduler::refresh_standby() {
+  std::map<int, int> working;  // host -> compute threads of its workers that take pieces
+  for (auto& [rank, worker] : workers_) {
+    worker.standby = false;
+    if (worker.state == WorkerState::kDead || worker.draining || worker.host < 0) continue;
+    auto limit = host_cores_.find(worker.host);
+    int& threads = working[worker.host];
+    const bool full = limit != host_cores_.end() && limit->second > 0 && threads > 0 && threads + worker.threads > limit->second;
+    if (full && worker.pieces.empty()) {
+      worker.standby = true;
+      continue;
+    }
+    threads += worker.threads;
+  }
 }
 
 uint64_t Scheduler::add_piece(double cost) {
@@ -26,7 +50,7 @@ uint64_t Scheduler::add_piece(double cost) {
 }
 
 bool Scheduler::has_room(const Worker& worker, double cost, double share, double now) const {
-  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining) return false;
+  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining || worker.standby) return false;
   const size_t count = worker.pieces.size();
   const size_t threads = static_cast<size_t>(worker.threads);
   const size_t depth = static_cast<size_t>(std::max(1, options_.queue_depth));
@@ -59,12 +83,13 @@ double Scheduler::work_left(const Worker& worker, double now) const {
 }
 
 // Per thread, the estimated work left in the job: the pending pieces (priced like the next one, as
-// pieces of a job mostly are alike) and what the live workers still have of theirs.
+// pieces of a job mostly are alike) and what the live workers still have of theirs. Threads standing by
+// take no share: counted, they cut the working ones' share and kept them short of pieces.
 double Scheduler::fair_share(double next_cost, double now) const {
   double left = static_cast<double>(pending_.size()) * next_cost;
   int threads = 0;
   for (const auto& [rank, worker] : workers_) {
-    if (worker.state == WorkerState::kDead) continue;
+    if (worker.state == WorkerState::kDead || worker.standby) continue;
     left += work_left(worker, now);
     threads += worker.threads;
   }
@@ -184,6 +209,7 @@ std::vector<uint64_t> Scheduler::declare_dead(int rank) {
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return {};
   std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
   it->second.state = WorkerState::kDead;
+  refresh_standby();
   return requeued;
 }
 
@@ -208,7 +234,9 @@ void Scheduler::refresh_state(Worker& worker) {
 
 void Scheduler::drain(int rank) {
   auto it = workers_.find(rank);
-  if (it != workers_.end()) it->second.draining = true;
+  if (it == workers_.end()) return;
+  it->second.draining = true;
+  refresh_standby();
 }
 
 bool Scheduler::drained(int rank) const {
@@ -221,6 +249,7 @@ std::vector<uint64_t> Scheduler::remove_worker(int rank) {
   if (it == workers_.end()) return {};
   std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
   workers_.erase(it);
+  refresh_standby();
   return requeued;
 }
 
@@ -251,12 +280,17 @@ int Scheduler::live_workers() const {
                                         [](const auto& w) { return w.second.state != WorkerState::kDead; }));
 }
 
-int Scheduler::live_threads() const {
+int Scheduler::working_threads() const {
   int threads = 0;
   for (const auto& [rank, worker] : workers_) {
-    if (worker.state != WorkerState::kDead) threads += worker.threads;
+    if (worker.state != WorkerState::kDead && !worker.standby) threads += worker.threads;
   }
   return threads;
+}
+
+bool Scheduler::standing_by(int rank) const {
+  auto it = workers_.find(rank);
+  return it != workers_.end() && it->second.standby;
 }
 
 size_t Scheduler::unfinished() const { return unfinished_; }

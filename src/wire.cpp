@@ -14,6 +14,7 @@ constexpr uint32_t kHelloMagic = 0x44495048;   // "DIPH"
 constexpr uint32_t kProgressMagic = 0x44495044;  // "DIPD"
 constexpr size_t kMaxSteps = 64;
 constexpr size_t kMaxStrings = 1 << 16;
+constexpr uint32_t kMaxCpus = 1 << 16;  // CPU ids and counts (Linux allows 8192 CPUs)
 constexpr size_t kMaxItems = 1 << 20;
 constexpr size_t kAlign = 64;  // payloads start on cache lines, so that pixel rows are well aligned
 
@@ -72,6 +73,10 @@ class Writer {
   void put_strings(const std::vector<std::string>& strings) {
     put<uint32_t>(static_cast<uint32_t>(strings.size()));
     for (const auto& s : strings) put_string(s);
+  }
+  void put_cpus(const std::vector<int>& cpus) {
+    put<uint32_t>(static_cast<uint32_t>(cpus.size()));
+    for (int cpu : cpus) put<uint32_t>(static_cast<uint32_t>(cpu));
   }
   void put_doubles(const std::vector<double>& values) {
     put<uint32_t>(static_cast<uint32_t>(values.size()));
@@ -164,6 +169,20 @@ class Reader {
     strings->resize(count);
     for (auto& s : *strings) {
       if (!get_string(&s)) return false;
+    }
+    return true;
+  }
+  // Ascending and distinct, so that every set of CPUs has one encoding.
+  bool get_cpus(std::vector<int>* cpus) {
+    uint32_t count = 0;
+    if (!get(&count)) return false;
+    if (count > kMaxCpus || count > remaining() / sizeof(uint32_t)) return fail("bad CPU count");
+    cpus->clear();
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t cpu = 0;
+      if (!get(&cpu)) return false;
+      if (cpu >= kMaxCpus || (!cpus->empty() && cpu <= static_cast<uint32_t>(cpus->back()))) return fail("CPUs out of order or range");
+      cpus->push_back(static_cast<int>(cpu));
     }
     return true;
   }
@@ -515,6 +534,7 @@ std::vector<uint8_t> encode_hello_reply(const HelloReply& reply) {
   w.put(reply.pid);
   w.put<int32_t>(reply.threads);
   w.put<uint8_t>(reply.sees_files);
+  w.put_cpus(reply.cpus);
   return w.take_head();
 }
 
@@ -546,7 +566,7 @@ Status decode_hello_reply(const std::vector<uint8_t>& buffer, HelloReply* reply)
   int32_t threads = 0;
   if (!r.get(&magic) || magic != kHelloMagic + 1) return Status::Error("malformed message: not a hello reply");
   const bool ok = r.get_string(&reply->host) && r.get(&reply->pid) && r.get(&threads) && r.get_flag(&reply->sees_files) &&
-                  r.at_end_of_fields();
+                  r.get_cpus(&reply->cpus) && r.at_end_of_fields();
   if (!ok) return r.status();
   if (threads < 1 || threads > 4096) return Status::Error("malformed message: thread count out of range");
   reply->threads = threads;

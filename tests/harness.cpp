@@ -139,6 +139,22 @@ std::map<std::string, nlohmann::json> report_tasks(const fs::path& path) {
   return tasks;
 }
 
+std::vector<nlohmann::json> report_events(const fs::path& path, const std::string& event) {
+  std::vector<nlohmann::json> found;
+  for (auto& line : read_report(path)) {
+    if (line.value("event", "") == event) found.push_back(std::move(line));
+  }
+  return found;
+}
+
+std::map<int, int> pieces_by_worker(const fs::path& path) {
+  std::map<int, int> count;
+  for (const auto& [output, task] : report_tasks(path)) {
+    for (const auto& piece : task["pieces"]) ++count[piece["worker"].get<int>()];
+  }
+  return count;
+}
+
 cv::Mat read_output(const fs::path& path) { return cv::imread(path.string(), cv::IMREAD_UNCHANGED); }
 
 TmpfsMount::TmpfsMount(const fs::path& folder, const std::string& options) : folder_(folder) {

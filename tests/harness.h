@@ -72,6 +72,12 @@ std::vector<nlohmann::json> read_report(const std::filesystem::path& path);
 // The task lines of a report, keyed by output path.
 std::map<std::string, nlohmann::json> report_tasks(const std::filesystem::path& path);
 
+// The report's event lines of one kind ("worker_lost", ...), in order.
+std::vector<nlohmann::json> report_events(const std::filesystem::path& path, const std::string& event);
+
+// How many pieces each worker's result counted for, over the report's task lines.
+std::map<int, int> pieces_by_worker(const std::filesystem::path& path);
+
 // Reads an image file as dips' reference does (IMREAD_UNCHANGED for outputs: 1 or 3 channels).
 cv::Mat read_output(const std::filesystem::path& path);
 

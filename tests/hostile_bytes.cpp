@@ -312,6 +312,7 @@ dips::HelloReply a_hello_reply() {
   reply.pid = 43210;
   reply.threads = 2;
   reply.sees_files = true;
+  reply.cpus = {0, 1, 6, 7};
   return reply;
 }
 

@@ -89,3 +89,23 @@ TEST_CASE("command line: --worker-program and --spawn-timeout", "[cli]") {
     CHECK(parse_options(8, args, &refused).message().find("--spawn-timeout must be 0..86400") != std::string::npos);
   }
 }
+
+TEST_CASE("command line: --host-cores", "[cli]") {
+  Options o;
+  const char* defaults[] = {"dips", "--op", "blur", "--output", "out", "a.png"};
+  REQUIRE(parse_options(6, defaults, &o).ok());
+  CHECK(o.host_cores == kHostCoresAuto);
+  for (const auto& [given, cores] : std::vector<std::pair<const char*, int>>{{"auto", kHostCoresAuto}, {"all", kHostCoresAll}, {"1", 1}, {"64", 64}}) {
+    INFO(given);
+    Options set;
+    const char* args[] = {"dips", "--op", "blur", "--output", "out", "--host-cores", given, "a.png"};
+    REQUIRE(parse_options(8, args, &set).ok());
+    CHECK(set.host_cores == cores);
+  }
+  for (const char* bad : {"0", "-1", "two", "1.5", "", "65537", "99999999999"}) {
+    INFO(bad);
+    Options refused;
+    const char* args[] = {"dips", "--op", "blur", "--output", "out", "--host-cores", bad, "a.png"};
+    CHECK(parse_options(8, args, &refused).message().find("--host-cores must be auto, all or a number") != std::string::npos);
+  }
+}

@@ -32,8 +32,9 @@ struct ElasticJob {
     }
   }
   // One piece per worker at a time, 8-row bands: about a hundred pieces (tile_rows 100000: one per image).
+  // Every worker works, however many cores the machine has (--host-cores all).
   std::string args(const fs::path& outdir, const std::string& extra = "", int tile_rows = 8) const {
-    return "--quiet --tile-rows " + std::to_string(tile_rows) + " --lookahead 0 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
+    return "--quiet --tile-rows " + std::to_string(tile_rows) + " --lookahead 0 --host-cores all --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " + extra + " " + quoted(dir / "in");
   }
   void check_exact(const fs::path& outdir) const {
     Pipeline pipeline;
@@ -56,23 +57,6 @@ nlohmann::json summary_of(const fs::path& outdir) {
   REQUIRE(!lines.empty());
   REQUIRE(lines.back().contains("summary"));
   return lines.back()["summary"];
-}
-
-std::vector<nlohmann::json> events(const fs::path& outdir, const std::string& kind) {
-  std::vector<nlohmann::json> found;
-  for (const auto& line : read_report(outdir / "report.jsonl")) {
-    if (line.value("event", "") == kind) found.push_back(line);
-  }
-  return found;
-}
-
-// Pieces each worker's result counted for, over the whole report.
-std::map<int, int> pieces_by_worker(const fs::path& outdir) {
-  std::map<int, int> count;
-  for (const auto& [output, task] : report_tasks(outdir / "report.jsonl")) {
-    for (const auto& piece : task["pieces"]) ++count[piece["worker"].get<int>()];
-  }
-  return count;
 }
 
 // Replaces a file at once (a reader sees the old or the new contents, never half).
@@ -110,11 +94,11 @@ TEST_CASE("a killed worker is replaced and the job completes exact, in both laun
       CHECK(summary["launch"] == launch);
       CHECK(summary["workers_lost"] == std::vector<int>{1});
       CHECK(summary["workers_spawned"] == std::vector<int>{2});
-      const auto spawned = events(outdir, "worker_spawned");
+      const auto spawned = report_events(outdir / "report.jsonl", "worker_spawned");
       REQUIRE(!spawned.empty());
       CHECK(spawned.back()["worker"] == 2);
       CHECK(spawned.back()["replaces"] == 1);
-      const auto by_worker = pieces_by_worker(outdir);
+      const auto by_worker = pieces_by_worker(outdir / "report.jsonl");
       CHECK(by_worker.count(1));
       CHECK(by_worker.count(2));  // the replacement did pieces
     }
@@ -133,7 +117,7 @@ TEST_CASE("three workers killed one after another: three replacements, exact", "
   const auto summary = summary_of(outdir);
   CHECK(summary["workers_lost"] == std::vector<int>{1, 2, 3});
   CHECK(summary["workers_spawned"] == std::vector<int>{2, 3, 4});
-  CHECK(pieces_by_worker(outdir).count(4));
+  CHECK(pieces_by_worker(outdir / "report.jsonl").count(4));
 }
 
 TEST_CASE("no replacement where workers die before doing any work (a bad node), nor with --respawn 0", "[elastic][respawn]") {
@@ -168,7 +152,7 @@ TEST_CASE("a worker start that never finishes (dips missing on its host) ends th
     REQUIRE(run.code == 3);
     CHECK(run.output.find("did not finish within 2 s") != std::string::npos);
     CHECK(run.output.find("/nonexistent/dips is probably missing there") != std::string::npos);
-    const auto hung = events(outdir, "worker_spawn_hung");
+    const auto hung = report_events(outdir / "report.jsonl", "worker_spawn_hung");
     REQUIRE(hung.size() == 1);
     CHECK(hung[0]["program"] == "/nonexistent/dips");
     CHECK(hung[0]["host"] == "this machine");
@@ -195,10 +179,10 @@ TEST_CASE("a worker start that never finishes (dips missing on its host) ends th
     CHECK(summary["ok"].get<size_t>() >= 3);  // reported before the fault was armed
     CHECK(summary["ok"].get<size_t>() + summary["unfinished"].get<size_t>() == job.names.size());
     CHECK(summary["unfinished"].get<size_t>() > 0);
-    CHECK(events(outdir, "worker_spawn_hung").size() == 1);
+    CHECK(report_events(outdir / "report.jsonl", "worker_spawn_hung").size() == 1);
     // The task whose piece the lost worker held was under way: journaled unfinished, with that piece.
     int held = 0;
-    for (const auto& task : events(outdir, "task_unfinished")) {
+    for (const auto& task : report_events(outdir / "report.jsonl", "task_unfinished")) {
       for (const auto& piece : task["pieces"]) held += piece["worker"] == 1 && piece["outcome"] == "unfinished";
     }
     CHECK(held == 1);
@@ -231,12 +215,12 @@ TEST_CASE("--grow-from on one machine: more slots start a worker that takes piec
       job.check_exact(outdir);
       const auto summary = summary_of(outdir);
       CHECK(summary["workers_lost"].empty());
-      const auto by_worker = pieces_by_worker(outdir);
+      const auto by_worker = pieces_by_worker(outdir / "report.jsonl");
       if (after > before) {
         CHECK(summary["workers_spawned"] == std::vector<int>{2});
         CHECK(by_worker.count(2));  // the new worker took pieces
       } else {
-        const auto retired = events(outdir, "worker_retired");
+        const auto retired = report_events(outdir / "report.jsonl", "worker_retired");
         REQUIRE(retired.size() == 1);
         CHECK(retired[0]["worker"] == 2);  // the newest worker drained and stopped
         // After it left, every piece went to worker 1.

@@ -1,8 +1,13 @@
 // Fault tolerance with real processes and real signals: workers killed (SIGKILL, exit), stopped (SIGSTOP),
 // spinning, or slow; all workers lost; rank 0 lost; then --resume.
+#include <sched.h>
+#include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
+#include <thread>
 
 #include "dips/pipeline.h"
 #include "harness.h"
@@ -19,8 +24,10 @@ constexpr const char* kPipeline = "blur=3,edge_detection";
 // With --lookahead 0 every worker holds one piece at a time, so a fault armed after N pieces (fault.h)
 // strikes while the job still has work, whatever the speed of the machine. Pings get 5 s instead of 1.5:
 // on a loaded machine (scripts/stress-test.sh) a live worker missed 1.5 s of pings once, and these tests
-// check which workers were lost; a dead one is noticed 3.5 s later.
-constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 ";
+// check which workers were lost; a dead one is noticed 3.5 s later. --host-cores all: every worker takes
+// pieces whatever the machine's cores, so that a plan naming a rank finds it at work (on 2 cores, workers
+// beyond 2 would stand by).
+constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 --host-cores all ";
 
 // Six images, cut into 8-row bands: about a hundred pieces, so that faults strike mid-job.
 struct FaultJob {
@@ -378,4 +385,77 @@ TEST_CASE("workers wait for a rank 0 that takes longer than --orphan-timeout to 
   REQUIRE(run.code == 0);
   job.check_complete(outdir);
   CHECK(workers_lost(outdir / "report.jsonl").empty());
+}
+
+TEST_CASE("workers beyond a machine's cores stand by; one takes over from a worker killed at work, exact", "[faults][standby]") {
+  FaultJob job;
+  const fs::path outdir = job.dir / "out", report = outdir / "report.jsonl";
+  // 4 workers and --host-cores 2: ranks 1 and 2 take pieces, 3 and 4 stand by. With one piece per worker at
+  // a time, rank 1 is at work when it is killed, once the job has done 3 pieces of about a hundred.
+  const std::string args = "--tile-rows 8 --lookahead 0 --ping-timeout 5 --host-cores 2 --op " + std::string(kPipeline) + " --output " +
+                           quoted(outdir) + " " + quoted(job.dir / "in");
+  const RunResult run = run_dips(5, args, fault_env(1, 3, "kill"));
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+  CHECK(run.output.find("2 of 4 workers stand by") != std::string::npos);
+  CHECK(workers_lost(report) == std::vector<int>{1});
+  std::set<int> standing;
+  for (const auto& line : report_events(report, "worker_standby")) standing.insert(line["worker"].get<int>());
+  CHECK(standing == std::set<int>{3, 4});
+  const auto working = report_events(report, "worker_working");
+  REQUIRE(working.size() == 1);
+  CHECK(working[0]["worker"] == 3);  // the lowest rank standing by
+  const double took_over = working[0]["t"].get<double>();
+  CHECK(took_over >= report_events(report, "worker_lost").at(0)["t"].get<double>());
+  const auto by_worker = pieces_by_worker(report);
+  CHECK(by_worker.count(3));
+  CHECK_FALSE(by_worker.count(4));
+  for (const auto& [output, task] : report_tasks(report)) {
+    for (const auto& piece : task["pieces"]) {
+      if (piece["worker"] == 3) CHECK(piece["sent"].get<double>() >= took_over);  // nothing before it took over
+    }
+  }
+}
+
+TEST_CASE("a machine's cores are the CPUs its workers may run on; a worker standing by that dies is noticed", "[faults][standby]") {
+  cpu_set_t own;
+  CPU_ZERO(&own);
+  REQUIRE(::sched_getaffinity(0, sizeof(own), &own) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &own)) ++cpu;
+  FaultJob job(4);
+  const fs::path outdir = job.dir / "out", report = outdir / "report.jsonl";
+  // Every rank on one CPU (taskset; mpirun binds none): rank 1 works, 2 and 3 stand by (--host-cores auto).
+  // Rank 0 holds the work after its first task until a worker is lost; the test then kills rank 3.
+  const std::string args = "--tile-rows 8 --lookahead 0 --ping-timeout 5 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
+                           quoted(job.dir / "in");
+  BackgroundRun run = start_dips(4, args, "DIPS_FAULT=rank:0,after:1,kind:hold taskset -c " + std::to_string(cpu));
+  int64_t pid = 0;
+  for (int i = 0; i < 2400 && pid == 0; ++i) {
+    if (fs::exists(report) && report_tasks(report).size() >= 1 && report_events(report, "worker_standby").size() == 2) {
+      for (const auto& line : report_events(report, "worker_alive")) {
+        if (line["worker"] == 3) pid = line["pid"].get<int64_t>();
+      }
+    }
+    if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(pid > 0);
+  REQUIRE(::kill(static_cast<pid_t>(pid), SIGKILL) == 0);
+  const RunResult result = finish(run);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+  for (const auto& line : report_events(report, "worker_alive")) CHECK(line["cpus"] == 1);
+  std::set<int> standing;
+  for (const auto& line : report_events(report, "worker_standby")) standing.insert(line["worker"].get<int>());
+  CHECK(standing == std::set<int>{2, 3});
+  CHECK(workers_lost(report) == std::vector<int>{3});
+  CHECK(report_events(report, "worker_lost").at(0)["pieces"] == 0);
+  CHECK(report_events(report, "worker_working").empty());  // rank 1 still works: rank 2 stays standing by
+  const auto by_worker = pieces_by_worker(report);
+  CHECK(by_worker.size() == 1);  // every piece done by rank 1
+  CHECK(by_worker.count(1));
 }

@@ -10,7 +10,7 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   ShapeInput in;
   in.width = 6000;
   in.height = 4000;  // 24 MP
-  in.live_threads = 4;
+  in.working_threads = 4;
   in.tasks_left = 10;
   CHECK_FALSE(choose_shape(in).bands);  // threads have other tasks to do: whole
   in.tasks_left = 3;
@@ -31,19 +31,19 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   CHECK_FALSE(choose_shape(in).bands);
   in.width = 6000;
   in.height = 4000;
-  in.live_threads = 1;  // nobody to share with
+  in.working_threads = 1;  // nobody to share with
   CHECK_FALSE(choose_shape(in).bands);
-  in.live_threads = 4;
+  in.working_threads = 4;
   in.band_work = 0;  // find_contours alone: nothing to cut
   CHECK_FALSE(choose_shape(in).bands);
   in.band_work = 2;  // bands doing twice the work: worth it on four threads...
   CHECK(choose_shape(in).bands);
-  in.live_threads = 2;  // ...not on two, even for the last task
+  in.working_threads = 2;  // ...not on two, even for the last task
   in.tasks_left = 1;
   CHECK_FALSE(choose_shape(in).bands);
   in.band_work = 1;
   CHECK(choose_shape(in).bands);
-  in.live_threads = 4;
+  in.working_threads = 4;
   in.tasks_left = 3;
   in.band_work = 1;
   in.tile_rows_option = 500;  // the user's rows, whatever else holds
@@ -69,13 +69,13 @@ TEST_CASE("granularity: the boundaries of the cut", "[granularity]") {
   ShapeInput in;
   in.width = 6000;
   in.height = 4000;
-  in.live_threads = 4;
+  in.working_threads = 4;
   in.tasks_left = 4;  // one task per thread: none waits, nothing to cut
   CHECK_FALSE(choose_shape(in).bands);
   in.tasks_left = 3;
   CHECK(choose_shape(in).bands);
   SECTION("many threads: bands of about kBandPixels, not two per thread") {
-    in.live_threads = 16;
+    in.working_threads = 16;
     const TaskShape shape = choose_shape(in);
     REQUIRE(shape.bands);
     CHECK((in.height + shape.tile_rows - 1) / shape.tile_rows == 12);  // 24 MP / 2 MP
@@ -113,7 +113,7 @@ TEST_CASE("granularity: bands that add work are cut only while threads are free 
   ShapeInput in;
   in.width = 8700;
   in.height = 5800;  // 50 MP
-  in.live_threads = 2;
+  in.working_threads = 2;
   in.tasks_left = 1;
   in.band_work = 1.2;  // edge_detection
   in.other_tasks = 0;  // the job's only image: both threads share its bands
@@ -123,7 +123,7 @@ TEST_CASE("granularity: bands that add work are cut only while threads are free 
   in.band_work = 1;  // bands without extra work: the busy thread joins them when it is done
   CHECK(choose_shape(in).bands);
   in.band_work = 1.2;
-  in.live_threads = 4;  // three threads free of other tasks share it
+  in.working_threads = 4;  // three threads free of other tasks share it
   CHECK(choose_shape(in).bands);
   in.other_tasks = 3;
   CHECK_FALSE(choose_shape(in).bands);

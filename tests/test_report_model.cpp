@@ -290,3 +290,26 @@ TEST_CASE("report page: named after its journal, never the journal itself", "[re
   CHECK(report_page_path("out/journal") == fs::path("out/journal.html"));
   CHECK(report_page_path("out/r.html") == fs::path("out/r.html.html"));
 }
+
+TEST_CASE("report model: workers standing by, one that took over, one lost while standing by", "[report_model]") {
+  const std::string journal = R"J({"dips_report":2,"dips_version":"0.2.0","command":"dips --op x","workers":4,"resume":false,"started_at":"2026-01-01T00:00:00Z"}
+{"event":"worker_alive","worker":1,"t":0.01,"host":"vm","pid":101,"threads":1,"sees_files":true,"cpus":1}
+{"event":"worker_alive","worker":2,"t":0.01,"host":"vm","pid":102,"threads":1,"sees_files":true,"cpus":1}
+{"event":"worker_alive","worker":3,"t":0.01,"host":"vm","pid":103,"threads":1,"sees_files":true,"cpus":1}
+{"event":"worker_standby","worker":2,"t":0.02,"why":"the workers before it on vm keep its 1 core busy (--host-cores auto)"}
+{"event":"worker_standby","worker":3,"t":0.02,"why":"the workers before it on vm keep its 1 core busy (--host-cores auto)"}
+{"event":"worker_lost","worker":1,"t":0.5,"why":"no answer within 1.5 s","pieces":0,"piece_ids":[]}
+{"event":"worker_working","worker":2,"t":0.5}
+{"event":"worker_lost","worker":3,"t":0.6,"why":"no answer within 1.5 s","pieces":0,"piece_ids":[]}
+{"summary":{"tasks":0,"ok":0,"failed":0,"skipped":0,"unfinished":0,"wall_s":0.9,"megapixels":0,"mp_per_s":0,"workers":3,"workers_lost":[1,3],"io":"shared","rank0_cpu_s":0.1,"rank0_peak_rss_mb":30,"exit_code":0}}
+)J";
+  const Json data = model_of(journal).page_data();
+  CHECK(worker(data, 0, 1)["state"] == "lost");
+  CHECK(worker(data, 0, 2)["state"] == "ok");  // it took over
+  CHECK_FALSE(worker(data, 0, 2).contains("why"));
+  CHECK(worker(data, 0, 3)["state"] == "lost");
+  CHECK(worker(data, 0, 3)["why"] == "no answer within 1.5 s");
+  const Json standing = model_of(journal.substr(0, journal.find("{\"event\":\"worker_lost\""))).page_data();
+  CHECK(worker(standing, 0, 2)["state"] == "standby");
+  CHECK(worker(standing, 0, 3)["why"] == "the workers before it on vm keep its 1 core busy (--host-cores auto)");
+}

@@ -31,7 +31,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kOneAtATime = " --lookahead 0 ";
+constexpr const char* kOneAtATime = " --lookahead 0 --host-cores all ";
 
 // ---- the browser
 
@@ -202,14 +202,6 @@ size_t count(const std::string& text, const std::string& what) {
 
 // ---- journals
 
-std::vector<Json> events(const fs::path& report, const std::string& name) {
-  std::vector<Json> found;
-  for (const Json& line : read_report(report)) {
-    if (line.value("event", "") == name) found.push_back(line);
-  }
-  return found;
-}
-
 cv::Mat thumbnail_of(const Json& task, const char* which) {
   REQUIRE(task.contains("thumbnails"));
   REQUIRE(task["thumbnails"].contains(which));
@@ -300,14 +292,14 @@ TEST_CASE("journal: every piece once with its outcome, the lost worker's events,
 
   // Both workers greeted, with where they run.
   std::set<int> alive;
-  for (const Json& e : events(job.report(), "worker_alive")) {
+  for (const Json& e : report_events(job.report(), "worker_alive")) {
     alive.insert(e["worker"].get<int>());
     CHECK(e["pid"].get<int64_t>() > 0);
     CHECK(e["threads"] == 1);
     CHECK_FALSE(e["host"].get<std::string>().empty());
   }
   CHECK(alive == std::set<int>{1, 2});
-  const auto lost = events(job.report(), "worker_lost");
+  const auto lost = report_events(job.report(), "worker_lost");
   REQUIRE(lost.size() == 1);
   CHECK(lost[0]["worker"] == job.lost);
   const std::vector<uint64_t> held = lost[0]["piece_ids"];
@@ -338,7 +330,7 @@ TEST_CASE("journal: every piece once with its outcome, the lost worker's events,
   CHECK(pieces.begin()->first == 1);
   CHECK(pieces.rbegin()->first == pieces.size());  // ids 1..N, none missing
   for (uint64_t id : held) CHECK(pieces.count(id) == 1);
-  const auto resent = events(job.report(), "piece_resent");
+  const auto resent = report_events(job.report(), "piece_resent");
   REQUIRE(resent.size() == held.size());
   CHECK(resent[0]["from"] == job.lost);
   CHECK(resent[0]["to"] == job.survivor);

@@ -297,7 +297,7 @@ TEST_CASE("scheduler: a worker's room grows with its compute threads", "[schedul
   int assigned = 0;
   while (s.assign(0)) ++assigned;
   CHECK(assigned == 4);
-  CHECK(s.live_threads() == 4);
+  CHECK(s.working_threads() == 4);
 }
 
 TEST_CASE("scheduler: pieces go to the worker with the least estimated work per thread", "[scheduler]") {
@@ -467,4 +467,81 @@ TEST_CASE("scheduler: at the job's tail a worker holds no more than its share of
   std::map<int, int> first;
   while (auto a = early.assign(0)) ++first[a->worker];
   CHECK(first == std::map<int, int>{{1, 5}, {2, 5}});
+}
+
+TEST_CASE("scheduler: workers beyond a host's cores stand by and take over, lowest rank first, from one that leaves", "[scheduler]") {
+  Scheduler s(options(0.2, 1.0, 0, 2));
+  for (int worker = 1; worker <= 4; ++worker) s.add_worker(worker, 1, 0);
+  s.add_worker(5, 1, 1);  // another host, no limit there
+  s.limit_host(0, 2);
+  for (int i = 0; i < 40; ++i) s.add_piece();
+  std::map<int, int> load;
+  while (auto a = s.assign(0)) ++load[a->worker];
+  CHECK(load == std::map<int, int>{{1, 2}, {2, 2}, {5, 2}});
+  CHECK(s.standing_by(3));
+  CHECK(s.standing_by(4));
+  CHECK_FALSE(s.standing_by(1));
+  CHECK(s.working_threads() == 3);
+  CHECK(s.worker_state(3) == WorkerState::kIdle);
+  CHECK(s.pings_due(0) == std::vector<int>{1, 2, 3, 4, 5});  // those standing by are pinged too
+
+  SECTION("a worker lost: the next one takes its pieces") {
+    const std::vector<uint64_t> back = s.declare_dead(1);
+    CHECK(back.size() == 2);
+    CHECK_FALSE(s.standing_by(3));
+    CHECK(s.standing_by(4));
+    std::map<int, int> more;
+    while (auto a = s.assign(0.1)) ++more[a->worker];
+    CHECK(more == std::map<int, int>{{3, 2}});
+    CHECK(s.piece_worker(back[0]) == 3);
+  }
+  SECTION("a worker drained or removed: the next one takes over at once") {
+    s.drain(2);
+    CHECK_FALSE(s.standing_by(3));
+    CHECK(s.standing_by(4));
+    s.remove_worker(1);
+    CHECK_FALSE(s.standing_by(4));
+    CHECK(s.working_threads() == 4);  // worker 2 still computes what it holds
+  }
+  SECTION("one standing by that dies changes nothing for the others") {
+    CHECK(s.declare_dead(3).empty());
+    CHECK(s.standing_by(4));
+    CHECK(s.working_threads() == 3);
+  }
+  SECTION("more cores: more of them work") {
+    s.limit_host(0, 3);
+    CHECK_FALSE(s.standing_by(3));
+    CHECK(s.standing_by(4));
+    s.limit_host(0, 0);  // no limit
+    CHECK_FALSE(s.standing_by(4));
+  }
+}
+
+TEST_CASE("scheduler: a host's cores count compute threads; a worker with more threads than cores still works", "[scheduler]") {
+  Scheduler s(options(0.2, 1.0, 0, 1));
+  s.limit_host(0, 2);
+  s.add_worker(1, 4, 0);
+  s.add_worker(2, 1, 0);
+  s.add_worker(3, 1, -1);  // its host unknown: no limit
+  CHECK_FALSE(s.standing_by(1));
+  CHECK(s.standing_by(2));
+  CHECK_FALSE(s.standing_by(3));
+  CHECK(s.working_threads() == 5);
+}
+
+TEST_CASE("scheduler: workers standing by take no share of the work left", "[scheduler]") {
+  // Two working workers get as much work ahead as they would with no one standing by: counted in the
+  // share, 14 idle ones kept them a few pieces short at a time.
+  const SchedulerOptions o = options(0.2, 1.0, 0, 1, 0.1);
+  auto first_batches = [&](int standing) {
+    Scheduler s(o);
+    for (int worker = 1; worker <= 2 + standing; ++worker) s.add_worker(worker, 1, 0);
+    s.limit_host(0, 2);
+    for (int i = 0; i < 40; ++i) s.add_piece(0.01);
+    std::map<int, int> load;
+    while (auto a = s.assign(0)) ++load[a->worker];
+    return load;
+  };
+  CHECK(first_batches(14) == first_batches(0));
+  CHECK(first_batches(0) == std::map<int, int>{{1, 10}, {2, 10}});
 }

@@ -389,7 +389,16 @@ TEST_CASE("wire: hello and hello reply round-trip", "[wire]") {
   CHECK(reply_back.pid == reply.pid);
   CHECK(reply_back.threads == reply.threads);
   CHECK(reply_back.sees_files);
+  CHECK(reply_back.cpus == reply.cpus);
   CHECK(dips::encode_hello_reply(reply_back) == reply_bytes);
+  dips::HelloReply unknown = reply;  // a worker that could not read its affinity
+  unknown.cpus.clear();
+  REQUIRE(dips::decode_hello_reply(dips::encode_hello_reply(unknown), &reply_back).ok());
+  CHECK(reply_back.cpus.empty());
+  for (const std::vector<int>& bad : {std::vector<int>{1, 0}, std::vector<int>{3, 3}, std::vector<int>{70000}}) {
+    unknown.cpus = bad;  // out of order, twice, beyond any machine: one encoding per set of CPUs
+    CHECK_FALSE(dips::decode_hello_reply(dips::encode_hello_reply(unknown), &reply_back).ok());
+  }
 }
 
 TEST_CASE("wire: a decode progress round-trips", "[wire]") {
@@ -510,8 +519,10 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(peek<uint64_t>(hello, hello.size() - 8) == 5000000000u);
   const std::vector<uint8_t> reply = dips::encode_hello_reply(a_hello_reply());
   CHECK(peek<uint32_t>(reply, 0) == 0x44495049u);
-  CHECK(reply.size() == 4 + 8 + 14 + 8 + 4 + 1);
-  CHECK(reply.back() == 1);
+  CHECK(reply.size() == 4 + 8 + 14 + 8 + 4 + 1 + 4 + 4 * 4);
+  CHECK(reply[38] == 1);  // sees_files
+  CHECK(peek<uint32_t>(reply, 39) == 4);  // the CPUs, ascending
+  CHECK(peek<uint32_t>(reply, reply.size() - 4) == 7);
 }
 
 TEST_CASE("every truncation of a valid message is an error", "[bad_input][wire]") {
@@ -1036,7 +1047,7 @@ TEST_CASE("hostile hello and hello reply messages are errors", "[bad_input][wire
   std::vector<uint8_t> bytes = reply;
   poke(bytes, 4, uint64_t{reply.size()});
   expect_error(decode_hello_reply, bytes, "field length beyond the message");
-  const size_t threads_at = reply.size() - 5;
+  const size_t flag_at = 4 + 8 + a_hello_reply().host.size() + 8 + 4, threads_at = flag_at - 4, cpus_at = flag_at + 1;
   for (int32_t threads : {0, -1, 4097, INT32_MIN, INT32_MAX}) {
     bytes = reply;
     poke(bytes, threads_at, threads);
@@ -1048,8 +1059,16 @@ TEST_CASE("hostile hello and hello reply messages are errors", "[bad_input][wire
     CHECK(decode_hello_reply(bytes).ok());
   }
   bytes = reply;
-  bytes.back() = 2;  // sees_files
+  bytes[flag_at] = 2;  // sees_files
   expect_error(decode_hello_reply, bytes, "flag is not 0 or 1");
+  for (uint32_t count : {5u, 65537u, ~0u}) {  // more CPUs than the message holds, or than any machine has
+    bytes = reply;
+    poke(bytes, cpus_at, count);
+    expect_error(decode_hello_reply, bytes, "bad CPU count");
+  }
+  bytes = reply;
+  poke(bytes, cpus_at + 4 + 4, uint32_t{0});  // {0, 0, 6, 7}
+  expect_error(decode_hello_reply, bytes, "CPUs out of order or range");
 }
 
 TEST_CASE("a decode progress out of range is an error", "[bad_input][wire]") {

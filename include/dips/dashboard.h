@@ -36,7 +36,7 @@ struct LiveStatus {
   double megapixels = 0;
   struct Worker {
     int rank = -1;
-    std::string state;  // "idle", "busy", "suspect" or "lost"
+    std::string state;  // "idle", "busy", "suspect", "standby" or "lost"
     size_t in_flight = 0;
   };
   std::vector<Worker> workers;

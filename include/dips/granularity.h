@@ -17,7 +17,7 @@ struct TaskShape {
 struct ShapeInput {
   int tile_rows_option = 0;   // --tile-rows (0: automatic)
   int width = 0, height = 0;  // the image's size from its header; 0 when not read
-  int live_threads = 1;       // compute threads of the live workers
+  int working_threads = 1;    // compute threads of the live workers that take pieces (not standing by)
   size_t tasks_left = 1;      // tasks of the job not yet started, this one included
   int other_tasks = 0;        // tasks of the job started and not finished, this one excluded
   double band_work = 1.0;     // band_work (tiling.h) of the pipeline's stages: 0 when none can be cut

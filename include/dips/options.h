@@ -16,6 +16,9 @@ enum class IoMode {
   kMpi,     // rank 0 reads every input and writes every output; only bytes travel over MPI
 };
 
+// --host-cores: as many as the CPUs a machine's workers may run on, or no limit (every worker works).
+constexpr int kHostCoresAuto = -1, kHostCoresAll = 0;
+
 // Everything the command line sets. Every rank parses the same command line.
 struct Options {
   JobSpec job;
@@ -31,6 +34,7 @@ struct Options {
   int64_t max_pixels = 268435456;        // 256 Mpx: larger images are refused before decoding
   uint64_t max_file_bytes = 1ull << 30;  // 1 GiB per input file
   SchedulerOptions scheduler;
+  int host_cores = kHostCoresAuto;  // compute threads per machine that take pieces (Scheduler::limit_host)
   double orphan_timeout = 10;    // a worker that hears nothing from rank 0 this long exits
   double progress_interval = 5;  // seconds between progress lines when stderr is not a terminal
   // Elastic workers (placement.h): processes rank 0 starts itself with MPI_Comm_spawn, each its own job.

@@ -51,7 +51,7 @@ class ReportModel {
  private:
   struct Worker {
     int rank = -1;
-    std::string state = "ok";  // "ok" (alive at the end), "suspect", "lost", "unused", "unknown"
+    std::string state = "ok";  // "ok" (alive at the end), "suspect", "standby", "lost", "unused", "unknown"
     std::string host, why;
     int64_t pid = 0;
     int threads = 0;

@@ -52,8 +52,15 @@ class Scheduler {
   // Shorthand for tests: these workers, one compute thread each.
   Scheduler(const std::vector<int>& workers, SchedulerOptions options);
 
-  // A worker joins (or tells its thread count); it starts idle and is pinged from now on.
-  void add_worker(int worker, int threads);
+  // A worker joins (or tells its thread count) on machine `host` (an id the caller gives each machine; -1:
+  // unknown); it starts idle and is pinged from now on.
+  void add_worker(int worker, int threads, int host = -1);
+  // At most `cores` compute threads of the workers on `host` take pieces (0: no limit). Its other workers
+  // stand by: 16 workers sharing 2 cores spent their time switching between each other (the same job took
+  // them 17% longer than 2 workers), and a worker standing by costs a ping now and then. The workers that
+  // take pieces are the lowest ranks that fill the cores (always at least one), and a worker holding pieces
+  // keeps taking them; when one is lost, drained or removed, the next one standing by takes over.
+  void limit_host(int host, int cores);
   // Adds a piece to the pool; returns its id (ids count up from 1).
   uint64_t add_piece(double cost = 0);
   // Picks the oldest pending piece and a live, unsuspected worker with room for it (the one with the least
@@ -92,8 +99,10 @@ class Scheduler {
   int piece_worker(uint64_t piece) const;
   // Workers not dead.
   int live_workers() const;
-  // Compute threads of the workers not dead.
-  int live_threads() const;
+  // Compute threads of the workers neither dead nor standing by (one draining still computes what it holds).
+  int working_threads() const;
+  // The worker is alive and stands by (limit_host): it gets no pieces until a working one leaves.
+  bool standing_by(int worker) const;
   // Pieces pending or in flight.
   size_t unfinished() const;
   // Pieces waiting for a worker.
@@ -113,6 +122,8 @@ class Scheduler {
     double cost_in_flight = 0;
     bool measured = false;  // a result is back: what it holds was priced from results, not a first guess
     bool draining = false;
+    bool standby = false;
+    int host = -1;
     std::vector<uint64_t> pieces;
   };
   struct Piece {
@@ -127,9 +138,11 @@ class Scheduler {
   double fair_share(double next_cost, double now) const;
   std::vector<uint64_t> requeue_pieces_of(Worker& worker);
   void refresh_state(Worker& worker);
+  void refresh_standby();
 
   SchedulerOptions options_;
   std::map<int, Worker> workers_;
+  std::map<int, int> host_cores_;  // limit_host
   std::unordered_map<uint64_t, Piece> pieces_;  // pending and in flight only: memory stays bounded
   std::vector<PieceState> outcomes_;            // the outcome of every piece, by id (one byte each)
   size_t unfinished_ = 0;

@@ -144,6 +144,7 @@ struct HelloReply {
   int64_t pid = 0;
   int threads = 1;          // compute threads
   bool sees_files = false;  // it read the probe token and the input's size as rank 0 wrote them
+  std::vector<int> cpus;    // the CPUs it may run on (its affinity), ascending; empty: unknown
 };
 
 // Serialises a batch (little-endian, length-prefixed fields; large payloads become parts, 64-byte aligned).
