@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <sstream>
 
@@ -63,11 +64,17 @@ bool plain_extension(const std::string& format) {
 }
 
 Status parse_host_cores(const std::string& text, int* cores) {
-  if (text == "auto") *cores = kHostCoresAuto;
-  else if (text == "all") *cores = kHostCoresAll;
-  else if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; }) && !text.empty() && text.size() <= 5 &&
-           std::stoi(text) >= 1 && std::stoi(text) <= 65536) *cores = std::stoi(text);
-  else return Status::Error(fmt::format("--host-cores must be auto, all or a number of cores 1..65536 (got '{}')", text));
+  if (text == "auto" || text == "all") {
+    *cores = text == "auto" ? kHostCoresAuto : kHostCoresAll;
+    return Status();
+  }
+  int number = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, number);
+  if (text.empty() || error != std::errc() || stop != end || number < 1 || number > 65536) {
+    return Status::Error(fmt::format("--host-cores must be auto, all or a number of cores 1..65536 (got '{}')", text));
+  }
+  *cores = number;
   return Status();
 }
 

@@ -209,6 +209,8 @@ class Coordinator {
   void use_worker(int worker, WorkerInfo& info);
   void limit_host(int host, const std::vector<int>& cpus);
   void say_standby();
+  // --host-cores as given: "auto" or a number ("all" never has workers standing by).
+  std::string host_cores_text() const { return options_.host_cores > 0 ? std::to_string(options_.host_cores) : "auto"; }
   void spawn_one();
   [[noreturn]] void end_on_hung_spawn();
   void regrow();
@@ -404,7 +406,7 @@ void Coordinator::say_standby() {
   if (standing.empty() || options_.quiet) return;
   progress_.message(fmt::format("dips: {} of {} workers stand by, as their machine's cores are taken by the others (--host-cores {}); "
                                 "they take over from a worker that is lost. --host-cores all: every worker works",
-                                standing.size(), scheduler_.workers().size(), options_.host_cores > 0 ? std::to_string(options_.host_cores) : "auto"));
+                                standing.size(), scheduler_.workers().size(), host_cores_text()));
 }
 
 // A worker that answered the greeting takes pieces, unless it cannot see the files workers read.
@@ -1062,7 +1064,7 @@ void Coordinator::journal_standby(int worker) {
   const std::string& host = workers_.at(worker).hello.host;
   const size_t cores = options_.host_cores > 0 ? static_cast<size_t>(options_.host_cores) : host_cpus_[host_ids_.at(host)].size();
   const std::string why = fmt::format("the workers before it on {} keep its {} {} busy (--host-cores {})", host, cores, cores == 1 ? "core" : "cores",
-                                      options_.host_cores > 0 ? std::to_string(options_.host_cores) : "auto");
+                                      host_cores_text());
   report_.write_event({{"event", "worker_standby"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}});
 }
 
