@@ -155,8 +155,8 @@ class Worker {
       }
       // Wakes at once when a result is ready (unless holding them); polls for messages more and more
       // lazily while idle, and more lazily still once it has had no piece for a while (a worker standing by,
-      // or waiting for a job still being listed): 14 workers standing by on 2 cores, polling every 2 ms, took
-      // 7,000 wakeups a second from the 2 that worked.
+      // or waiting for a job still being listed): 14 workers standing by on 2 cores, polling every 2 ms, would
+      // wake 7,000 times a second on the cores of the 2 that work (at -n 17 the job took 1.77 s so, 1.68 s now).
       if (!pool_.idle()) last_work_ = Clock::now();
       const auto longest = seconds_since(last_work_) > kLongIdleSeconds ? kMaxIdleBackoff : kMaxBackoff;
       backoff = busy ? kMinBackoff : std::min(backoff * 2, longest);
