@@ -80,6 +80,17 @@ std::string status_file_argument(int argc, char** argv) {
   return path;
 }
 
+// The workers of a dry run that would take pieces (Scheduler::limit_host). Rank 0 learns a machine's
+// cores from its workers' greetings, which a dry run does not send: when the launcher put every rank on
+// rank 0's machine, rank 0's own CPUs stand in for theirs (dips-run binds no rank, so they share them);
+// across machines every worker counts.
+int working_on_one_machine(const Options& options, int world_size, int workers) {
+  const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (options.host_cores == kHostCoresAll || local_size == nullptr || std::atoi(local_size) != world_size) return workers;
+  const int cores = options.host_cores > 0 ? options.host_cores : static_cast<int>(affinity_cpus().size());
+  return std::clamp(cores, 1, workers);
+}
+
 int default_threads(int ranks) {
   if (ranks > 1) return 1;  // under mpirun: one rank per core is the launch shape
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -102,7 +113,12 @@ ExitCode coordinate(const Options& options, const MpiWorld& world, Transport& tr
   }
   if (options.dry_run) {
     const int spawned = options.spawn_workers;
-    print_plan(options, tasks, skipped, world.size == 1 && spawned == 0 ? default_threads(1) : world.size - 1 + spawned);
+    if (world.size == 1 && spawned == 0) {
+      print_plan(options, tasks, skipped, default_threads(1), default_threads(1));
+    } else {
+      const int workers = world.size - 1 + spawned;
+      print_plan(options, tasks, skipped, workers, spawned == 0 ? working_on_one_machine(options, world.size, workers) : workers);
+    }
     return ExitCode::kOk;
   }
   return run_coordinator(options, transport, std::move(tasks), command_line, skipped);

@@ -1062,7 +1062,7 @@ void Coordinator::journal_standby(int worker) {
   }
   journaled_standby_.insert(worker);
   const std::string& host = workers_.at(worker).hello.host;
-  const size_t cores = options_.host_cores > 0 ? static_cast<size_t>(options_.host_cores) : host_cpus_[host_ids_.at(host)].size();
+  const int cores = scheduler_.host_limit(host_ids_.at(host));
   const std::string why = fmt::format("the workers before it on {} keep its {} {} busy (--host-cores {})", host, cores, cores == 1 ? "core" : "cores",
                                       host_cores_text());
   report_.write_event({{"event", "worker_standby"}, {"worker", worker}, {"t", rounded(now())}, {"why", why}});

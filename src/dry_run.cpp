@@ -77,8 +77,10 @@ std::string printable_name(const std::string& name) {
   return text;
 }
 
-void print_plan(const Options& options, const std::vector<Task>& tasks, const SkippedFiles& skipped, int workers) {
-  std::printf("dry run: %zu tasks, %d worker%s, nothing will be written\n", tasks.size(), workers, workers == 1 ? "" : "s");
+void print_plan(const Options& options, const std::vector<Task>& tasks, const SkippedFiles& skipped, int workers, int working) {
+  const std::string standby =
+      working < workers ? fmt::format(" ({} at work, {} standing by beyond this machine's cores; --host-cores all: every worker works)", working, workers - working) : "";
+  std::printf("dry run: %zu tasks, %d worker%s%s, nothing will be written\n", tasks.size(), workers, workers == 1 ? "" : "s", standby.c_str());
   if (!skipped.empty()) std::printf("not taken from the input folders: %s\n", printable_name(skipped_files_text(skipped)).c_str());
   for (size_t i = 0; i < tasks.size(); ++i) {
     const Task& task = tasks[i];
@@ -91,7 +93,7 @@ void print_plan(const Options& options, const std::vector<Task>& tasks, const Sk
     } else if (!fs::exists(task.input)) {
       size = "missing";
     }
-    const std::string plan = task.refused.empty() ? plan_text(options, task, image, i, tasks.size() - i, workers) : "refused: " + task.refused;
+    const std::string plan = task.refused.empty() ? plan_text(options, task, image, i, tasks.size() - i, working) : "refused: " + task.refused;
     std::printf("%s%s  [%s]  %s -> %s  (%s)\n", task.origin.empty() ? "" : printable_name(task.origin + "  ").c_str(),
                 printable_name(task.input).c_str(), size.c_str(), pipeline_text(task.pipeline).c_str(),
                 printable_name(task.output).c_str(), printable_name(plan).c_str());

@@ -22,6 +22,11 @@ void Scheduler::limit_host(int host, int cores) {
   refresh_standby();
 }
 
+int Scheduler::host_limit(int host) const {
+  const auto limit = host_cores_.find(host);
+  return limit == host_cores_.end() ? 0 : limit->second;
+}
+
 // Workers are visited in rank order, so that the same ones keep working as long as they live.
 void Scheduler::refresh_standby() {
   std::map<int, int> working;  // host -> compute threads of its workers that take pieces

@@ -79,19 +79,6 @@ class ComputePool {
   std::vector<std::thread> threads_;
 };
 
-// The CPUs this process may run on: what mpirun's binding, a batch system's allocation (cgroup cpusets)
-// or taskset left it, not every core of the machine.
-std::vector<int> affinity_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 HelloReply answer_hello(const Hello& hello, int threads) {
   HelloReply reply;
   char host[256] = {};
@@ -298,6 +285,17 @@ class Worker {
 };
 
 }  // namespace
+
+std::vector<int> affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
 
 // Sent as each was done, thumbnails of 0.15 ms went one or two to a message whenever the main thread was
 // woken at once for each, and rank 0 answered each with a message of one or two files; the messages then

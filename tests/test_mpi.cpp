@@ -1,5 +1,6 @@
 // Multi-rank tests: the real dips binary under mpirun, outputs compared pixel for pixel with the
 // whole-image OpenCV reference, reports and exit codes checked.
+#include <sched.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -390,6 +391,44 @@ TEST_CASE("progress: plain periodic lines in a log, a live line on a terminal, n
   std::ifstream typescript(inputs.dir / "typescript");
   const std::string screen(std::istreambuf_iterator<char>(typescript), {});
   CHECK(screen.find("\r\033[K[dips] ") != std::string::npos);
+}
+
+TEST_CASE("a dry run plans for the workers at work, not those standing by beyond the machine's cores", "[mpi][job]") {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  // A JPEG's bands are two per worker at work (a PNG's follow its decode, whatever the workers).
+  REQUIRE(cv::imwrite((dir / "in/large.jpg").string(), photo_like(4000, 3000, 21)));
+  const std::string job = "--format png --op blur=5,edge_detection --output " + quoted(dir / "out") + " " + quoted(dir / "in");
+  const RunResult plan = run_dips(5, "--dry-run --host-cores 2 " + job);
+  INFO(plan.output);
+  CHECK(plan.output.find("4 workers (2 at work, 2 standing by") != std::string::npos);
+  CHECK(plan.output.find("4 pieces (canny, halo 4)") != std::string::npos);
+  // The job itself: the same pieces, on the two lowest ranks.
+  const RunResult run = run_dips(5, "--quiet --host-cores 2 " + job);
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  CHECK(identical(read_output(dir / "out/large.png"), reference(dir / "in/large.jpg", "blur=5,edge_detection").image));
+  const auto line = report_tasks(dir / "out/report.jsonl").at((dir / "out/large.png").string());
+  CHECK(line["ranks"].get<std::vector<int>>() == std::vector<int>{1, 2});
+  size_t bands = 0;
+  for (const auto& piece : line["pieces"]) bands += piece["kind"] == "band";
+  CHECK(bands == 4);
+
+  const RunResult all = run_dips(5, "--dry-run --host-cores all " + job);
+  INFO(all.output);
+  CHECK(all.output.find("dry run: 1 tasks, 4 workers, nothing will be written") != std::string::npos);
+  CHECK(all.output.find("4 pieces (canny") == std::string::npos);
+  CHECK(all.output.find(" pieces (canny, halo 4)") != std::string::npos);
+  // --host-cores auto: the machine's cores are the CPUs the ranks may run on; all of them on one CPU here.
+  cpu_set_t own;
+  CPU_ZERO(&own);
+  REQUIRE(::sched_getaffinity(0, sizeof(own), &own) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &own)) ++cpu;
+  const RunResult one_cpu = run_dips(3, "--dry-run " + job, "taskset -c " + std::to_string(cpu));
+  INFO(one_cpu.output);
+  CHECK(one_cpu.output.find("2 workers (1 at work, 1 standing by") != std::string::npos);
+  CHECK(one_cpu.output.find("whole image to one worker") != std::string::npos);
 }
 
 TEST_CASE("a large image is cut into bands for every worker by default", "[mpi][job]") {

@@ -510,9 +510,12 @@ TEST_CASE("scheduler: workers beyond a host's cores stand by and take over, lowe
   }
   SECTION("more cores: more of them work") {
     s.limit_host(0, 3);
+    CHECK(s.host_limit(0) == 3);
+    CHECK(s.host_limit(1) == 0);
     CHECK_FALSE(s.standing_by(3));
     CHECK(s.standing_by(4));
     s.limit_host(0, 0);  // no limit
+    CHECK(s.host_limit(0) == 0);
     CHECK_FALSE(s.standing_by(4));
   }
 }

@@ -61,6 +61,8 @@ class Scheduler {
   // take pieces are the lowest ranks that fill the cores (always at least one), and a worker holding pieces
   // keeps taking them; when one is lost, drained or removed, the next one standing by takes over.
   void limit_host(int host, int cores);
+  // The limit limit_host set for `host` (0: none).
+  int host_limit(int host) const;
   // Adds a piece to the pool; returns its id (ids count up from 1).
   uint64_t add_piece(double cost = 0);
   // Picks the oldest pending piece and a live, unsuspected worker with room for it (the one with the least

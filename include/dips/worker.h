@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <vector>
 
 #include "dips/transport.h"
 
@@ -27,5 +28,10 @@ inline constexpr double kResultHoldSeconds = 0.002;
 // the pieces queued behind the running ones, priced like that piece, last eight holds (no thread runs dry
 // before rank 0's refill for them arrives).
 bool holds_results(double since_last_send_s, size_t queued_pieces, double last_piece_s);
+
+// The CPUs this process may run on, ascending: what mpirun's binding, a batch system's allocation (cgroup
+// cpusets) or taskset left it, not every core of the machine. A worker tells rank 0 in its hello reply;
+// a dry run on one machine takes rank 0's own as the workers'.
+std::vector<int> affinity_cpus();
 
 }  // namespace dips
