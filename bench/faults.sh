@@ -35,7 +35,7 @@
 #   clean-1w   no fault, one worker fewer from the start (what the rest of a job runs with after a loss)
 #   rank0@T    (--rank0) DIPS_FAULT=rank:0,after:IMAGES/2+1,kind:kill, --orphan-timeout T, dips-run
 #              --retries 1: time from the kill to dips-run's retry, and the tasks the retry skips
-# Every run's output folder (but the report) is compared byte for byte with the first clean run's
+# Every run's output folder (but the report and its page) is compared byte for byte with the first clean run's
 # (diff -rq: differing files, and files only in one of them, e.g. a temporary file left by a dead rank 0).
 # Results: ${TMPDIR:-/tmp}/dips-faults-DATE/ (results.jsonl, one stderr log per run, table.txt).
 set -euo pipefail
@@ -157,7 +157,7 @@ run_one() {  # $1 config, $2 round, $3 pair index
     reference=$out
   elif [ -n "$reference" ]; then
     compared=$((compared + 1))
-    if diff -rq -x report.jsonl "$reference" "$out" > "$logs/$tag.diff" 2>&1; then
+    if diff -rq -x report.jsonl -x report.html "$reference" "$out" > "$logs/$tag.diff" 2>&1; then
       identical=$((identical + 1)); rm -f "$logs/$tag.diff"
     else
       echo "faults: WARNING: $tag output folder differs from the clean reference's: $(head -1 "$logs/$tag.diff")" \

@@ -102,8 +102,8 @@ Status load_source(const WorkItem& item, PixelFileStream* stream, cv::Mat* image
     if (!status.ok()) return status;
     result->width = info.width;
     result->height = info.height;
-    result->cheap_rows = info.cheap_rows;
-    *done = info.cheap_rows;
+    result->cheap_rows = info.cheap_rows && item.rows_from_file;
+    *done = result->cheap_rows;
     if (*done) return Status();
   }
   Status status = stream == nullptr ? decode_image(data, size, item.max_pixels, image)

@@ -17,16 +17,26 @@ constexpr double kMinBytesPerPixel = 0.05;
 
 }  // namespace
 
+namespace {
+
+bool bands_decode_own_rows(const ShapeInput& in, int tile_rows, bool threads_would_wait) {
+  const int bands = (in.height + tile_rows - 1) / tile_rows;
+  return threads_would_wait && bands <= 1 + 2 * (std::max(1, in.working_threads) - 1) / kRowSkipShare;
+}
+
+}  // namespace
+
 TaskShape choose_shape(const ShapeInput& in) {
   TaskShape shape;
   if (in.height <= 0 || in.band_work <= 0) return shape;
+  const bool threads_would_wait = in.tasks_left < static_cast<size_t>(std::max(1, in.working_threads));
   if (in.tile_rows_option > 0) {
     shape.bands = in.height > in.tile_rows_option;
     shape.tile_rows = in.tile_rows_option;
+    shape.rows_from_file = bands_decode_own_rows(in, shape.tile_rows, threads_would_wait);
     return shape;
   }
   const double pixels = static_cast<double>(in.width) * in.height;
-  const bool threads_would_wait = in.tasks_left < static_cast<size_t>(std::max(1, in.working_threads));
   if (in.working_threads <= 1 || pixels < kMinBandPixels || !threads_would_wait) return shape;
   if (in.band_work > 1 && in.working_threads - in.other_tasks <= in.band_work) return shape;
   const int by_threads = (in.top_down ? kTopDownBandsPerThread : 2) * in.working_threads;
@@ -34,6 +44,7 @@ TaskShape choose_shape(const ShapeInput& in) {
   const int bands = std::max(2, std::min(by_threads, by_size));
   shape.bands = true;
   shape.tile_rows = std::max(1, (in.height + bands - 1) / bands);
+  shape.rows_from_file = bands_decode_own_rows(in, shape.tile_rows, threads_would_wait);
   return shape;
 }
 

@@ -32,6 +32,7 @@ TaskRun::TaskRun(const Task& task, TaskIo io, TaskShape shape)
     return;
   }
   decode.probe = true;
+  decode.rows_from_file = shape_.rows_from_file;
   if (!io_.pixel_file.empty()) {
     decode.sink = Sink::kPixelFile;
     decode.output_path = io_.pixel_file;

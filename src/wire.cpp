@@ -332,6 +332,7 @@ Status check_work(const WorkItem& m) {
   const bool probe_sink = m.sink == Sink::kPixels || m.sink == Sink::kPixelFile;
   const bool file_source = m.source == Source::kPath || m.source == Source::kFile;
   if (m.sink == Sink::kPixelFile && !m.probe) return bad("a pixel file sink on a piece that is no probe");
+  if (!m.rows_from_file && !m.probe) return bad("a probe's choice of decoding on a piece that is no probe");
   if (m.probe && (!file_source || m.band || !m.steps.empty() || !probe_sink)) {
     return bad("a probe that is not a plain file decode");
   }
@@ -389,6 +390,7 @@ OutMessage encode_work(const std::vector<const WorkItem*>& items) {
     w.put_doubles(m.histogram);
     w.put_steps(m.steps);
     w.put<uint8_t>(m.probe);
+    w.put<uint8_t>(m.rows_from_file);
     w.put(static_cast<uint8_t>(m.sink));
     w.put_string(m.output_ext);
     w.put_string(m.output_path);
@@ -423,7 +425,7 @@ Status decode_work(const std::shared_ptr<const std::vector<uint8_t>>& buffer, st
     Pipeline finish;
     const bool ok = r.get(&source) && r.get_string(&m.path) && r.get_payload(&m.file) && r.get_mat(&m.pixels) && r.get_flag(&m.band) &&
                     r.get_rows(&m.rows) && r.get_steps(&finish) && r.get_histogram(&m.histogram) && r.get_steps(&m.steps) &&
-                    r.get_flag(&m.probe) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
+                    r.get_flag(&m.probe) && r.get_flag(&m.rows_from_file) && r.get(&sink) && r.get_string(&m.output_ext) && r.get_string(&m.output_path) &&
                     r.get(&m.image_width) && r.get(&m.image_height) && r.get_flag(&m.sync) && r.get(&m.max_pixels) &&
                     r.get(&m.max_file_bytes) && r.get(&thumbnails) && r.get(&m.thumbnail_px) && r.get_flag(&m.replace);
     if (!ok) return r.status();

@@ -258,6 +258,7 @@ std::vector<dips::WorkItem> pixel_file_work() {
   probe.source = dips::Source::kPath;
   probe.path = "/data/in/large.png";
   probe.probe = true;
+  probe.rows_from_file = false;
   probe.sink = dips::Sink::kPixelFile;
   probe.output_path = "/data/out/.dips-tmp-0000abcd-42-7";
   dips::WorkItem& band = items[1];

@@ -106,7 +106,8 @@ dips::ResultItem small_result();
 // image given the finish of equalize_histogram from a 256-bin histogram, then blur=3, encoded as .png;
 // and a 3-channel band of edge_detection (rows [3, 6) of an 8-row image, halo included), as pixels.
 std::vector<dips::WorkItem> mixed_work();
-// A decode piece that writes a pixel file (pixel_file.h) and a band that reads its rows from it.
+// A decode piece that writes a pixel file (pixel_file.h), whatever its format (rows_from_file false), and a
+// band that reads its rows from it.
 std::vector<dips::WorkItem> pixel_file_work();
 
 // Results of every shape (ids 1 to 4): small_result's fields; an error with the decoded input size; a

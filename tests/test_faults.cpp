@@ -363,6 +363,49 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
   }
 }
 
+TEST_CASE("a worker killed holding a piece of a JPEG decoded once for its many bands", "[faults][kill]") {
+  // A JPEG's bands decode their own rows only while they are few (granularity.h rows_from_file): in
+  // bands of 16 rows on two workers, one worker decodes this one into a pixel file for all of them. It
+  // dies holding that decode piece (kill), or once the file is written but before rank 0 hears of it
+  // (killdone): the piece is done again elsewhere, and the bands read what the redo wrote.
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  REQUIRE(cv::imwrite((dir / "in/big.jpg").string(), qr_image({"jpeg", "bands"}, 3)));
+  const cv::Mat image = cv::imread((dir / "in/big.jpg").string(), cv::IMREAD_COLOR);
+  REQUIRE(image.rows > 5 * 16);  // more bands than two threads share better than one decode
+  const std::string pipeline = "blur=3,read_qr_code";
+  for (const std::string fault : {"kill", "killdone"}) {
+    DYNAMIC_SECTION(fault << " holding the decode piece") {
+      const std::string kind = "decode";
+      const fs::path outdir = dir / ("out_" + fault);
+      const RunResult run = run_dips(3, "--quiet --tile-rows 16 --format png" + std::string(kFaultFlags) + "--op " + pipeline + " --output " +
+                                            quoted(outdir) + " " + quoted(dir / "in"),
+                                     "DIPS_FAULT='rank:any,piece:" + kind + ",kind:" + fault + "'");
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      std::vector<std::string> decoded;
+      CHECK(identical(read_output(outdir / "big.png"), reference_pipeline(pipeline, image, &decoded)));
+      const auto tasks = report_tasks(outdir / "report.jsonl");
+      REQUIRE(tasks.size() == 1);
+      const auto& task = tasks.begin()->second;
+      CHECK(task["decoded"].get<std::vector<std::string>>() == decoded);
+      CHECK(decoded == std::vector<std::string>{"jpeg", "bands"});
+      const std::vector<int> lost = workers_lost(outdir / "report.jsonl");
+      REQUIRE(lost.size() == 1);
+      int redone = 0;
+      for (const auto& piece : task["pieces"]) {
+        CHECK(piece["ok"] == true);
+        if (!piece.contains("lost_on")) continue;
+        ++redone;
+        CHECK(piece["kind"] == kind);
+        CHECK(piece["worker"] != lost[0]);
+      }
+      CHECK(redone == 1);
+      CHECK(dips_temp_files(outdir).empty());
+    }
+  }
+}
+
 TEST_CASE("a worker killed while rank 0 moves the files' bytes (--io mpi): the job completes, exact", "[faults][kill]") {
   FaultJob job(4);
   const fs::path outdir = job.dir / "out";

@@ -55,6 +55,42 @@ TEST_CASE("granularity: whole files while tasks outnumber threads, bands for the
   CHECK_FALSE(choose_shape(in).bands);
 }
 
+TEST_CASE("granularity: a JPEG's bands decode their own rows only while that costs less than one decode", "[granularity]") {
+  ShapeInput in;
+  in.width = 6000;
+  in.height = 4000;
+  in.working_threads = 2;
+  in.tasks_left = 1;
+  TaskShape shape = choose_shape(in);
+  REQUIRE(shape.bands);
+  CHECK(shape.rows_from_file);  // the job's tail: 4 bands on 2 threads, about 1.75 decodes shared by two
+  in.working_threads = 16;
+  CHECK(choose_shape(in).rows_from_file);  // 12 bands, 3.75 decodes shared by 16
+  in.working_threads = 2;
+  in.tile_rows_option = 1000;  // 4 bands
+  CHECK(choose_shape(in).rows_from_file);
+  in.tile_rows_option = 800;  // 5 bands: 2 decodes shared by two, no better than one decode
+  CHECK(choose_shape(in).rows_from_file);
+  in.tile_rows_option = 667;  // 6 bands
+  shape = choose_shape(in);
+  REQUIRE(shape.bands);
+  CHECK_FALSE(shape.rows_from_file);
+  in.tile_rows_option = 64;  // 63 bands: one worker decodes it for all of them
+  CHECK_FALSE(choose_shape(in).rows_from_file);
+  in.working_threads = 32;
+  CHECK(choose_shape(in).rows_from_file);  // 63 bands on 32 threads: 16.5 decodes shared by 32
+  in.tile_rows_option = 1000;
+  in.working_threads = 1;  // alone, a band decoding its own rows only adds work
+  shape = choose_shape(in);
+  REQUIRE(shape.bands);
+  CHECK_FALSE(shape.rows_from_file);
+  in.working_threads = 2;
+  in.tasks_left = 10;  // other tasks keep the threads busy: each decode costs the job its CPU
+  shape = choose_shape(in);
+  REQUIRE(shape.bands);
+  CHECK_FALSE(shape.rows_from_file);
+}
+
 TEST_CASE("cost model: a first guess, then what pieces measured", "[granularity]") {
   CostModel costs;
   const double guess = costs.estimate("file:blur=5.png", 1e6);

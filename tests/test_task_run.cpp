@@ -187,8 +187,9 @@ cv::Mat as_written(const cv::Mat& image, const std::string& ext) {
 }
 
 TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts of the output", "[task_run]") {
-  // A JPEG input: the decode piece only probes it, each band decodes its own rows; JPEG and PNG outputs:
-  // the last bands (or, after a finish, bands of the final image) are encoded by the workers and
+  // A JPEG input: the decode piece only probes it, each band decodes its own rows (or, where the bands are
+  // too many for that, rows_from_file false, the decode piece decodes it for all of them); JPEG and PNG
+  // outputs: the last bands (or, after a finish, bands of the final image) are encoded by the workers and
   // assembled on rank 0 without touching pixels. Sizes that are not multiples of a JPEG MCU.
   TempDir dir;
   const cv::Mat photo = photo_like(203, 77, 21);
@@ -200,7 +201,9 @@ TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts 
     for (const std::string text : {"blur=5", "grayscale,threshold", "edge_detection", "equalize_histogram,blur=3", "dilate=3,read_qr_code"}) {
       for (int tile_rows : {1, 16, 40, 150}) {
         for (bool shared : {true, false}) {
-          DYNAMIC_SECTION(text << " to " << ext << ", tile rows " << tile_rows << (shared ? ", shared files" : ", bytes")) {
+          const bool own_rows = tile_rows != 16;
+          DYNAMIC_SECTION(text << " to " << ext << ", tile rows " << tile_rows << (shared ? ", shared files" : ", bytes")
+                               << (own_rows ? "" : ", decoded once")) {
             Task task;
             task.input = input;
             REQUIRE(parse_pipeline(text, &task.pipeline).ok());
@@ -213,15 +216,17 @@ TEST_CASE("bands decoded from a JPEG's rows and encoded by the workers as parts 
             }
             io.max_pixels = 1 << 30;
             io.max_file_bytes = 1 << 30;
+            if (shared && !own_rows) io.pixel_file = (dir / ("pixels" + std::to_string(case_number))).string();
             std::vector<std::string> expected_decoded;
             const cv::Mat expected = as_written(reference_pipeline(text, decoded_input, &expected_decoded), ext);
             for (unsigned shuffle : {0u, 9u}) {
-              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows}, Driving{shuffle, shuffle != 0, false});
+              const Outcome outcome = drive(task, io, TaskShape{true, tile_rows, own_rows}, Driving{shuffle, shuffle != 0, false});
               INFO("shuffle " << shuffle << ": " << outcome.status.message());
               REQUIRE(outcome.status.ok());
               CHECK(identical(outcome.image, expected));
               CHECK(outcome.decoded == expected_decoded);
-              CHECK(outcome.bands_from_file);  // a JPEG without rotation: no worker decoded it whole
+              CHECK(outcome.bands_from_file == own_rows);  // a JPEG without rotation: no worker decoded it whole
+              CHECK(outcome.bands_from_pixel_file == (shared && !own_rows));
               CHECK(outcome.bands_encoded == (text != "dilate=3,read_qr_code"));  // a whole-image last stage writes it whole
             }
           }

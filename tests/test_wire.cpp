@@ -93,6 +93,8 @@ void check_same(const dips::WorkItem& a, const dips::WorkItem& b) {
   CHECK(a.finish.param == b.finish.param);
   CHECK(a.histogram == b.histogram);
   CHECK(dips::pipeline_text(a.steps) == dips::pipeline_text(b.steps));
+  CHECK(a.probe == b.probe);
+  CHECK(a.rows_from_file == b.rows_from_file);
   CHECK(a.sink == b.sink);
   CHECK(a.output_ext == b.output_ext);
   CHECK(a.output_path == b.output_path);
@@ -134,7 +136,7 @@ constexpr size_t head_size_at(size_t n) { return 8 + 8 * n; }
 // length-prefixed, a finish written as a list of 0 or 1 steps). The layout test pins them for band_work.
 struct WorkLayout {
   size_t source = head_size_at(1) + 8, path_len = source + 1, file_len, mat_rows, mat_cols, mat_type, mat_len, band, rows,
-         finish_count, histogram_count, steps_count, probe, sink, ext_len, output_path_len, image_width, image_height, sync, max_pixels,
+         finish_count, histogram_count, steps_count, probe, rows_from_file, sink, ext_len, output_path_len, image_width, image_height, sync, max_pixels,
          max_file_bytes, thumbnails, thumbnail_px, replace, end;
   explicit WorkLayout(const dips::WorkItem& m) {
     file_len = path_len + 8 + m.path.size();
@@ -148,7 +150,8 @@ struct WorkLayout {
     histogram_count = finish_count + 4 + (m.finish.op ? 8 : 0);
     steps_count = histogram_count + 4 + 8 * m.histogram.size();
     probe = steps_count + 4 + 8 * m.steps.size();
-    sink = probe + 1;
+    rows_from_file = probe + 1;
+    sink = rows_from_file + 1;
     ext_len = sink + 1;
     output_path_len = ext_len + 8 + m.output_ext.size();
     image_width = output_path_len + 8 + m.output_path.size();
@@ -467,6 +470,8 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(at.step_index(0) == 90);
   CHECK(peek<uint32_t>(bytes, at.step_index(0)) == op_index("blur"));
   CHECK(peek<int32_t>(bytes, at.step_param(0)) == 3);
+  CHECK(bytes[at.probe] == 0);
+  CHECK(bytes[at.rows_from_file] == 1);
   CHECK(bytes[at.sink] == static_cast<uint8_t>(dips::Sink::kPixels));
   CHECK(peek<uint64_t>(bytes, at.ext_len) == 0);
   CHECK(peek<uint64_t>(bytes, at.output_path_len) == 0);
@@ -476,7 +481,7 @@ TEST_CASE("wire layout assumed by the hostile-message tests", "[bad_input][wire]
   CHECK(bytes[at.thumbnails] == static_cast<uint8_t>(dips::Thumbnails::kNone));
   CHECK(peek<uint16_t>(bytes, at.thumbnail_px) == 0);
   CHECK(bytes[at.replace] == 1);
-  CHECK(at.end == 145);
+  CHECK(at.end == 146);
   for (size_t i = at.end; i < 192; ++i) CHECK(bytes[i] == 0);  // the head's padding
   CHECK(std::equal(bytes.begin() + 192, bytes.begin() + 212, work.pixels.data));
   for (size_t i = 212; i < 256; ++i) CHECK(bytes[i] == 0);  // the payload's padding
@@ -670,6 +675,9 @@ TEST_CASE("only the canonical bytes of a message decode", "[bad_input][wire]") {
       bytes = valid;
       bytes[at.sync] = flag;
       expect_work_error(bytes, "flag is not 0 or 1");
+      bytes = valid;
+      bytes[at.rows_from_file] = flag;
+      expect_work_error(bytes, "flag is not 0 or 1");
     }
   }
   SECTION("trailing bytes") {
@@ -837,6 +845,13 @@ TEST_CASE("hostile fields in a work message are errors", "[bad_input][wire]") {
     expect_work_error(work_bytes({probe}), "a file sink without a path");
     probe.output_path = "/out/.dips-tmp-1";
     CHECK(decode_work(work_bytes({probe})).ok());
+    probe.rows_from_file = false;  // the bands too many to decode their own rows: the probe decodes it
+    std::vector<dips::WorkItem> back;
+    REQUIRE(decode_work(work_bytes({probe}), &back).ok());
+    CHECK_FALSE(back.at(0).rows_from_file);
+    dips::WorkItem band = band_work();
+    band.rows_from_file = false;
+    expect_work_error(work_bytes({band}), "a probe's choice of decoding on a piece that is no probe");
     std::vector<dips::WorkItem> pixel_file = pixel_file_work();
     pixel_file[1].sink = dips::Sink::kPixelFile;
     pixel_file[1].output_path = "/out/.dips-tmp-2";

@@ -59,6 +59,7 @@ inline std::string work_problem(const WorkItem& m) {
   if (m.sink != Sink::kPixels && m.sink != Sink::kPixelFile && m.output_ext.empty()) return "an encoding sink without a format";
   if ((m.sink == Sink::kWriteFile || m.sink == Sink::kPixelFile) && m.output_path.empty()) return "a file sink without a path";
   if (m.sink == Sink::kPixelFile && !m.probe) return "a pixel file sink on a piece that is no probe";
+  if (!m.rows_from_file && !m.probe) return "a probe's choice of decoding on a piece that is no probe";
   if (m.probe && (m.source == Source::kPixels || m.source == Source::kPixelFile || m.band || !m.steps.empty() ||
                   (m.sink != Sink::kPixels && m.sink != Sink::kPixelFile))) {
     return "a probe that is not a plain file decode";

@@ -11,6 +11,9 @@ namespace dips {
 struct TaskShape {
   bool bands = false;  // false: the whole file is one piece (decoded, processed, encoded by one worker)
   int tile_rows = 0;   // bands: rows per band of every stage
+  // bands: the first stage's bands may decode their own rows from the input file where that is cheap (a
+  // JPEG, codec.h ImageInfo::cheap_rows); false: one worker decodes the image for all of them.
+  bool rows_from_file = false;
 };
 
 // What the granularity policy looks at for one task.
@@ -37,7 +40,15 @@ struct ShapeInput {
 // a file that decodes top-down into a pixel file (top_down), kTopDownBandsPerThread per thread: its first stage's bands start as the
 // decoding worker writes their rows (task_run.h), and small ones keep the other threads busy from the
 // first rows on and share the rows left after the decoding evenly.
+// A band that decodes its own rows of a JPEG still entropy-decodes every row above them: B such bands
+// cost about 1 + kRowSkipShare * (B - 1) / 2 decodes of the image (codec.h decode_rows; the last 16 rows of
+// three photos, 3 to 50 MP, cost 36-55% of the whole decode). They decode their own rows (rows_from_file)
+// only while threads would otherwise wait, and only as long as that, shared by the threads, stays under one
+// decode by one thread: with more tasks than threads, or more bands than 1 + 2 (threads - 1) /
+// kRowSkipShare (--tile-rows 64 made 24 bands of a 2000x1500 JPEG cost 7.6 decodes), one worker decodes it.
 TaskShape choose_shape(const ShapeInput& input);
+
+constexpr double kRowSkipShare = 0.5;
 
 constexpr int kTopDownBandsPerThread = 8;
 

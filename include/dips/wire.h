@@ -86,6 +86,8 @@ struct WorkItem {
   Pipeline steps;                // then these; may be empty (a pure decode, finish or encode)
   bool probe = false;            // a file source, no steps: return the image's size and whether its rows decode
                                  // cheaply (codec.h probe_image), and its pixels only when they do not
+  bool rows_from_file = true;    // a probe: false returns the pixels even when the rows decode cheaply (the
+                                 // bands are too many to decode their own: granularity.h)
   Sink sink = Sink::kPixels;
   std::string output_ext;        // kEncoded, kWriteFile, kBand: ".png", ".jpg", ...
   int image_width = 0, image_height = 0;  // bands: the size of the whole image (kBand: of the output, required)
