@@ -27,7 +27,10 @@ int Scheduler::host_limit(int host) const {
   return limit == host_cores_.end() ? 0 : limit->second;
 }
 
-// Workers are visited in rank order, so that the same ones keep working as long as they live.
+// Workers are visited in rank order, so that the same ones keep working as long as they live. A suspect
+// leaves its cores to the next one at once instead of a ping timeout later: a worker dead holding a deep
+// queue of small pieces otherwise kept the one standing by idle while the job waited for them. One that
+// stands by again (the suspect answered) finishes the pieces it holds.
 void Scheduler::refresh_standby() {
   std::map<int, int> working;  // host -> compute threads of its workers that take pieces
   for (auto& [rank, worker] : workers_) {
@@ -36,11 +39,11 @@ void Scheduler::refresh_standby() {
     auto limit = host_cores_.find(worker.host);
     int& threads = working[worker.host];
     const bool full = limit != host_cores_.end() && limit->second > 0 && threads > 0 && threads + worker.threads > limit->second;
-    if (full && worker.pieces.empty()) {
+    if (full) {
       worker.standby = true;
       continue;
     }
-    threads += worker.threads;
+    if (worker.state != WorkerState::kSuspect) threads += worker.threads;
   }
 }
 
@@ -144,8 +147,10 @@ void Scheduler::heard(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return;
   it->second.ping_outstanding_since = -1;
-  if (it->second.state == WorkerState::kSuspect) it->second.state = WorkerState::kIdle;
+  const bool was_suspect = it->second.state == WorkerState::kSuspect;
+  if (was_suspect) it->second.state = WorkerState::kIdle;
   refresh_state(it->second);
+  if (was_suspect) refresh_standby();
 }
 
 bool Scheduler::complete(uint64_t id, int rank, bool failed, double now) {
@@ -184,6 +189,7 @@ std::vector<int> Scheduler::pings_due(double now) {
 
 std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now) {
   std::vector<std::pair<int, std::vector<uint64_t>>> dead;
+  bool suspicion_changed = false;
   for (auto& [rank, worker] : workers_) {
     if (worker.state == WorkerState::kDead) continue;
     const bool ping_missed = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_timeout;
@@ -199,6 +205,7 @@ std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now)
       continue;
     }
     const bool overdue = worker.ping_outstanding_since >= 0 && now - worker.ping_outstanding_since > options_.ping_interval;
+    suspicion_changed = suspicion_changed || overdue != (worker.state == WorkerState::kSuspect);
     if (overdue) {
       worker.state = WorkerState::kSuspect;
     } else if (worker.state == WorkerState::kSuspect) {
@@ -206,6 +213,7 @@ std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now)
     }
     refresh_state(worker);
   }
+  if (suspicion_changed) refresh_standby();
   return dead;
 }
 

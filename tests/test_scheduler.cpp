@@ -520,6 +520,69 @@ TEST_CASE("scheduler: workers beyond a host's cores stand by and take over, lowe
   }
 }
 
+TEST_CASE("scheduler: a suspect leaves its cores to the one standing by at once; when it answers, that one stands by again", "[scheduler]") {
+  Scheduler s(options(0.2, 1.0, 0, 4));
+  for (int worker = 1; worker <= 3; ++worker) s.add_worker(worker, 1, 0);
+  s.limit_host(0, 2);
+  for (int i = 0; i < 40; ++i) s.add_piece();
+  std::map<int, int> load;
+  while (auto a = s.assign(0)) ++load[a->worker];
+  CHECK(load == std::map<int, int>{{1, 4}, {2, 4}});
+  REQUIRE(s.standing_by(3));
+  CHECK(s.pings_due(0) == std::vector<int>{1, 2, 3});
+  s.heard(2);
+  s.heard(3);
+  CHECK(s.expire(0.3).empty());  // worker 1's ping overdue: suspect, not yet dead
+  REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+  CHECK_FALSE(s.standing_by(3));  // takes over now, not a ping timeout later
+  std::map<int, int> more;
+  while (auto a = s.assign(0.3)) ++more[a->worker];
+  CHECK(more == std::map<int, int>{{3, 4}});
+  const std::vector<uint64_t> held_by_3 = [&] {
+    std::vector<uint64_t> held;
+    for (uint64_t piece = 1; piece <= 40; ++piece) {
+      if (s.piece_worker(piece) == 3) held.push_back(piece);
+    }
+    return held;
+  }();
+  REQUIRE(held_by_3.size() == 4);
+
+  SECTION("the suspect answers: worker 3 stands by again, finishes what it holds and gets no more") {
+    s.heard(1);
+    CHECK(s.worker_state(1) == WorkerState::kBusy);
+    CHECK(s.standing_by(3));
+    CHECK(s.working_threads() == 2);
+    for (uint64_t piece : held_by_3) CHECK(s.complete(piece, 3, false));
+    for (uint64_t piece = 1; piece <= 40; ++piece) {  // room on worker 1 too
+      if (s.piece_worker(piece) == 1) REQUIRE(s.complete(piece, 1, false));
+    }
+    std::map<int, int> after;
+    while (auto a = s.assign(0.4)) ++after[a->worker];
+    CHECK(after == std::map<int, int>{{1, 4}});
+    CHECK(s.in_flight(3) == 0);
+  }
+  SECTION("one standing by that is suspect stands by still") {
+    s.add_worker(4, 1, 0);
+    REQUIRE(s.standing_by(4));
+    CHECK(s.pings_due(0.3) == std::vector<int>{1, 2, 3, 4});
+    s.heard(2);
+    s.heard(3);
+    CHECK(s.expire(0.6).empty());
+    REQUIRE(s.worker_state(4) == WorkerState::kSuspect);
+    CHECK(s.standing_by(4));
+    CHECK_FALSE(s.standing_by(3));
+  }
+  SECTION("the suspect is declared dead: worker 3 keeps working, with its pieces") {
+    s.heard(2);
+    s.heard(3);
+    const auto dead = s.expire(1.1);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].first == 1);
+    CHECK_FALSE(s.standing_by(3));
+    CHECK(s.in_flight(3) == 4);
+  }
+}
+
 TEST_CASE("scheduler: a host's cores count compute threads; a worker with more threads than cores still works", "[scheduler]") {
   Scheduler s(options(0.2, 1.0, 0, 1));
   s.limit_host(0, 2);

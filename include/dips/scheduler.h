@@ -58,8 +58,9 @@ class Scheduler {
   // At most `cores` compute threads of the workers on `host` take pieces (0: no limit). Its other workers
   // stand by: 16 workers sharing 2 cores spent their time switching between each other (the same job took
   // them 17% longer than 2 workers), and a worker standing by costs a ping now and then. The workers that
-  // take pieces are the lowest ranks that fill the cores (always at least one), and a worker holding pieces
-  // keeps taking them; when one is lost, drained or removed, the next one standing by takes over.
+  // take pieces are the lowest ranks that fill the cores (always at least one); when one is lost, drained,
+  // removed or suspect (a ping overdue), the next one standing by takes over at once, and stands by again
+  // when the suspect answers (finishing the pieces it holds, taking no more).
   void limit_host(int host, int cores);
   // The limit limit_host set for `host` (0: none).
   int host_limit(int host) const;
@@ -103,7 +104,8 @@ class Scheduler {
   int live_workers() const;
   // Compute threads of the workers neither dead nor standing by (one draining still computes what it holds).
   int working_threads() const;
-  // The worker is alive and stands by (limit_host): it gets no pieces until a working one leaves.
+  // The worker is alive and stands by (limit_host): it gets no new pieces (it finishes any it holds) until
+  // a working one leaves or is suspect.
   bool standing_by(int worker) const;
   // Pieces pending or in flight.
   size_t unfinished() const;
