@@ -9,9 +9,9 @@
 #   --images      copies of the sample photo_large.jpg (2000x1500) in the job (default 80: about 5 s of
 #                 dips wall time with 3 workers on 2 quiet cores; the default bench takes 7-13 minutes)
 #   --ranks       total ranks, 1 coordinator + RANKS-1 workers (default 4)
-#   --afters      kill moments: the worker SIGKILLs itself on receiving its N-th work message; numbers, or
-#                 mid / late / end: 1/2, 3/4, 9/10 of the pieces a worker gets in a clean run (pieces / workers)
-#                 (default 3,10,20,mid,late,end)
+#   --afters      kill moments: the worker SIGKILLs itself on the first work message it receives once the
+#                 job has completed N pieces (DIPS_FAULT after:N); numbers, or mid / late / end: 1/2, 3/4,
+#                 9/10 of the pieces of a clean run, counted in one untimed run first (default 3,10,20,mid,late,end)
 #   --kill-rank   the worker rank killed (default 1)
 #   --pipeline    (default blur=5,edge_detection; with --tile-rows 64: 24 pieces per image)
 #   --quiet-wait  before each run wait up to S seconds (default 5; 0: never) for the machine to be quiet
@@ -90,20 +90,22 @@ commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 "$root/build/dips-make-samples" "$work/samples" >/dev/null
 for i in $(seq -w 1 "$images"); do cp "$work/samples/photo_large.jpg" "$work/job/p$i.jpg"; done
 dips_args=(--op "$pipeline" --tile-rows 64 --format png --quiet)
-"$DIPS_BIN" --dry-run "${dips_args[@]}" --output "$work/dry" "$work/job" > "$logs/dry-run.txt"
-pieces=$($lib pieces "$logs/dry-run.txt")
+# Its pieces (decode, bands, finish, encoded bands), which the kill moments count: one clean run, not timed.
+env -u DIPS_FAULT "$dips_run" -n "$ranks" -- "${dips_args[@]}" --output "$work/count" "$work/job" > "$logs/count.log" 2>&1 ||
+  { echo "bench/faults.sh: the run counting the job's pieces failed (log: $logs/count.log)" >&2; exit 1; }
+pieces=$($lib pieces "$work/count/report.jsonl")
+rm -rf "$work/count"
 workers=$((ranks - 1))
-per_worker=$((pieces / workers))
-job_desc="$images x photo_large.jpg (2000x1500), --op $pipeline --tile-rows 64 --format png: $pieces pieces, ~$per_worker work messages per worker"
+job_desc="$images x photo_large.jpg (2000x1500), --op $pipeline --tile-rows 64 --format png: $pieces pieces"
 
 # kill moments
 kill_configs=(); mid_config=""
 IFS=, read -r -a after_list <<< "$afters"
 for a in "${after_list[@]}"; do
   case "$a" in
-    mid) n=$((per_worker / 2)); [ -n "$mid_config" ] || mid_config="kill@$n" ;;
-    late) n=$((per_worker * 3 / 4)) ;;
-    end) n=$((per_worker * 9 / 10)) ;;
+    mid) n=$((pieces / 2)); [ -n "$mid_config" ] || mid_config="kill@$n" ;;
+    late) n=$((pieces * 3 / 4)) ;;
+    end) n=$((pieces * 9 / 10)) ;;
     ''|*[!0-9]*|0) echo "bench/faults.sh: --afters takes positive numbers, mid, late or end" >&2; exit 2 ;;
     *) n=$a ;;
   esac

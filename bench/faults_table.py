@@ -27,17 +27,17 @@ from benchlib import LoadMeter, report_summary
 INJECT_RE = re.compile(r"DIPS_FAULT: rank (\d+) injects '(\w+)' now")
 LOST_RE = re.compile(r"worker rank (\d+) lost \(([^)]*)\); (\d+) pieces? handed to the others, (\d+) workers? left")
 RETRY_RE = re.compile(r"dips-run: the job did not finish; retry 1 of")
-PIECES_RE = re.compile(r"\((\d+) pieces?\b")
 
 
 # ----------------------------------------------------------------------------- pieces
 def cmd_pieces(path):
+    """The pieces of a run's tasks, from its report (every kind: decode, bands, finish, encoded bands)."""
     total = 0
     with open(path) as f:
         for line in f:
-            m = PIECES_RE.search(line)
-            if m:
-                total += int(m.group(1))
+            record = json.loads(line)
+            if isinstance(record.get("pieces"), list):
+                total += len(record["pieces"])
     print(total)
 
 
@@ -164,12 +164,12 @@ def cmd_table(path):
         all_detect += d
         at = [r["inject_at_s"] for r in rs if "inject_at_s" in r]
         rq = [r["requeued"] for r in rs if "requeued" in r]
-        rows.append([f"after {c.split('@')[1]}", f"{len(d)}/{len(rs)}", fmt(med(at), 2), fmt(med(d)),
+        rows.append([f"N = {c.split('@')[1]}", f"{len(d)}/{len(rs)}", fmt(med(at), 2), fmt(med(d)),
                      fmt(min(d) if d else None), fmt(max(d) if d else None), fmt(med(rq), 0)])
     if all_detect:
         rows.append(["all", f"{len(all_detect)}", "", fmt(med(all_detect)), fmt(min(all_detect)),
                      fmt(max(all_detect)), ""])
-    print_table(["kill on work message", "detected", "kill at (s after launch)", "median s", "min s", "max s",
+    print_table(["kill once the job has done N pieces", "detected", "kill at (s after launch)", "median s", "min s", "max s",
                  "pieces requeued"], rows)
 
     # 2. fault cost
