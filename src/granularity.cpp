@@ -15,10 +15,6 @@ constexpr double kLearningRate = 0.2;
 // per pixel.
 constexpr double kMinBytesPerPixel = 0.05;
 
-}  // namespace
-
-namespace {
-
 bool bands_decode_own_rows(const ShapeInput& in, int tile_rows, bool threads_would_wait) {
   const int bands = (in.height + tile_rows - 1) / tile_rows;
   return threads_would_wait && bands <= 1 + 2 * (std::max(1, in.working_threads) - 1) / kRowSkipShare;
