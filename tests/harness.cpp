@@ -2,6 +2,7 @@
 
 #include "dips/temp_files.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,6 +89,15 @@ void read_status(const fs::path& status_file, RunResult* result) {
 
 }  // namespace
 
+
+std::string on_one_cpu() {
+  cpu_set_t own;
+  CPU_ZERO(&own);
+  REQUIRE(::sched_getaffinity(0, sizeof(own), &own) == 0);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &own)) ++cpu;
+  return "taskset -c " + std::to_string(cpu);
+}
 
 RunResult run_dips(int np, const std::string& args, const std::string& env) {
   TempDir status_dir;

@@ -46,6 +46,10 @@ RunResult run_shell(const std::string& command);
 // --enable-recovery so that a lost worker does not end the job). `env` is prepended, e.g. "DIPS_FAULT=...".
 RunResult run_dips(int np, const std::string& args, const std::string& env = "");
 
+// An `env` for run_dips and start_dips that runs every rank on one CPU this process may use (taskset;
+// mpirun binds no rank): --host-cores auto then finds a machine of one core.
+std::string on_one_cpu();
+
 // Runs scripts/dips-run -n np [flags] -- args.
 RunResult run_dips_run(int np, const std::string& args, const std::string& env = "", const std::string& flags = "");
 

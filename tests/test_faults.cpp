@@ -1,6 +1,5 @@
 // Fault tolerance with real processes and real signals: workers killed (SIGKILL, exit), stopped (SIGSTOP),
 // spinning, or slow; all workers lost; rank 0 lost; then --resume.
-#include <sched.h>
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -76,6 +75,41 @@ std::vector<int> workers_lost(const fs::path& report) {
   REQUIRE(!lines.empty());
   REQUIRE(lines.back().contains("summary"));
   return lines.back()["summary"]["workers_lost"].get<std::vector<int>>();
+}
+
+// The one image in folder `inputs`, in bands of 16 rows on two workers, whose worker dies holding the first
+// piece of `kind` sent, in the way `fault` says (DIPS_FAULT piece:KIND, whichever worker that is).
+RunResult run_with_piece_fault(const fs::path& inputs, const fs::path& outdir, const std::string& pipeline, const std::string& kind,
+                               const std::string& fault, const std::string& extra_args = "") {
+  const std::string args =
+      "--quiet --tile-rows 16" + extra_args + kFaultFlags + "--op " + pipeline + " --output " + quoted(outdir) + " " + quoted(inputs);
+  return run_dips(3, args, "DIPS_FAULT='rank:any,piece:" + kind + ",kind:" + fault + "'");
+}
+
+// After run_with_piece_fault: big.png has the whole-image pipeline's pixels and its task the decoded
+// strings; one worker was lost, and the one piece it died holding, of `kind`, was done again by a survivor;
+// the decoded image went to a pixel file, not through rank 0. Returns the task's report line.
+nlohmann::json check_piece_redone(const fs::path& outdir, const std::string& pipeline, const cv::Mat& image, const std::string& kind) {
+  std::vector<std::string> decoded;
+  CHECK(identical(read_output(outdir / "big.png"), reference_pipeline(pipeline, image, &decoded)));
+  const auto tasks = report_tasks(outdir / "report.jsonl");
+  REQUIRE(tasks.size() == 1);
+  const nlohmann::json task = tasks.begin()->second;
+  CHECK(task["decoded"].get<std::vector<std::string>>() == decoded);
+  const std::vector<int> lost = workers_lost(outdir / "report.jsonl");
+  REQUIRE(lost.size() == 1);
+  int redone = 0;
+  for (const auto& piece : task["pieces"]) {
+    CHECK(piece["ok"] == true);
+    if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == 0);
+    if (!piece.contains("lost_on")) continue;
+    ++redone;
+    CHECK(piece["kind"] == kind);  // the piece it died holding...
+    CHECK(piece["lost_on"] == std::vector<int>{lost[0]});
+    CHECK(piece["worker"] != lost[0]);  // ...was done by the survivor
+  }
+  CHECK(redone == 1);
+  return task;
 }
 
 }  // namespace
@@ -322,30 +356,10 @@ TEST_CASE("a worker killed holding any kind of piece of a banded image: decode, 
       // rank 0 removes after a job that lost a worker.
       const std::string leftover = temp_name_of_pid(ended_process());
       write_text(outdir / leftover, "half a pixel file");
-      const RunResult run = run_dips(3, "--quiet --tile-rows 16" + std::string(kFaultFlags) + "--op " + pipeline + " --output " +
-                                            quoted(outdir) + " " + quoted(dir / "in"),
-                                     "DIPS_FAULT='rank:any,piece:" + kind + ",kind:" + fault + "'");
+      const RunResult run = run_with_piece_fault(dir / "in", outdir, pipeline, kind, fault);
       INFO(run.output);
       REQUIRE(run.code == 0);
-      std::vector<std::string> decoded;
-      CHECK(identical(read_output(outdir / "big.png"), reference_pipeline(pipeline, image, &decoded)));
-      const auto tasks = report_tasks(outdir / "report.jsonl");
-      REQUIRE(tasks.size() == 1);
-      const auto& task = tasks.begin()->second;
-      CHECK(task["decoded"].get<std::vector<std::string>>() == decoded);
-      const std::vector<int> lost = workers_lost(outdir / "report.jsonl");
-      REQUIRE(lost.size() == 1);
-      int redone = 0;
-      for (const auto& piece : task["pieces"]) {
-        CHECK(piece["ok"] == true);
-        if (piece["kind"] == "decode") CHECK(piece["bytes_in"] == 0);  // the decoded image went to a pixel file
-        if (!piece.contains("lost_on")) continue;
-        ++redone;
-        CHECK(piece["kind"] == kind);  // the piece it died holding...
-        CHECK(piece["lost_on"] == std::vector<int>{lost[0]});
-        CHECK(piece["worker"] != lost[0]);  // ...was done by the survivor
-      }
-      CHECK(redone == 1);
+      const nlohmann::json task = check_piece_redone(outdir, pipeline, image, kind);
       if (fault == "killprogress") {  // bands of the rows the lost worker wrote were sent before the redo was done
         double decoded_at = 0;
         int early_bands = 0;
@@ -376,31 +390,12 @@ TEST_CASE("a worker killed holding a piece of a JPEG decoded once for its many b
   const std::string pipeline = "blur=3,read_qr_code";
   for (const std::string fault : {"kill", "killdone"}) {
     DYNAMIC_SECTION(fault << " holding the decode piece") {
-      const std::string kind = "decode";
       const fs::path outdir = dir / ("out_" + fault);
-      const RunResult run = run_dips(3, "--quiet --tile-rows 16 --format png" + std::string(kFaultFlags) + "--op " + pipeline + " --output " +
-                                            quoted(outdir) + " " + quoted(dir / "in"),
-                                     "DIPS_FAULT='rank:any,piece:" + kind + ",kind:" + fault + "'");
+      const RunResult run = run_with_piece_fault(dir / "in", outdir, pipeline, "decode", fault, " --format png");
       INFO(run.output);
       REQUIRE(run.code == 0);
-      std::vector<std::string> decoded;
-      CHECK(identical(read_output(outdir / "big.png"), reference_pipeline(pipeline, image, &decoded)));
-      const auto tasks = report_tasks(outdir / "report.jsonl");
-      REQUIRE(tasks.size() == 1);
-      const auto& task = tasks.begin()->second;
-      CHECK(task["decoded"].get<std::vector<std::string>>() == decoded);
-      CHECK(decoded == std::vector<std::string>{"jpeg", "bands"});
-      const std::vector<int> lost = workers_lost(outdir / "report.jsonl");
-      REQUIRE(lost.size() == 1);
-      int redone = 0;
-      for (const auto& piece : task["pieces"]) {
-        CHECK(piece["ok"] == true);
-        if (!piece.contains("lost_on")) continue;
-        ++redone;
-        CHECK(piece["kind"] == kind);
-        CHECK(piece["worker"] != lost[0]);
-      }
-      CHECK(redone == 1);
+      const nlohmann::json task = check_piece_redone(outdir, pipeline, image, "decode");
+      CHECK(task["decoded"].get<std::vector<std::string>>() == std::vector<std::string>{"jpeg", "bands"});
       CHECK(dips_temp_files(outdir).empty());
     }
   }
@@ -469,18 +464,13 @@ TEST_CASE("workers beyond a machine's cores stand by; one takes over from a work
 }
 
 TEST_CASE("a machine's cores are the CPUs its workers may run on; a worker standing by that dies is noticed", "[faults][standby]") {
-  cpu_set_t own;
-  CPU_ZERO(&own);
-  REQUIRE(::sched_getaffinity(0, sizeof(own), &own) == 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &own)) ++cpu;
   FaultJob job(4);
   const fs::path outdir = job.dir / "out", report = outdir / "report.jsonl";
   // Every rank on one CPU (taskset; mpirun binds none): rank 1 works, 2 and 3 stand by (--host-cores auto).
   // Rank 0 holds the work after its first task until a worker is lost; the test then kills rank 3.
   const std::string args = "--tile-rows 8 --lookahead 0 --ping-timeout 5 --op " + std::string(kPipeline) + " --output " + quoted(outdir) + " " +
                            quoted(job.dir / "in");
-  BackgroundRun run = start_dips(4, args, "DIPS_FAULT=rank:0,after:1,kind:hold taskset -c " + std::to_string(cpu));
+  BackgroundRun run = start_dips(4, args, "DIPS_FAULT=rank:0,after:1,kind:hold " + on_one_cpu());
   int64_t pid = 0;
   for (int i = 0; i < 2400 && pid == 0; ++i) {
     if (fs::exists(report) && report_tasks(report).size() >= 1 && report_events(report, "worker_standby").size() == 2) {

@@ -1,6 +1,5 @@
 // Multi-rank tests: the real dips binary under mpirun, outputs compared pixel for pixel with the
 // whole-image OpenCV reference, reports and exit codes checked.
-#include <sched.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -420,12 +419,7 @@ TEST_CASE("a dry run plans for the workers at work, not those standing by beyond
   CHECK(all.output.find("4 pieces (canny") == std::string::npos);
   CHECK(all.output.find(" pieces (canny, halo 4)") != std::string::npos);
   // --host-cores auto: the machine's cores are the CPUs the ranks may run on; all of them on one CPU here.
-  cpu_set_t own;
-  CPU_ZERO(&own);
-  REQUIRE(::sched_getaffinity(0, sizeof(own), &own) == 0);
-  int cpu = 0;
-  while (!CPU_ISSET(cpu, &own)) ++cpu;
-  const RunResult one_cpu = run_dips(3, "--dry-run " + job, "taskset -c " + std::to_string(cpu));
+  const RunResult one_cpu = run_dips(3, "--dry-run " + job, on_one_cpu());
   INFO(one_cpu.output);
   CHECK(one_cpu.output.find("2 workers (1 at work, 1 standing by") != std::string::npos);
   CHECK(one_cpu.output.find("whole image to one worker") != std::string::npos);
