@@ -15,6 +15,7 @@
 #include "dips/dry_run.h"
 #include "dips/fault.h"
 #include "dips/memory.h"
+#include "dips/scheduler.h"
 #include "dips/signals.h"
 #include "dips/transport.h"
 #include "dips/version.h"
@@ -80,15 +81,17 @@ std::string status_file_argument(int argc, char** argv) {
   return path;
 }
 
-// The workers of a dry run that would take pieces (Scheduler::limit_host). Rank 0 learns a machine's
-// cores from its workers' greetings, which a dry run does not send: when the launcher put every rank on
-// rank 0's machine, rank 0's own CPUs stand in for theirs (dips-run binds no rank, so they share them);
-// across machines every worker counts.
+// The workers of a dry run that would take pieces, by the scheduler's own rule (Scheduler::limit_host).
+// Rank 0 learns a machine's cores from its workers' greetings, which a dry run does not send: when the
+// launcher put every rank on rank 0's machine, rank 0's own CPUs stand in for theirs (dips-run binds no
+// rank, so they share them); across machines every worker counts.
 int working_on_one_machine(const Options& options, int world_size, int workers) {
   const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
   if (options.host_cores == kHostCoresAll || local_size == nullptr || std::atoi(local_size) != world_size) return workers;
-  const int cores = options.host_cores > 0 ? options.host_cores : static_cast<int>(affinity_cpus().size());
-  return std::clamp(cores, 1, workers);
+  Scheduler scheduler(options.scheduler);
+  for (int worker = 1; worker <= workers; ++worker) scheduler.add_worker(worker, 1, 0);
+  scheduler.limit_host(0, options.host_cores > 0 ? options.host_cores : static_cast<int>(affinity_cpus().size()));
+  return scheduler.working_threads();
 }
 
 int default_threads(int ranks) {
