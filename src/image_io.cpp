@@ -153,11 +153,37 @@ int write_named(const fs::path& path, const std::vector<ByteRange>& parts, bool 
   return err;
 }
 
+// Whether path is a regular file (not a link) holding exactly these bytes; with `sync`, made durable then.
+bool holds_bytes(const fs::path& path, const std::vector<ByteRange>& parts, bool sync) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint64_t total = 0;
+  for (const ByteRange& part : parts) total += part.size;
+  struct stat info {};
+  bool same = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) == total;
+  std::vector<uint8_t> chunk(std::min<uint64_t>(total, 1 << 20));
+  for (size_t i = 0; same && i < parts.size(); ++i) {
+    for (size_t done = 0; same && done < parts[i].size;) {
+      const size_t want = std::min(chunk.size(), parts[i].size - done);
+      const ssize_t n = ::read(fd, chunk.data(), want);
+      if (n < 0 && errno == EINTR) continue;
+      same = n > 0 && std::memcmp(chunk.data(), parts[i].data + done, static_cast<size_t>(n)) == 0;
+      done += n > 0 ? static_cast<size_t>(n) : 0;
+    }
+  }
+  if (same && sync) same = ::fsync(fd) == 0;
+  ::close(fd);
+  return same;
+}
+
 }  // namespace
 
 Status write_file_atomic(const fs::path& path, const std::vector<ByteRange>& parts, bool sync, bool replace) {
   int err = replace ? -1 : write_unnamed(path, parts, sync);
   if (err == -1) err = write_named(path, parts, sync, replace);
+  // The very bytes under the name: a worker of this job wrote them and was lost before rank 0 heard of
+  // it, and this is the piece done again. Refused, the task would fail with its output in place.
+  if (err == EEXIST && holds_bytes(path, parts, sync)) err = 0;
   if (err == EEXIST) return output_exists(path);
   if (err != 0) return Status::Error(fmt::format("cannot write '{}': {}", path.string(), std::strerror(err)));
   if (!sync) return Status();

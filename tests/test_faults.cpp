@@ -401,6 +401,42 @@ TEST_CASE("a worker killed holding a piece of a JPEG decoded once for its many b
   }
 }
 
+TEST_CASE("a worker killed after writing a whole file's output, before rank 0 heard of it: the task is ok", "[faults][written]") {
+  // Without --overwrite an output is linked under its name, which refuses a name that is taken: the piece
+  // done again after the loss finds the dead worker's output there, the very bytes it would write
+  // (write_file_atomic), and must not fail the task for it. With --sync too, and with --overwrite
+  // (the named way, a rename over it).
+  FaultJob job;
+  int round = 0;
+  for (const std::string extra : {"", "--sync", "--overwrite"}) {
+    DYNAMIC_SECTION("options '" << extra << "'") {
+      const fs::path outdir = job.dir / ("out" + std::to_string(round++));
+      const std::string args = "--quiet" + std::string(kFaultFlags) + "--op " + kPipeline + " --output " + quoted(outdir) + " " + extra +
+                               " " + quoted(job.dir / "in");
+      const RunResult run = run_dips(3, args, "DIPS_FAULT='rank:any,piece:file,kind:killdone'");
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      CHECK(run.output.find("injects 'killdone'") != std::string::npos);
+      job.check_complete(outdir);
+      job.check_report_complete(outdir);
+      const std::vector<int> lost = workers_lost(outdir / "report.jsonl");
+      REQUIRE(lost.size() == 1);
+      int redone = 0;
+      for (const auto& [output, task] : report_tasks(outdir / "report.jsonl")) {
+        for (const auto& piece : task["pieces"]) {
+          if (!piece.contains("lost_on")) continue;
+          ++redone;
+          CHECK(piece["kind"] == "file");
+          CHECK(piece["lost_on"] == std::vector<int>{lost[0]});
+          CHECK(piece["worker"] != lost[0]);
+        }
+      }
+      CHECK(redone == 1);
+      CHECK(dips_temp_files(outdir).empty());
+    }
+  }
+}
+
 TEST_CASE("a worker killed while rank 0 moves the files' bytes (--io mpi): the job completes, exact", "[faults][kill]") {
   FaultJob job(4);
   const fs::path outdir = job.dir / "out";

@@ -669,6 +669,46 @@ TEST_CASE("write_file_atomic without replace leaves whatever has the name, atomi
   CHECK(read_text(dir / "out.png") == "replaced");
 }
 
+TEST_CASE("write_file_atomic without replace takes a file holding exactly its bytes as written", "[bad_input][files]") {
+  // A worker lost after its output was linked, before rank 0 heard of it: the piece done again finds the
+  // very bytes it would write. Anything else under the name is still left as it is and refused.
+  const bool unnamed = GENERATE(true, false);
+  const bool sync = GENERATE(false, true);
+  INFO("unnamed files: " << unnamed << ", sync: " << sync);
+  const UnnamedFiles mode(unnamed);
+  TempDir dir;
+  std::vector<uint8_t> bytes(3 << 20);  // beyond the comparison's 1 MiB chunk
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + i / 4099);
+  const std::vector<dips::ByteRange> parts = {{bytes.data(), 1000}, {bytes.data() + 1000, bytes.size() - 1000}};
+  REQUIRE(dips::write_file_atomic(dir / "out.png", parts, sync, false).ok());
+  struct stat before {};
+  REQUIRE(::stat((dir / "out.png").c_str(), &before) == 0);
+  REQUIRE(dips::write_file_atomic(dir / "out.png", parts, sync, false).ok());
+  struct stat after {};
+  REQUIRE(::stat((dir / "out.png").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // left as it was
+  CHECK(read_text(dir / "out.png") == std::string(bytes.begin(), bytes.end()));
+
+  std::vector<uint8_t> other = bytes;
+  other[other.size() - 1] ^= 1;  // the same size, one bit apart
+  const Status changed = dips::write_file_atomic(dir / "out.png", other, sync, false);
+  CHECK_THAT(changed.message(), Contains("out.png' exists"));
+  other.resize(bytes.size() - 1);
+  other.back() = bytes[other.size() - 1];  // a prefix of them
+  CHECK_FALSE(dips::write_file_atomic(dir / "out.png", other, sync, false).ok());
+  other = bytes;
+  other.push_back(0);  // them and more
+  CHECK_FALSE(dips::write_file_atomic(dir / "out.png", other, sync, false).ok());
+  CHECK(read_text(dir / "out.png") == std::string(bytes.begin(), bytes.end()));
+
+  fs::create_symlink(dir / "out.png", dir / "link.png");  // a link to them is someone else's
+  CHECK_FALSE(dips::write_file_atomic(dir / "link.png", bytes, sync, false).ok());
+  CHECK(fs::is_symlink(dir / "link.png"));
+  write_text(dir / "empty.png", "");
+  CHECK(dips::write_file_atomic(dir / "empty.png", std::vector<uint8_t>(), sync, false).ok());
+  CHECK(entry_count(dir.path()) == 3);  // no temporary left
+}
+
 TEST_CASE("write_file_atomic without replace: a write that fails halfway leaves no file at all", "[bad_input][files]") {
   const bool unnamed = GENERATE(true, false);
   INFO("unnamed files: " << unnamed);

@@ -30,7 +30,9 @@ Status read_file(const std::filesystem::path& path, uint64_t max_bytes, std::vec
 // are also made durable (fsync of the file and its folder) before returning. On any failure (disk full,
 // permission) nothing is left behind and path is as it was. With `replace` false, a path that exists (a
 // file, a link, anything) is left as it is and the write fails, saying so: atomically (the link, or
-// renameat2 RENAME_NOREPLACE), so that a file made after the job checked its outputs is not lost.
+// renameat2 RENAME_NOREPLACE), so that a file made after the job checked its outputs is not lost; unless
+// it is a regular file holding exactly these bytes (a lost worker of the same job wrote it before rank 0
+// heard of it), which counts as written.
 Status write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, bool sync = false,
                          bool replace = true);
 
