@@ -232,7 +232,7 @@ class Coordinator {
   const std::string* cost_key(std::initializer_list<std::string_view> parts);
   void dispatch();
   void reprice_next_piece();
-  void on_result(int worker, ResultItem result);
+  void on_result(int worker, ResultItem&& result);
   void on_progress(int worker, const Incoming& message);
   void task_progress(size_t index);
   void finish_task(size_t index, const Status& status);
@@ -840,7 +840,7 @@ void Coordinator::dispatch() {
   }
 }
 
-void Coordinator::on_result(int worker, ResultItem result) {
+void Coordinator::on_result(int worker, ResultItem&& result) {
   auto it = pieces_.find(result.piece_id);
   if (it == pieces_.end()) return;  // a late answer to a piece settled long ago
   if (!scheduler_.complete(result.piece_id, worker, !result.error.empty(), now())) return;  // late or duplicate

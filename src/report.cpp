@@ -55,7 +55,6 @@ int64_t recorded(const nlohmann::json& line, const char* field) {
   return it != line.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
 }
 
-double rounded(double value, double scale) { return std::round(value * scale) / scale; }
 
 }  // namespace
 
@@ -85,19 +84,21 @@ Status ReportWriter::flush() { return file_.flush(); }
 
 Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return write_line(event); }
 
+namespace {
+
 void put_piece(JsonLine& line, const PieceRecord& p) {
   line.begin_object().field("kind", p.kind).field("stage", p.stage);
   if (p.row1 > p.row0) line.key("rows").begin_array().value(p.row0).value(p.row1).end_array();
   line.field("worker", p.worker);
   if (!p.lost_on.empty()) line.array_field("lost_on", p.lost_on);
-  line.field("sent", rounded(p.sent, 1e4)).field("done", rounded(p.done, 1e4));
-  line.field("compute_ms", rounded(p.compute_ms, 1e3)).field("queue_ms", rounded(p.queue_ms, 1e3));
+  line.key("sent").rounded(p.sent, 4).key("done").rounded(p.done, 4);
+  line.key("compute_ms").rounded(p.compute_ms, 3).key("queue_ms").rounded(p.queue_ms, 3);
   line.field("bytes_out", p.bytes_out).field("bytes_in", p.bytes_in).field("ok", p.ok);
   // Version 2.
   if (p.id != 0) line.field("id", p.id);
   if (!p.lost_sent.empty()) {
     line.key("lost_sent").begin_array();
-    for (double t : p.lost_sent) line.value(rounded(t, 1e4));
+    for (double t : p.lost_sent) line.rounded(t, 4);
     line.end_array();
   }
   if (!p.outcome.empty()) line.field("outcome", p.outcome);
@@ -110,8 +111,7 @@ void put_pieces(JsonLine& line, const std::vector<PieceRecord>& pieces) {
   line.end_array();
 }
 
-std::string task_line(const TaskRecord& r) {
-  JsonLine line;
+void put_task_line(JsonLine& line, const TaskRecord& r) {
   // A thumbnail task's line is about 300 bytes beside its names; every piece about 200 more.
   line.reserve(320 + 2 * (r.input.size() + r.output.size()) + r.error.size() + 224 * r.pieces.size() +
                r.thumbnail_input.size() + r.thumbnail_output.size());
@@ -122,7 +122,7 @@ std::string task_line(const TaskRecord& r) {
   if (r.ok) line.key("error").null();
   else line.field("error", r.error);
   line.array_field("decoded", r.decoded);
-  line.field("width", r.width).field("height", r.height).field("ms", rounded(r.ms, 1e3));
+  line.field("width", r.width).field("height", r.height).key("ms").rounded(r.ms, 3);
   line.array_field("ranks", r.ranks);
   if (!r.origin.empty()) line.field("origin", r.origin);
   if (r.input_size >= 0) line.field("input_size", r.input_size);
@@ -131,11 +131,11 @@ std::string task_line(const TaskRecord& r) {
   put_pieces(line, r.pieces);
   // Version 2.
   if (r.task >= 0) line.field("task", r.task);
-  if (r.t > 0) line.field("t", rounded(r.t, 1e4));
+  if (r.t > 0) line.key("t").rounded(r.t, 4);
   if (!r.rank0.empty()) {
     line.key("rank0").begin_array();
     for (const Rank0Span& span : r.rank0) {
-      line.begin_object().field("op", span.op).field("t0", rounded(span.t0, 1e4)).field("t1", rounded(span.t1, 1e4));
+      line.begin_object().field("op", span.op).key("t0").rounded(span.t0, 4).key("t1").rounded(span.t1, 4);
       line.field("bytes", span.bytes).end_object();
     }
     line.end_array();
@@ -147,19 +147,28 @@ std::string task_line(const TaskRecord& r) {
     line.end_object();
   }
   line.end_object();
-  return std::move(line).take();
+}
+
+}  // namespace
+
+std::string task_line(const TaskRecord& r) {
+  JsonLine line;
+  put_task_line(line, r);
+  return std::string(line.text());
 }
 
 std::string unfinished_task_line(const UnfinishedTaskRecord& r) {
   JsonLine line;
   line.begin_object().field("event", "task_unfinished").field("task", r.task).field("input", r.input).field("output", r.output);
-  line.field("ops", r.ops).field("status", "unfinished").field("t", rounded(r.t, 1e4));
+  line.field("ops", r.ops).field("status", "unfinished").key("t").rounded(r.t, 4);
   put_pieces(line, r.pieces);
-  return line.end_object().text();
+  return std::string(line.end_object().text());
 }
 
 Status ReportWriter::write_task(const TaskRecord& record) {
-  file_.append(task_line(record));
+  JsonLine line;
+  put_task_line(line, record);
+  file_.append(line.text());
   return Status();
 }
 

@@ -41,7 +41,7 @@ Status ReportFile::open(const fs::path& path) {
   return Status();
 }
 
-void ReportFile::append(const std::string& line) {
+void ReportFile::append(std::string_view line) {
   pending_ += line;
   pending_ += '\n';
 }

@@ -89,7 +89,7 @@ int TaskRun::band_rows(bool encoded) const {
   return (shape_.tile_rows + multiple - 1) / multiple * multiple;
 }
 
-Status TaskRun::on_result(size_t piece, ResultItem result) {
+Status TaskRun::on_result(size_t piece, ResultItem&& result) {
   if (!result.error.empty()) return Status::Error(result.error);
   records_.at(piece).ok = true;
   if (result.width > 0) {

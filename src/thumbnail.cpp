@@ -1,7 +1,5 @@
 #include "dips/thumbnail.h"
 
-#include <boost/archive/iterators/base64_from_binary.hpp>
-#include <boost/archive/iterators/transform_width.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dips/codec.h"
@@ -80,11 +78,27 @@ Bytes stack_thumbnail_rows(const std::vector<cv::Mat>& shares) {
   }
 }
 
+// Three bytes at a time into a string sized once: Boost's base64 iterators took 85 instructions a byte, a
+// thirteenth of rank 0's in a job of 20,000 thumbnails (its gallery's 200 thumbnails).
 std::string base64_encode(const Bytes& bytes) {
-  using namespace boost::archive::iterators;
-  using Encoder = base64_from_binary<transform_width<const uint8_t*, 6, 8>>;
-  std::string text(Encoder(bytes.data), Encoder(bytes.data + bytes.size));
-  text.append((3 - bytes.size % 3) % 3, '=');  // the iterators leave the padding out
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string text((bytes.size + 2) / 3 * 4, '=');
+  char* out = text.data();
+  const uint8_t* in = bytes.data;
+  size_t left = bytes.size;
+  for (; left >= 3; left -= 3, in += 3, out += 4) {
+    const uint32_t group = uint32_t{in[0]} << 16 | uint32_t{in[1]} << 8 | in[2];
+    out[0] = kDigits[group >> 18];
+    out[1] = kDigits[group >> 12 & 63];
+    out[2] = kDigits[group >> 6 & 63];
+    out[3] = kDigits[group & 63];
+  }
+  if (left > 0) {  // one or two bytes: two or three digits, then the padding already there
+    const uint32_t group = uint32_t{in[0]} << 16 | (left == 2 ? uint32_t{in[1]} << 8 : 0);
+    out[0] = kDigits[group >> 18];
+    out[1] = kDigits[group >> 12 & 63];
+    if (left == 2) out[2] = kDigits[group >> 6 & 63];
+  }
   return text;
 }
 

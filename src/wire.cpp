@@ -63,12 +63,11 @@ class Writer {
   template <typename T>
   void put(T value) {
     static_assert(std::is_trivially_copyable_v<T>);
-    const auto* p = reinterpret_cast<const uint8_t*>(&value);
-    head_.insert(head_.end(), p, p + sizeof(T));
+    std::memcpy(room(sizeof(T)), &value, sizeof(T));
   }
   void put_string(const std::string& s) {
     put<uint64_t>(s.size());
-    head_.insert(head_.end(), s.begin(), s.end());
+    std::memcpy(room(s.size()), s.data(), s.size());
   }
   void put_strings(const std::vector<std::string>& strings) {
     put<uint32_t>(static_cast<uint32_t>(strings.size()));
@@ -111,7 +110,7 @@ class Writer {
   }
   // Patches the head size in, pads it, and appends the payloads, each padded to the alignment.
   OutMessage finish(size_t head_size_at) {
-    const uint64_t head_size = aligned(head_.size());
+    const uint64_t head_size = aligned(size_);
     std::memcpy(head_.data() + head_size_at, &head_size, sizeof(head_size));
     head_.resize(head_size, 0);
     OutMessage message;
@@ -123,12 +122,25 @@ class Writer {
     }
     return message;
   }
-  size_t size() const { return head_.size(); }
+  size_t size() const { return size_; }
   // The head alone, for messages without payloads.
-  std::vector<uint8_t> take_head() { return std::move(head_); }
+  std::vector<uint8_t> take_head() {
+    head_.resize(size_);
+    return std::move(head_);
+  }
 
  private:
+  // n more bytes at the end of the head. The vector grows ahead of the head (size_ bytes of it are
+  // written): inserting field by field, an out-of-line call each, was a tenth of rank 0's instructions
+  // on a folder of thumbnails.
+  uint8_t* room(size_t n) {
+    if (size_ + n > head_.size()) head_.resize(std::max(2 * head_.size(), size_ + n + 256));
+    uint8_t* at = head_.data() + size_;
+    size_ += n;
+    return at;
+  }
   std::vector<uint8_t> head_;
+  size_t size_ = 0;  // bytes of head_ written
   std::vector<Bytes> payloads_;
 };
 

@@ -1,6 +1,7 @@
 // json_line: task lines written straight as text are, byte for byte, what nlohmann::json built and dumped
 // (the way dips wrote them before, kept here as the reference), whatever the names, numbers and pieces.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -171,6 +172,43 @@ TEST_CASE("json_line: is_utf8 agrees with nlohmann on every short byte sequence"
     for (char c : s) hex += " " + std::to_string(static_cast<unsigned char>(c));
     INFO("bytes" << hex);
     REQUIRE(is_utf8(s) == reference_utf8(s));
+    // Also behind and before ASCII runs that is_utf8 skips eight bytes at a time, at every offset.
+    for (const std::string& ascii : {std::string("0123456"), std::string("01234567"), std::string("0123456789abc")}) {
+      REQUIRE(is_utf8(ascii + s) == reference_utf8(s));
+      REQUIRE(is_utf8(s + ascii) == reference_utf8(s));
+      REQUIRE(is_utf8(ascii + s + ascii + ascii) == reference_utf8(s));
+    }
+  }
+}
+
+TEST_CASE("json_line: a number rounded to places is written as the rounded double is", "[json_line]") {
+  std::mt19937_64 rng(20261203);
+  std::vector<double> numbers = {0, -0.0, 0.00004, -0.00004, 0.00005, 0.0001, 0.00015, 0.0005, 0.00049, 0.5, 1, 2.5, -3.25, 0.1, 0.2, 0.3,
+                                 1.0005, 9.99995, 99999.99995, 123456.78905, 1e10, 99999999999.99, 1e11, 1e11 + 0.5, 1e12, 1e15, 1e16, -1e13,
+                                 std::nan(""), INFINITY, -INFINITY, 4503599627370496.0, 1.7976931348623157e308, 5e-324};
+  for (int i = 0; i < 200000; ++i) {
+    const double magnitude = std::ldexp(1.0, static_cast<int>(rng() % 60) - 20);  // 1e-6 to 1e12
+    const double x = magnitude * (static_cast<double>(rng() % 1000000) / 1000000);
+    numbers.push_back(rng() % 5 == 0 ? -x : x);
+    // Exact ties and neighbours of four-place decimals, where rounding could go either way.
+    const double tie = (static_cast<double>(rng() % 100000000) + 0.5) / 1e4;
+    numbers.push_back(tie);
+    numbers.push_back(std::nextafter(tie, 0.0));
+    numbers.push_back(std::nextafter(tie, 1e20));
+  }
+  for (const double x : numbers) {
+    for (const int places : {1, 2, 3, 4}) {
+      const double scale = std::pow(10.0, places);
+      JsonLine fast, reference;
+      fast.begin_array().rounded(x, places).end_array();
+      reference.begin_array().value(std::round(x * scale) / scale).end_array();
+      INFO(fmt::format("{} to {} places", x, places));
+      REQUIRE(fast.text() == reference.text());
+      // and reads back as that double (nlohmann's own dump may differ: its Grisu2 writes a few numbers with
+      // more digits than the shortest, 9429449.703400001 for 9429449.7034).
+      const nlohmann::json back = nlohmann::json::parse(fast.text());
+      if (std::isfinite(x * scale)) REQUIRE(back[0].get<double>() == std::round(x * scale) / scale);
+    }
   }
 }
 

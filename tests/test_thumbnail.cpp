@@ -1,7 +1,10 @@
 // thumbnail: the report's gallery thumbnails, and the pieces that make them (execute_item with
 // WorkItem::thumbnails): scaled down by area averaging to the long side asked, never up, gray or colour as
 // the image is; base64 as RFC 4648 says.
+#include <boost/archive/iterators/binary_from_base64.hpp>
+#include <boost/archive/iterators/transform_width.hpp>
 #include <catch2/catch.hpp>
+#include <random>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -78,6 +81,24 @@ TEST_CASE("base64 of the RFC 4648 test vectors", "[thumbnail]") {
     CHECK(base64_encode(Bytes::of(std::vector<uint8_t>(plain.begin(), plain.end()))) == encoded);
   }
   CHECK(base64_encode(Bytes::of({0xff, 0xfe, 0x00})) == "//4A");
+}
+
+TEST_CASE("base64 of any bytes (every value in each place of a group) reads back through Boost's decoder", "[thumbnail]") {
+  using namespace boost::archive::iterators;
+  using Decoder = transform_width<binary_from_base64<std::string::const_iterator>, 8, 6>;
+  std::mt19937 rng(20261203);
+  for (size_t size = 0; size < 700; ++size) {
+    std::vector<uint8_t> bytes(size);
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(size < 256 * 3 && i < 3 ? (size + i) % 256 : rng());
+    const std::string text = base64_encode(Bytes::of(bytes));
+    INFO("size " << size);
+    REQUIRE(text.size() == (size + 2) / 3 * 4);
+    REQUIRE(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == std::string::npos);
+    std::string digits = text;
+    while (!digits.empty() && digits.back() == '=') digits.pop_back();
+    REQUIRE(text.size() - digits.size() == (3 - size % 3) % 3);
+    REQUIRE(std::vector<uint8_t>(Decoder(digits.cbegin()), Decoder(digits.cend())) == bytes);
+  }
 }
 
 TEST_CASE("pieces make the thumbnails they are asked for", "[thumbnail][worker]") {

@@ -1,6 +1,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "dips/status.h"
 
@@ -23,7 +24,7 @@ class ReportFile {
   // A regular file that already had content when opened (an earlier run's report, or something else).
   bool had_content() const { return had_content_; }
   // Adds one line (without its line end) to the buffer.
-  void append(const std::string& line);
+  void append(std::string_view line);
   // Writes the buffered lines.
   Status flush();
   // Makes what was flushed durable (regular files only).

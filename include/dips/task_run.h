@@ -42,7 +42,7 @@ class TaskRun {
   // The pieces that can be sent now, each with its index in this task; each is returned once.
   std::vector<std::pair<size_t, WorkItem>> take_ready();
   // A piece's accepted result. An error fails the task.
-  Status on_result(size_t piece, ResultItem result);
+  Status on_result(size_t piece, ResultItem&& result);
   // The decode piece has written rows [0, progress.rows) of the image to TaskIo::pixel_file: the first
   // stage's bands that read only those rows (halo included) become ready, while it decodes the rest.
   // Ignored from any other piece, and once the decode piece's result is in. An error fails the task.
