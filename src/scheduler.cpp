@@ -296,7 +296,9 @@ int Scheduler::live_workers() const {
 int Scheduler::working_threads() const {
   int threads = 0;
   for (const auto& [rank, worker] : workers_) {
-    if (worker.state != WorkerState::kDead && !worker.standby) threads += worker.threads;
+    // A suspect takes no new pieces, and one standing by has taken over from it: counting both made the
+    // granularity policy plan for two threads on one core while the suspicion lasted.
+    if (worker.state != WorkerState::kDead && worker.state != WorkerState::kSuspect && !worker.standby) threads += worker.threads;
   }
   return threads;
 }

@@ -238,11 +238,13 @@ TEST_CASE("scheduler: a suspect worker gets no new pieces; its answer makes it e
   CHECK(s.pings_due(0) == std::vector<int>{1});
   CHECK(s.expire(0.3).empty());
   REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+  CHECK(s.working_threads() == 0);  // what the granularity policy plans for: no thread takes new pieces
   const uint64_t piece = s.add_piece();
   CHECK_FALSE(s.assign(0.3));
   CHECK(s.piece_state(piece) == PieceState::kPending);
   s.heard(1);
   CHECK(s.worker_state(1) == WorkerState::kIdle);
+  CHECK(s.working_threads() == 1);
   const auto a = s.assign(0.31);  // before any expire() runs again
   REQUIRE(a);
   CHECK(a->piece == piece);
@@ -535,6 +537,7 @@ TEST_CASE("scheduler: a suspect leaves its cores to the one standing by at once;
   CHECK(s.expire(0.3).empty());  // worker 1's ping overdue: suspect, not yet dead
   REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
   CHECK_FALSE(s.standing_by(3));  // takes over now, not a ping timeout later
+  CHECK(s.working_threads() == 2);  // workers 2 and 3: the suspect is not counted beside the one taking over
   std::map<int, int> more;
   while (auto a = s.assign(0.3)) ++more[a->worker];
   CHECK(more == std::map<int, int>{{3, 4}});

@@ -102,7 +102,8 @@ class Scheduler {
   int piece_worker(uint64_t piece) const;
   // Workers not dead.
   int live_workers() const;
-  // Compute threads of the workers neither dead nor standing by (one draining still computes what it holds).
+  // Compute threads of the workers neither dead, suspect nor standing by (one draining still computes what
+  // it holds).
   int working_threads() const;
   // The worker is alive and stands by (limit_host): it gets no new pieces (it finishes any it holds) until
   // a working one leaves or is suspect.
