@@ -44,26 +44,13 @@ JsonLine& JsonLine::close(char bracket) {
 }
 
 JsonLine& JsonLine::key(std::string_view name) {
-  char* p = room(name.size() + 4);
-  if (!first_) *p++ = ',';
-  *p++ = '"';
-  p = copy(p, name);
-  *p++ = '"';
-  *p++ = ':';
-  done(p);
-  first_ = true;  // the value that follows takes no comma
+  put_quoted(name, true);
   return *this;
 }
 
 JsonLine& JsonLine::value(std::string_view text) {
   if (all_plain(text)) {  // names mostly: no escape, no UTF-8 to check
-    char* p = room(text.size() + 3);
-    if (!first_) *p++ = ',';
-    *p++ = '"';
-    p = copy(p, text);
-    *p++ = '"';
-    done(p);
-    first_ = false;
+    put_quoted(text, false);
     return *this;
   }
   separate();

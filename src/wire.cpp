@@ -112,7 +112,7 @@ class Writer {
   OutMessage finish(size_t head_size_at) {
     const uint64_t head_size = aligned(size_);
     std::memcpy(head_.data() + head_size_at, &head_size, sizeof(head_size));
-    head_.resize(head_size, 0);
+    head_.resize(head_size, 0);  // the padding: zeros, as is the slack room() grew beyond size_
     OutMessage message;
     message.head = std::move(head_);
     for (Bytes& payload : payloads_) {

@@ -72,6 +72,18 @@ class JsonLine {
     return to + text.size();
   }
   void put(std::string_view text) { done(copy(room(text.size()), text)); }
+  // Text that needs no escape, between quotes, after a comma where one is due: a key (then its colon) or
+  // a value. Inline: called per field, a call of its own cost a fifth more instructions per key.
+  void put_quoted(std::string_view text, bool is_key) {
+    char* p = room(text.size() + 4);
+    if (!first_) *p++ = ',';
+    *p++ = '"';
+    p = copy(p, text);
+    *p++ = '"';
+    if (is_key) *p++ = ':';
+    done(p);
+    first_ = is_key;  // the value that follows a key takes no comma
+  }
   void put_escaped(std::string_view text);
   template <typename Integer>
   JsonLine& integer(Integer number);
