@@ -20,6 +20,8 @@
 #                 round for each --orphan-timeout value in LIST (e.g. 30,5; a run with 30 takes about 40 s;
 #                 default: none)
 #   --no-one-fewer  skip the reference configuration "clean-1w" (a clean run with one worker fewer)
+#   --no-copies-too also run every kill moment with --tail-copies off (configuration nocopy@N): what the
+#                 copies of a suspect's pieces at the job's tail buy, side by side
 #   --keep        keep the job, the outputs and the binaries (default: keep only results.jsonl, logs, table)
 #
 # Configurations (every run: scripts/dips-run -n RANKS -- --op PIPELINE --tile-rows 64 --format png
@@ -32,6 +34,8 @@
 #   kill@N     DIPS_FAULT=rank:R,after:N,kind:kill; stderr is read by faults_table.py, which stamps each
 #              line with time.monotonic() as it arrives: detection time = stamp of rank 0's "worker rank R
 #              lost" line - stamp of the worker's "injects 'kill'" line
+#   nocopy@N   (--no-copies-too) kill@N with --tail-copies off: the job waits for the ping timeout to hand
+#              the dead worker's pieces on
 #   clean-1w   no fault, one worker fewer from the start (what the rest of a job runs with after a loss)
 #   rank0@T    (--rank0) DIPS_FAULT=rank:0,after:IMAGES/2+1,kind:kill, --orphan-timeout T, dips-run
 #              --retries 1: time from the kill to dips-run's retry, and the tasks the retry skips
@@ -44,7 +48,7 @@ source "$(dirname "$0")/lib.sh"
 bench_init "$0" "$@"
 
 rounds=5; images=80; ranks=4; afters="3,10,20,mid,late,end"; kill_rank=1; pipeline="blur=5,edge_detection"
-quiet_wait=5; one_fewer=1; keep=0; rank0=""
+quiet_wait=5; one_fewer=1; keep=0; rank0=""; nocopy=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
     --pipeline) pipeline=$2; shift 2 ;;
     --quiet-wait) quiet_wait=$2; shift 2 ;;
     --no-one-fewer) one_fewer=0; shift ;;
+    --no-copies-too) nocopy=1; shift ;;
     --rank0) rank0=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) bench_help ;;
@@ -132,6 +137,7 @@ run_one() {  # $1 config, $2 round, $3 pair index
     ping20x) extra=(--ping-interval 0.01) ;;
     clean-1w) ranks_here=$((ranks - 1)) ;;
     kill@*) after=${config#kill@}; env_fault="rank:$kill_rank,after:$after,kind:kill" ;;
+    nocopy@*) after=${config#nocopy@}; env_fault="rank:$kill_rank,after:$after,kind:kill"; extra=(--tail-copies off) ;;
     rank0@*) after=$((images / 2 + 1)); orphan=${config#rank0@}; env_fault="rank:0,after:$after,kind:kill"; retries=1
              extra=(--orphan-timeout "$orphan") ;;
   esac
@@ -172,7 +178,10 @@ run_one() {  # $1 config, $2 round, $3 pair index
 start=$SECONDS
 for round in $(seq 1 "$rounds"); do
   order=(clean:0 noping:0 ping20x:0)
-  for c in "${kill_configs[@]}"; do order+=("$c:0"); done
+  for c in "${kill_configs[@]}"; do
+    order+=("$c:0")
+    [ "$nocopy" = 0 ] || order+=("nocopy@${c#kill@}:0")
+  done
   [ "$one_fewer" = 1 ] && order+=(clean-1w:0)
   if [ -n "$rank0" ]; then IFS=, read -r -a r0_list <<< "$rank0"; for t in "${r0_list[@]}"; do order+=("rank0@$t:0"); done; fi
   order+=(noping:1 clean:1)

@@ -9,7 +9,8 @@
         with the exit code, the outside wall time, the CPU time of CMD and all its descendants, the CPU
         other processes used meanwhile, dips' report summary (REPORT's last line), and, when the stderr
         shows a fault, the stamps of "injects 'kill'" and "worker rank R lost" and their difference
-        (detect_s). Exits with CMD's exit code.
+        (detect_s), and the pieces given a copy while their worker was suspect (the report's
+        piece_copied lines). Exits with CMD's exit code.
   faults_table.py table RESULTS_JSONL
         prints the tables (medians over rounds) and a verdict on the ping traffic's cost
 """
@@ -94,6 +95,7 @@ def cmd_run(args):
         record["detect_s"] = round(lost[0] - inject[0], 4)
     summary = report_summary(report)
     record["summary"] = summary
+    record["copied"] = count_copies(report)
     with open(results, "a") as f:
         f.write(json.dumps(record) + "\n")
     brief = f"exit {code}, wall_s {summary.get('wall_s') if summary else '?'}, outer {wall:.2f} s"
@@ -102,12 +104,21 @@ def cmd_run(args):
     elif "retry_after_s" in record:
         brief += f", rank 0 killed, dips-run retried {record['retry_after_s']:.2f} s later"
     elif inject:
-        brief += ", fault injected but no 'lost' line"
+        brief += f", fault injected, no 'lost' line ({record['copied']} pieces copied)"
     elif record.get("after"):
         brief += ", the fault did not fire"
     brief += f", other load {record['other_cores']:.2f} cores"
     print(brief, file=sys.stderr)
     sys.exit(code)
+
+
+def count_copies(report):
+    """The report's piece_copied lines: pieces a worker with a free thread took from a suspect (--tail-copies)."""
+    try:
+        with open(report) as f:
+            return sum(1 for line in f if line.startswith('{"event":"piece_copied"'))
+    except OSError:
+        return 0
 
 
 # ----------------------------------------------------------------------------- table
@@ -152,7 +163,8 @@ def cmd_table(path):
               + ", ".join(f"{r['config']} round {r.get('round')} exit {r.get('exit')}" for r in bad))
     wall = lambda rs: [r["summary"]["wall_s"] for r in rs if ok(r)]
     quiet = lambda rs: [r for r in rs if r.get("other_cores") is not None and r["other_cores"] < QUIET_CORES]
-    kill_configs = sorted((c for c in by if c.startswith("kill@")), key=lambda c: int(c.split("@")[1]))
+    kill_configs = sorted((c for c in by if c.startswith(("kill@", "nocopy@"))),
+                          key=lambda c: (int(c.split("@")[1]), c.startswith("nocopy@")))
 
     # 1. detection time
     print("\n1. Detection time after a kill: from the worker's \"injects 'kill'\" line to rank 0's "
@@ -164,13 +176,14 @@ def cmd_table(path):
         all_detect += d
         at = [r["inject_at_s"] for r in rs if "inject_at_s" in r]
         rq = [r["requeued"] for r in rs if "requeued" in r]
-        rows.append([f"N = {c.split('@')[1]}", f"{len(d)}/{len(rs)}", fmt(med(at), 2), fmt(med(d)),
-                     fmt(min(d) if d else None), fmt(max(d) if d else None), fmt(med(rq), 0)])
+        cp = [r["copied"] for r in rs if "copied" in r]
+        rows.append([f"N = {c.split('@')[1]}" + (", --tail-copies off" if c.startswith("nocopy@") else ""), f"{len(d)}/{len(rs)}", fmt(med(at), 2), fmt(med(d)),
+                     fmt(min(d) if d else None), fmt(max(d) if d else None), fmt(med(rq), 0), fmt(med(cp), 0)])
     if all_detect:
         rows.append(["all", f"{len(all_detect)}", "", fmt(med(all_detect)), fmt(min(all_detect)),
-                     fmt(max(all_detect)), ""])
+                     fmt(max(all_detect)), "", ""])
     print_table(["kill once the job has done N pieces", "detected", "kill at (s after launch)", "median s", "min s", "max s",
-                 "pieces requeued"], rows)
+                 "pieces requeued", "pieces copied"], rows)
 
     # 2. fault cost
     mid = next((r["mid_config"] for r in runs if r.get("mid_config")), None)

@@ -99,6 +99,7 @@ Described describe(Options* o) {
       ("max-file-bytes", po::value(&o->max_file_bytes), "refuse input files larger than this (default 1 GiB)")
       ("ping-interval", po::value(&o->scheduler.ping_interval), "seconds between liveness pings to each worker (default 0.2)")
       ("ping-timeout", po::value(&o->scheduler.ping_timeout), "a worker silent this many seconds after a ping is dead (default 1.5)")
+      ("tail-copies", po::value<std::string>()->default_value("on"), "on: once no piece waits, a worker with a free thread also gets the pieces of a worker whose ping is overdue, and the first result counts (a worker killed at the job's end otherwise holds it up for --ping-timeout); off: they wait for that worker's answer or its loss")
       ("piece-timeout", po::value(&o->scheduler.piece_timeout), "a piece running longer than this many seconds marks its worker hung (default 0: no limit)")
       ("host-cores", po::value<std::string>()->default_value("auto"), "compute threads per machine that take pieces: auto (as many as the CPUs its workers may run on), all (every worker works, however many share a core), or a number; a machine's other workers stand by and take over from a worker that is lost")
       ("queue-depth", po::value(&o->scheduler.queue_depth), "pieces in flight per worker thread, at least (default 1)")
@@ -175,6 +176,9 @@ Status parse_options(int argc, const char* const* argv, Options* o) {
   if (o->threads < 0 || o->threads > 4096) return Status::Error("--threads must be 1..4096 (0: automatic)");
   Status cores = parse_host_cores(vm["host-cores"].as<std::string>(), &o->host_cores);
   if (!cores.ok()) return cores;
+  const std::string tail_copies = vm["tail-copies"].as<std::string>();
+  if (tail_copies != "on" && tail_copies != "off") return Status::Error(fmt::format("--tail-copies must be on or off (got '{}')", tail_copies));
+  o->scheduler.copy_from_suspects = tail_copies == "on";
   const std::string io = vm["io"].as<std::string>();
   if (io == "auto") o->io = IoMode::kAuto;
   else if (io == "shared") o->io = IoMode::kShared;

@@ -250,6 +250,7 @@ class Coordinator {
   void check_stop();
   bool stopped() const;
   void remove_stale_temp_files_of(const std::vector<std::string>& folders);
+  void give_up_suspects();
   void note_report(const Status& status);
   ProgressState progress_state() const;
   nlohmann::ordered_json summary(ExitCode code) const;
@@ -296,6 +297,7 @@ class Coordinator {
   double megapixels_ = 0;
   bool report_failed_ = false;
   std::vector<int> lost_workers_;
+  size_t copies_ = 0;  // pieces given to a second worker while the first was suspect
   std::unordered_map<size_t, ActiveTask> active_;
   std::unordered_map<uint64_t, PieceEntry> pieces_;
   std::vector<FaultPlan> own_faults_, worker_faults_;
@@ -814,14 +816,22 @@ void Coordinator::dispatch() {
     }
     PieceRecord& record = task->second.run->records()[it->second.index];
     arm_piece_fault(record.kind, assignment->worker);
-    if (record.worker >= 0) {  // sent again: its worker was lost holding it
+    if (assignment->copy) {  // its worker is suspect at the job's tail: both hold it now
+      record.also_on.push_back(assignment->worker);
+      record.also_sent.push_back(t);
+      ++copies_;
+      report_.write_event({{"event", "piece_copied"}, {"piece", assignment->piece}, {"task", it->second.task}, {"kind", record.kind},
+                           {"from", record.worker}, {"to", assignment->worker}, {"t", rounded(t)}});
+    } else if (record.worker >= 0) {  // sent again: its worker was lost holding it
       record.lost_on.push_back(record.worker);
       record.lost_sent.push_back(record.sent);
       report_.write_event({{"event", "piece_resent"}, {"piece", assignment->piece}, {"task", it->second.task}, {"kind", record.kind},
                            {"from", record.worker}, {"to", assignment->worker}, {"t", rounded(t)}});
     }
-    record.worker = assignment->worker;
-    record.sent = t;
+    if (!assignment->copy) {
+      record.worker = assignment->worker;
+      record.sent = t;
+    }
     record.bytes_out = payload_bytes(it->second.item);
     batches[assignment->worker].push_back(&it->second.item);
   }
@@ -838,6 +848,16 @@ void Coordinator::dispatch() {
     }
     transport_.send(worker, Tag::kWork, std::move(message));
   }
+}
+
+// The piece's record names the worker whose result counted: of a piece with a copy, that may be the one
+// that held it second.
+void counted_from(int worker, PieceRecord* record) {
+  const auto copy = std::find(record->also_on.begin(), record->also_on.end(), worker);
+  if (record->worker == worker || copy == record->also_on.end()) return;
+  const size_t i = static_cast<size_t>(copy - record->also_on.begin());
+  std::swap(record->worker, record->also_on[i]);
+  std::swap(record->sent, record->also_sent[i]);
 }
 
 void Coordinator::on_result(int worker, ResultItem&& result) {
@@ -858,6 +878,7 @@ void Coordinator::on_result(int worker, ResultItem&& result) {
   if (std::find(active.ranks.begin(), active.ranks.end(), worker) == active.ranks.end()) active.ranks.push_back(worker);
   if (active.input.size < 0 && result.input_size >= 0) active.input = FileIdentity{result.input_size, result.input_mtime_ns};
   PieceRecord& record = active.run->records()[piece_index];
+  counted_from(worker, &record);
   record.done = now();
   record.compute_ms = result.compute_ms;
   record.queue_ms = result.queue_ms;
@@ -1206,6 +1227,7 @@ nlohmann::ordered_json Coordinator::summary(ExitCode code) const {
           {"mp_per_s", wall > 0 ? std::round(megapixels_ / wall * 1000) / 1000 : 0.0},
           {"workers", initial_workers_},
           {"workers_lost", lost_workers_},
+          {"workers_suspect", scheduler_.suspects()},
           {"workers_spawned", spawned_workers_},
           {"launch", options_.spawn_workers > 0 ? "spawned" : "world"},
           {"scan_skipped", skipped_files_},
@@ -1259,10 +1281,20 @@ ExitCode Coordinator::close_report(ExitCode code, const std::string& why_unfinis
   if (!probe_path_.empty()) fs::remove(probe_path_, ec);
   if (!done) journal_unfinished_tasks();
   for (auto& [index, task] : active_) remove_pixel_file(&task);
+  give_up_suspects();
   // A worker lost while writing leaves its temporary file (an output with --overwrite, a pixel file).
-  if (stopping_ || !lost_workers_.empty()) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
+  if (stopping_ || !lost_workers_.empty() || copies_ > 0) remove_stale_temp_files_of(std::vector<std::string>(made_dirs_.begin(), made_dirs_.end()));
   if (!report_.write_summary(summary(code)).ok()) code = ExitCode::kJobFailed;
   return code;
+}
+
+// A worker still suspect at the end (copies did its last pieces, tail_copies) may be dead or stopped:
+// it is given up like a lost one, so that mpirun can exit now (a stopped world rank is killed) instead of
+// dips-run ending it --grace seconds later, and rank 0 does not wait for it. Not where the runtime ends the
+// job on a rank's death: there it is alive, and killing it would end the job that just succeeded.
+void Coordinator::give_up_suspects() {
+  if (!transport_.survives_lost_workers()) return;
+  for (int worker : scheduler_.suspects()) transport_.abandon(worker);
 }
 
 // The watchdog's end of a spawn that never returns (Open MPI cannot start the program on that host and,

@@ -102,6 +102,11 @@ void put_piece(JsonLine& line, const PieceRecord& p) {
     line.end_array();
   }
   if (!p.outcome.empty()) line.field("outcome", p.outcome);
+  if (!p.also_on.empty()) {
+    line.array_field("also_on", p.also_on).key("also_sent").begin_array();
+    for (double t : p.also_sent) line.rounded(t, 4);
+    line.end_array();
+  }
   line.end_object();
 }
 

@@ -115,7 +115,7 @@ void Scheduler::reprice(uint64_t id, double cost) {
 }
 
 std::optional<Assignment> Scheduler::assign(double now) {
-  if (pending_.empty()) return std::nullopt;
+  if (pending_.empty()) return options_.copy_from_suspects ? assign_copy(now) : std::nullopt;
   const uint64_t id = pending_.front();
   Piece& piece = pieces_[id];
   const double share = fair_share(piece.cost, now);
@@ -143,6 +143,42 @@ std::optional<Assignment> Scheduler::assign(double now) {
   return Assignment{id, best};
 }
 
+// The worker with the most free compute threads (at least one: a copy never waits behind other work).
+int Scheduler::free_thread_worker() const {
+  int best = -1;
+  double best_busy = 1;
+  for (const auto& [rank, worker] : workers_) {
+    if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining || worker.standby) continue;
+    const double busy = static_cast<double>(worker.pieces.size()) / worker.threads;
+    if (busy < best_busy) {
+      best = rank;
+      best_busy = busy;
+    }
+  }
+  return best;
+}
+
+std::optional<Assignment> Scheduler::assign_copy(double now) {
+  const int taker = free_thread_worker();
+  if (taker < 0) return std::nullopt;
+  for (auto& [rank, worker] : workers_) {
+    if (worker.state != WorkerState::kSuspect) continue;
+    for (uint64_t id : worker.pieces) {  // oldest first
+      Piece& piece = pieces_[id];
+      if (piece.worker != rank || piece.copy >= 0) continue;
+      piece.copy = taker;
+      piece.copy_sent_at = now;
+      Worker& to = workers_[taker];
+      if (to.pieces.empty()) to.last_result = now;
+      to.pieces.push_back(id);
+      to.cost_in_flight += piece.cost;
+      refresh_state(to);
+      return Assignment{id, taker, true};
+    }
+  }
+  return std::nullopt;
+}
+
 void Scheduler::heard(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return;
@@ -159,21 +195,32 @@ bool Scheduler::complete(uint64_t id, int rank, bool failed, double now) {
   if (piece == pieces_.end() || worker == workers_.end()) return false;
   // A dead worker's pieces were handed to others: its late results must not count a second time.
   if (worker->second.state == WorkerState::kDead) return false;
-  // Only the worker the piece is in flight on may complete it (not a previous holder, not a duplicate).
-  if (piece->second.state != PieceState::kInFlight || piece->second.worker != rank) return false;
+  // Only a worker the piece is in flight on may complete it (not a previous holder, not a duplicate).
+  const Piece& done = piece->second;
+  if (done.state != PieceState::kInFlight || (done.worker != rank && done.copy != rank)) return false;
   Worker& w = worker->second;
-  w.cost_in_flight = std::max(0.0, w.cost_in_flight - piece->second.cost);
   w.last_result = now;
   w.measured = w.measured || !failed;  // a failure (or a piece settled unsent) measured nothing
+  const int other = done.worker == rank ? done.copy : done.worker;
+  let_go(rank, id, done.cost);
+  if (other >= 0) let_go(other, id, done.cost);  // its result, should it come, is a duplicate
+  outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;
+  pieces_.erase(piece);
+  --unfinished_;
+  return true;
+}
+
+// The worker no longer holds the piece.
+void Scheduler::let_go(int rank, uint64_t id, double cost) {
+  auto it = workers_.find(rank);
+  if (it == workers_.end()) return;
+  Worker& w = it->second;
+  w.cost_in_flight = std::max(0.0, w.cost_in_flight - cost);
   // Pieces mostly come back in the order they were sent: the search ends near the front.
   const auto held = std::find(w.pieces.begin(), w.pieces.end(), id);
   if (held != w.pieces.end()) w.pieces.erase(held);
   if (w.pieces.empty()) w.cost_in_flight = 0;  // no rounding drift
-  outcomes_[id - 1] = failed ? PieceState::kFailed : PieceState::kDone;
-  pieces_.erase(piece);
-  --unfinished_;
   refresh_state(w);
-  return true;
 }
 
 std::vector<int> Scheduler::pings_due(double now) {
@@ -197,7 +244,8 @@ std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now)
     // of its last result and the moment its oldest piece was sent.
     bool hung = false;
     if (options_.piece_timeout > 0 && !worker.pieces.empty()) {
-      const double oldest = pieces_[worker.pieces.front()].sent_at;
+      const Piece& front = pieces_[worker.pieces.front()];
+      const double oldest = front.copy == rank ? front.copy_sent_at : front.sent_at;
       hung = now - std::max(oldest, worker.last_result) > options_.piece_timeout;
     }
     if (ping_missed || hung) {
@@ -220,21 +268,32 @@ std::vector<std::pair<int, std::vector<uint64_t>>> Scheduler::expire(double now)
 std::vector<uint64_t> Scheduler::declare_dead(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end() || it->second.state == WorkerState::kDead) return {};
-  std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
+  std::vector<uint64_t> requeued = requeue_pieces_of(rank, it->second);
   it->second.state = WorkerState::kDead;
   refresh_standby();
   return requeued;
 }
 
-std::vector<uint64_t> Scheduler::requeue_pieces_of(Worker& worker) {
-  std::vector<uint64_t> requeued = worker.pieces;
-  // Back to the front of the pool, in their original order: they are the oldest work.
+std::vector<uint64_t> Scheduler::requeue_pieces_of(int rank, Worker& worker) {
+  std::vector<uint64_t> requeued;
+  // Back to the front of the pool, in their original order: they are the oldest work. A piece with a
+  // second holder stays with that one.
   for (auto it = worker.pieces.rbegin(); it != worker.pieces.rend(); ++it) {
     Piece& piece = pieces_[*it];
-    piece.state = PieceState::kPending;
-    piece.worker = -1;
-    pending_.push_front(*it);
+    if (piece.copy == rank) {
+      piece.copy = -1;
+    } else if (piece.copy >= 0) {
+      piece.worker = piece.copy;
+      piece.sent_at = piece.copy_sent_at;
+      piece.copy = -1;
+    } else {
+      piece.state = PieceState::kPending;
+      piece.worker = -1;
+      pending_.push_front(*it);
+      requeued.push_back(*it);
+    }
   }
+  std::reverse(requeued.begin(), requeued.end());
   worker.pieces.clear();
   worker.cost_in_flight = 0;
   return requeued;
@@ -260,7 +319,7 @@ bool Scheduler::drained(int rank) const {
 std::vector<uint64_t> Scheduler::remove_worker(int rank) {
   auto it = workers_.find(rank);
   if (it == workers_.end()) return {};
-  std::vector<uint64_t> requeued = requeue_pieces_of(it->second);
+  std::vector<uint64_t> requeued = requeue_pieces_of(rank, it->second);
   workers_.erase(it);
   refresh_standby();
   return requeued;
@@ -286,6 +345,19 @@ PieceState Scheduler::piece_state(uint64_t id) const {
 int Scheduler::piece_worker(uint64_t id) const {
   auto it = pieces_.find(id);
   return it == pieces_.end() ? -1 : it->second.worker;
+}
+
+int Scheduler::piece_copy(uint64_t id) const {
+  auto it = pieces_.find(id);
+  return it == pieces_.end() ? -1 : it->second.copy;
+}
+
+std::vector<int> Scheduler::suspects() const {
+  std::vector<int> ids;
+  for (const auto& [rank, worker] : workers_) {
+    if (worker.state == WorkerState::kSuspect) ids.push_back(rank);
+  }
+  return ids;
 }
 
 int Scheduler::live_workers() const {

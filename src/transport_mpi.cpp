@@ -221,6 +221,8 @@ class MpiTransport : public Transport {
     if (peers_.count(worker) && peers_[worker].comm == MPI_COMM_WORLD) runtime_kill(worker);
   }
 
+  bool survives_lost_workers() const override { return mca_setting("orte_enable_recovery") == "1"; }
+
   void retire(int worker) override {
     OutMessage stop;
     stop.head = {0};

@@ -66,7 +66,8 @@ run() {  # $1: hostfile, $2: ranks, then dips-run flags up to --, then dips argu
 
 printf '%s slots=2\n%s slots=2\n' $vm1 $vm2 > "$work/two-vms"
 # One piece per worker at a time (--lookahead 0): a fault armed on global progress lands mid-job.
-args=(--quiet --lookahead 0 --format png --tile-rows 48 --op "$ops")
+# --tail-copies off: the kills below are to be declared (a job ended by copies of its pieces may not declare them).
+args=(--quiet --lookahead 0 --tail-copies off --format png --tile-rows 48 --op "$ops")
 
 echo "== two VMs, two workers each: the worker on $vm2 killed mid-job"
 start=$SECONDS

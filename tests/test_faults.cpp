@@ -26,7 +26,10 @@ constexpr const char* kPipeline = "blur=3,edge_detection";
 // check which workers were lost; a dead one is noticed 3.5 s later. --host-cores all: every worker takes
 // pieces whatever the machine's cores, so that a plan naming a rank finds it at work (on 2 cores, workers
 // beyond 2 would stand by).
-constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 --host-cores all ";
+// --tail-copies off: these tests pin down how a loss is found and what it hands on; with copies, a job whose
+// last pieces a killed worker held may end before the ping timeout, without its loss declared (the
+// [copies] tests below).
+constexpr const char* kFaultFlags = " --lookahead 0 --ping-timeout 5 --host-cores all --tail-copies off ";
 
 // Six images, cut into 8-row bands: about a hundred pieces, so that faults strike mid-job.
 struct FaultJob {
@@ -80,9 +83,9 @@ std::vector<int> workers_lost(const fs::path& report) {
 // The one image in folder `inputs`, in bands of 16 rows on two workers, whose worker dies holding the first
 // piece of `kind` sent, in the way `fault` says (DIPS_FAULT piece:KIND, whichever worker that is).
 RunResult run_with_piece_fault(const fs::path& inputs, const fs::path& outdir, const std::string& pipeline, const std::string& kind,
-                               const std::string& fault, const std::string& extra_args = "") {
+                               const std::string& fault, const std::string& extra_args = "", const char* flags = kFaultFlags) {
   const std::string args =
-      "--quiet --tile-rows 16" + extra_args + kFaultFlags + "--op " + pipeline + " --output " + quoted(outdir) + " " + quoted(inputs);
+      "--quiet --tile-rows 16" + extra_args + flags + "--op " + pipeline + " --output " + quoted(outdir) + " " + quoted(inputs);
   return run_dips(3, args, "DIPS_FAULT='rank:any,piece:" + kind + ",kind:" + fault + "'");
 }
 
@@ -110,6 +113,51 @@ nlohmann::json check_piece_redone(const fs::path& outdir, const std::string& pip
   }
   CHECK(redone == 1);
   return task;
+}
+
+// The rank that announced the fault (fault.cpp prints "rank R injects").
+int injecting_rank(const std::string& output) {
+  const size_t at = output.find(" injects '");
+  REQUIRE(at != std::string::npos);
+  const size_t rank = output.rfind("rank ", at);
+  REQUIRE(rank != std::string::npos);
+  return std::stoi(output.substr(rank + 5, at - rank - 5));
+}
+
+// Tail copies on (the default), with a ping timeout no test waits for: a job a killed worker held up
+// would take a minute and then report the worker lost.
+constexpr const char* kCopyFlags = " --lookahead 0 --ping-timeout 60 --host-cores all ";
+
+// After a job whose worker `dead` was killed holding pieces at its tail: it was never declared lost (the
+// others took copies of what it held, and the job ended first), it was suspect at the end, every piece
+// counted once, and each piece it held was counted from a survivor's copy. Returns the copied pieces.
+int check_copied(const fs::path& report, int dead) {
+  CHECK(workers_lost(report).empty());
+  const auto suspect = read_report(report).back()["summary"]["workers_suspect"].get<std::vector<int>>();
+  CHECK(std::find(suspect.begin(), suspect.end(), dead) != suspect.end());
+  std::map<uint64_t, double> copied;  // piece -> when its copy was sent
+  for (const auto& event : report_events(report, "piece_copied")) {
+    if (event["from"] == dead) copied[event["piece"].get<uint64_t>()] = event["t"].get<double>();
+  }
+  int held = 0;
+  for (const auto& [output, task] : report_tasks(report)) {
+    for (const auto& piece : task["pieces"]) {
+      CHECK(piece["ok"] == true);
+      CHECK_FALSE(piece.contains("lost_on"));  // nothing waited for the loss
+      if (!piece.contains("also_on")) continue;
+      CHECK(piece["also_on"].size() == piece["also_sent"].size());
+      const auto also = piece["also_on"].get<std::vector<int>>();
+      if (std::find(also.begin(), also.end(), dead) == also.end()) continue;
+      ++held;
+      CHECK(piece["worker"] != dead);  // its result never came: the copy's counted...
+      const auto copy = copied.find(piece["id"].get<uint64_t>());
+      REQUIRE(copy != copied.end());
+      CHECK(piece["sent"].get<double>() >= copy->second - 0.001);  // ...with the copy's time of sending
+      CHECK(piece["sent"].get<double>() > piece["also_sent"][0].get<double>());
+    }
+  }
+  CHECK(held >= 1);
+  return held;
 }
 
 }  // namespace
@@ -468,7 +516,7 @@ TEST_CASE("workers beyond a machine's cores stand by; one takes over from a work
   // a time, rank 1 is at work when it is killed, once the job has done 3 pieces of about a hundred. Rank 3
   // takes over once rank 1 is suspect (a ping 1 s overdue), before it is declared lost (5 s): a pong that
   // late from a live worker, which would let rank 4 work too, is not to be feared on a busy machine.
-  const std::string args = "--tile-rows 8 --lookahead 0 --ping-interval 1 --ping-timeout 5 --host-cores 2 --op " + std::string(kPipeline) +
+  const std::string args = "--tile-rows 8 --lookahead 0 --ping-interval 1 --ping-timeout 5 --host-cores 2 --tail-copies off --op " + std::string(kPipeline) +
                            " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
   const RunResult run = run_dips(5, args, fault_env(1, 3, "kill"));
   INFO(run.output);
@@ -533,4 +581,72 @@ TEST_CASE("a machine's cores are the CPUs its workers may run on; a worker stand
   const auto by_worker = pieces_by_worker(report);
   CHECK(by_worker.size() == 1);  // every piece done by rank 1
   CHECK(by_worker.count(1));
+}
+
+TEST_CASE("a worker killed holding the job's last pieces: the others take copies at once, exact", "[faults][copies]") {
+  // With a ping timeout of 60 s, the job can end within the test only by copies: once no piece waits,
+  // each piece of the killed worker (suspect a ping interval after its death) goes to the survivor too,
+  // and the survivor's result counts. A slow but live worker suspected on a busy machine only adds copies
+  // whose first result counts, so nothing here depends on timing.
+  SECTION("whole files, killed after 3 pieces") {
+    FaultJob job;
+    const fs::path outdir = job.dir / "out";
+    const std::string args = "--quiet --tile-rows 100000" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) +
+                             " " + quoted(job.dir / "in");
+    const RunResult run = run_dips(3, args, fault_env(1, 3, "kill"));
+    INFO(run.output);
+    REQUIRE(run.code == 0);
+    job.check_complete(outdir);
+    job.check_report_complete(outdir);
+    check_copied(outdir / "report.jsonl", 1);
+    CHECK(dips_temp_files(outdir).empty());
+  }
+  SECTION("stopped (SIGSTOP) after 3 pieces: given up at the end, so that mpirun exits without dips-run ending it") {
+    FaultJob job;
+    const fs::path outdir = job.dir / "out";
+    const std::string args = "--quiet --tile-rows 100000" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) +
+                             " " + quoted(job.dir / "in");
+    // A stopped rank never exits: unless rank 0 has the runtime kill it, mpirun waits until dips-run's
+    // --grace (60 s here) runs out and says so.
+    const RunResult run = run_dips_run(3, args, fault_env(1, 3, "stop"), "--grace 60");
+    INFO(run.output);
+    REQUIRE(run.code == 0);
+    job.check_complete(outdir);
+    job.check_report_complete(outdir);
+    check_copied(outdir / "report.jsonl", 1);
+    CHECK(run.output.find("mpirun is still waiting") == std::string::npos);
+  }
+  SECTION("a whole file's output written, then killed before rank 0 heard of it") {
+    FaultJob job;
+    const fs::path outdir = job.dir / "out";
+    const std::string args = "--quiet" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
+    const RunResult run = run_dips(3, args, "DIPS_FAULT='rank:any,piece:file,kind:killdone'");
+    INFO(run.output);
+    REQUIRE(run.code == 0);
+    job.check_complete(outdir);
+    job.check_report_complete(outdir);
+    check_copied(outdir / "report.jsonl", injecting_rank(run.output));
+    CHECK(dips_temp_files(outdir).empty());
+  }
+  SECTION("pieces of a banded image: the decode writing its pixel file, a band") {
+    TempDir dir;
+    fs::create_directories(dir / "in");
+    const cv::Mat image = qr_image({"tail", "copies"}, 3);
+    REQUIRE(cv::imwrite((dir / "in/big.png").string(), image));
+    const std::string pipeline = "blur=3,edge_detection,read_qr_code";
+    for (const auto& [kind, fault] : std::vector<std::pair<std::string, std::string>>{{"decode", "killprogress"}, {"decode", "kill"}, {"band", "kill"}}) {
+      INFO(fault << " holding a " << kind << " piece");
+      const fs::path outdir = dir / ("out_" + kind + fault);
+      const RunResult run = run_with_piece_fault(dir / "in", outdir, pipeline, kind, fault, "", kCopyFlags);
+      INFO(run.output);
+      REQUIRE(run.code == 0);
+      std::vector<std::string> decoded;
+      CHECK(identical(read_output(outdir / "big.png"), reference_pipeline(pipeline, image, &decoded)));
+      const auto tasks = report_tasks(outdir / "report.jsonl");
+      REQUIRE(tasks.size() == 1);
+      CHECK(tasks.begin()->second["decoded"].get<std::vector<std::string>>() == decoded);
+      check_copied(outdir / "report.jsonl", injecting_rank(run.output));
+      CHECK(dips_temp_files(outdir).empty());
+    }
+  }
 }

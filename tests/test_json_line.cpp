@@ -47,6 +47,12 @@ Json reference_piece(const PieceRecord& p) {
     piece["lost_sent"] = std::move(sent);
   }
   if (!p.outcome.empty()) piece["outcome"] = p.outcome;
+  if (!p.also_on.empty()) {
+    piece["also_on"] = p.also_on;
+    Json sent = Json::array();
+    for (double t : p.also_sent) sent.push_back(rounded(t, 1e4));
+    piece["also_sent"] = std::move(sent);
+  }
   return piece;
 }
 
@@ -138,6 +144,7 @@ TEST_CASE("json_line: task lines are what nlohmann built, byte for byte", "[repo
       p.ok = rng() % 2 == 0;
       p.id = rng() % 3 ? rng() : 0;
       if (rng() % 2) p.outcome = "ok";
+      for (int k = static_cast<int>(rng() % 2); k > 0; --k) p.also_on.push_back(static_cast<int>(rng() % 9)), p.also_sent.push_back(random_number(rng));
       r.pieces.push_back(p);
     }
     r.task = static_cast<int64_t>(rng() % 5) - 1;

@@ -31,7 +31,8 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kOneAtATime = " --lookahead 0 --host-cores all ";
+// --tail-copies off: the page shows the loss, which a job ended by copies of the lost worker's pieces may not declare.
+constexpr const char* kOneAtATime = " --lookahead 0 --host-cores all --tail-copies off ";
 
 // ---- the browser
 

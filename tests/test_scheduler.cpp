@@ -614,3 +614,145 @@ TEST_CASE("scheduler: workers standing by take no share of the work left", "[sch
   CHECK(first_batches(14) == first_batches(0));
   CHECK(first_batches(0) == std::map<int, int>{{1, 10}, {2, 10}});
 }
+
+namespace {
+
+// Workers 1 and 2, one thread each, one piece each: 2 answers and finishes its piece, 1 goes silent and
+// is suspect at t = 0.3 holding `held` (ping_interval 0.2, ping_timeout 1.5). Returns held's id.
+uint64_t tail_with_a_suspect(Scheduler& s) {
+  const uint64_t held = s.add_piece(0.1), other = s.add_piece(0.1);
+  REQUIRE(s.assign(0)->worker == 1);
+  REQUIRE(s.assign(0)->worker == 2);
+  s.pings_due(0);
+  s.heard(2);
+  REQUIRE(s.complete(other, 2, false, 0.1));
+  CHECK(s.expire(0.3).empty());
+  REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+  return held;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: at the tail a suspect's piece is copied to a free thread; the first result counts", "[scheduler]") {
+  Scheduler s({1, 2}, options(0.2, 1.5, 0, 1));
+  const uint64_t held = tail_with_a_suspect(s);
+  const auto copy = s.assign(0.3);
+  REQUIRE(copy);
+  CHECK(copy->piece == held);
+  CHECK(copy->worker == 2);
+  CHECK(copy->copy);
+  CHECK(s.piece_worker(held) == 1);
+  CHECK(s.piece_copy(held) == 2);
+  CHECK(s.in_flight(1) == 1);
+  CHECK(s.in_flight(2) == 1);
+  CHECK(!s.assign(0.3));  // one copy per piece
+  CHECK(s.suspects() == std::vector<int>{1});
+
+  SECTION("the copy's result first: the piece leaves both, the suspect's late result is a duplicate") {
+    REQUIRE(s.complete(held, 2, false, 0.5));
+    CHECK(s.piece_state(held) == PieceState::kDone);
+    CHECK(s.in_flight(1) == 0);
+    CHECK(s.in_flight(2) == 0);
+    s.heard(1);
+    CHECK(!s.complete(held, 1, false, 0.6));
+    CHECK(s.unfinished() == 0);
+  }
+  SECTION("the suspect answers and its result comes first: the copy's is a duplicate") {
+    s.heard(1);
+    REQUIRE(s.complete(held, 1, false, 0.5));
+    CHECK(s.in_flight(2) == 0);
+    CHECK(s.worker_state(2) == WorkerState::kIdle);
+    CHECK(!s.complete(held, 2, false, 0.6));
+    CHECK(s.unfinished() == 0);
+  }
+  SECTION("the suspect is declared dead: the piece stays with its copy, not pooled again") {
+    const auto dead = s.expire(1.6);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].first == 1);
+    CHECK(dead[0].second.empty());
+    CHECK(s.pending() == 0);
+    CHECK(s.piece_worker(held) == 2);
+    CHECK(s.piece_copy(held) == -1);
+    CHECK(!s.assign(1.6));
+    REQUIRE(s.complete(held, 2, false, 1.7));
+    CHECK(s.unfinished() == 0);
+  }
+  SECTION("the copy's holder is lost first: the piece stays with the suspect, which may still answer") {
+    CHECK(s.declare_dead(2).empty());
+    CHECK(s.piece_worker(held) == 1);
+    CHECK(s.piece_copy(held) == -1);
+    CHECK(s.pending() == 0);
+    SECTION("it answers") {
+      s.heard(1);
+      REQUIRE(s.complete(held, 1, false, 0.5));
+      CHECK(s.unfinished() == 0);
+    }
+    SECTION("it dies too: the piece is pooled again, once") {
+      const auto dead = s.expire(1.6);
+      REQUIRE(dead.size() == 1);
+      CHECK(dead[0].second == std::vector<uint64_t>{held});
+      CHECK(s.pending() == 1);
+    }
+  }
+}
+
+TEST_CASE("scheduler: no copy while pieces are pending, to a worker without a free thread, or when turned off", "[scheduler]") {
+  SECTION("pending pieces go first") {
+    Scheduler s({1, 2}, options(0.2, 1.5, 0, 1));
+    tail_with_a_suspect(s);
+    const uint64_t late = s.add_piece(0.1);
+    const auto next = s.assign(0.3);
+    REQUIRE(next);
+    CHECK(next->piece == late);
+    CHECK(!next->copy);
+    CHECK(!s.assign(0.3));  // worker 2's one thread is taken now
+  }
+  SECTION("a worker whose threads are all taken gets no copy") {
+    Scheduler s(options(0.2, 1.5, 0, 1));
+    s.add_worker(1, 1);
+    s.add_worker(2, 2);
+    for (int i = 0; i < 3; ++i) s.add_piece(0.1);
+    std::vector<uint64_t> on_two;
+    while (auto a = s.assign(0)) {
+      if (a->worker == 2) on_two.push_back(a->piece);
+    }
+    REQUIRE(on_two.size() == 2);
+    s.pings_due(0);
+    s.heard(2);
+    s.expire(0.3);
+    REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+    CHECK(s.in_flight(2) == 2);
+    CHECK(!s.assign(0.3));
+    REQUIRE(s.complete(on_two[0], 2, false, 0.4));
+    const auto copy = s.assign(0.4);  // a thread of 2 is free now
+    REQUIRE(copy);
+    CHECK(copy->copy);
+    CHECK(copy->worker == 2);
+  }
+  SECTION("copy_from_suspects off: the piece waits for its worker") {
+    SchedulerOptions o = options(0.2, 1.5, 0, 1);
+    o.copy_from_suspects = false;
+    Scheduler s({1, 2}, o);
+    const uint64_t held = tail_with_a_suspect(s);
+    CHECK(!s.assign(0.3));
+    const auto dead = s.expire(1.6);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].second == std::vector<uint64_t>{held});
+  }
+}
+
+TEST_CASE("scheduler: a suspect's piece is copied once, however many threads are free", "[scheduler]") {
+  Scheduler s({1, 2, 3}, options(0.2, 1.5, 0, 1));
+  const uint64_t held = s.add_piece(0.1);
+  REQUIRE(s.assign(0)->worker == 1);
+  s.pings_due(0);
+  s.heard(2);
+  s.heard(3);
+  s.expire(0.3);
+  REQUIRE(s.worker_state(1) == WorkerState::kSuspect);
+  const auto copy = s.assign(0.3);
+  REQUIRE(copy);
+  CHECK(copy->piece == held);
+  CHECK(!s.assign(0.3));  // the other free worker gets no second copy
+  CHECK(s.in_flight(2) + s.in_flight(3) == 1);
+}

@@ -33,6 +33,10 @@ struct PieceRecord {
   uint64_t id = 0;                 // the scheduler's piece id (the same when it is sent again)
   std::vector<double> lost_sent;   // when it was sent to each of lost_on
   std::string outcome;             // "ok", "error" (its result was), "cancelled" (its task ended before it counted)
+  // Workers that held it at the same time as `worker` (one was suspect at the job's tail, and the other
+  // was given a copy) and whose result did not count, and when it was sent to each.
+  std::vector<int> also_on;
+  std::vector<double> also_sent;
 };
 
 // A span of rank 0's own work for a task: reading its input ("read", or "header" when only the head was

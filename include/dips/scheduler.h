@@ -29,12 +29,14 @@ struct SchedulerOptions {
   double lookahead = 0.1;      // more pieces while a worker's estimated work in flight per thread stays within this,
                                // so that it never idles waiting for the next message
   int max_in_flight = 256;     // pieces in flight per compute thread, at most
+  bool copy_from_suspects = true;  // once no piece is pending, a suspect's pieces are also given to free threads
 };
 
 // One decision of the scheduler: this piece goes to this worker.
 struct Assignment {
   uint64_t piece = 0;
   int worker = -1;
+  bool copy = false;  // the piece stays in flight on a suspect too: whichever result comes first counts
 };
 
 // The coordinator's scheduling as a pure state machine: which piece goes to which worker, who is alive,
@@ -67,7 +69,11 @@ class Scheduler {
   // Adds a piece to the pool; returns its id (ids count up from 1).
   uint64_t add_piece(double cost = 0);
   // Picks the oldest pending piece and a live, unsuspected worker with room for it (the one with the least
-  // estimated work per thread), marks the piece in flight there; nullopt when none fits.
+  // estimated work per thread), marks the piece in flight there; nullopt when none fits. With no piece
+  // pending (the job's tail) and copy_from_suspects, a worker with a thread free gets a copy of the oldest
+  // piece held by a suspect (a ping overdue) that has none yet: a worker killed at the tail otherwise kept
+  // the job waiting for its ping timeout (1.0-1.5 s of a 3.7 s job) while the others idled. Every piece
+  // may be done twice (a worker thought dead may still be running it), so a copy costs only a free thread.
   std::optional<Assignment> assign(double now);
   // The piece assign() would pick next, if any.
   std::optional<uint64_t> next_pending() const;
@@ -77,11 +83,13 @@ class Scheduler {
   // A worker was heard from (any message): its outstanding ping is answered.
   void heard(int worker);
   // A result for piece from worker. Returns true when it is to be used: false for a late or duplicate
-  // result (the worker is dead, or the piece was reassigned or is already finished).
+  // result (the worker is dead, or the piece was reassigned or is already finished). Of a piece with a
+  // copy, the first result of either holder counts, and the piece leaves both.
   bool complete(uint64_t piece, int worker, bool failed, double now = 0);
   // The workers that should be pinged now (each at most once per ping_interval); records the pings.
   std::vector<int> pings_due(double now);
-  // Applies deadlines: returns the workers newly declared dead, each with its pieces now pending again.
+  // Applies deadlines: returns the workers newly declared dead, each with its pieces now pending again
+  // (a piece with a copy on a live worker stays there instead and is not among them).
   std::vector<std::pair<int, std::vector<uint64_t>>> expire(double now);
   // Declares a worker dead at once (it sent garbage, or it was lost); returns its pieces, pending again.
   std::vector<uint64_t> declare_dead(int worker);
@@ -98,8 +106,12 @@ class Scheduler {
 
   WorkerState worker_state(int worker) const;
   PieceState piece_state(uint64_t piece) const;
-  // The worker a piece is in flight on, or -1.
+  // The worker a piece is in flight on (the first, for a piece with a copy), or -1.
   int piece_worker(uint64_t piece) const;
+  // The worker holding a copy of a piece in flight, or -1.
+  int piece_copy(uint64_t piece) const;
+  // The workers suspect now (a ping overdue by --ping-interval, not yet its timeout).
+  std::vector<int> suspects() const;
   // Workers not dead.
   int live_workers() const;
   // Compute threads of the workers neither dead, suspect nor standing by (one draining still computes what
@@ -136,12 +148,17 @@ class Scheduler {
     int worker = -1;
     double sent_at = 0;
     double cost = 0;
+    int copy = -1;  // a second holder, given it while `worker` was suspect
+    double copy_sent_at = 0;
   };
   bool has_room(const Worker& worker, double cost, double share, double now) const;
   double work_left(const Worker& worker, double now) const;
   double queued_cost(const Worker& worker) const;
   double fair_share(double next_cost, double now) const;
-  std::vector<uint64_t> requeue_pieces_of(Worker& worker);
+  std::vector<uint64_t> requeue_pieces_of(int rank, Worker& worker);
+  std::optional<Assignment> assign_copy(double now);
+  int free_thread_worker() const;
+  void let_go(int rank, uint64_t id, double cost);
   void refresh_state(Worker& worker);
   void refresh_standby();
 

@@ -58,6 +58,9 @@ class Transport {
   }
   // Tells a worker that has finished its pieces to stop (it exits); nothing more goes to it.
   virtual void retire(int worker) { abandon(worker); }
+  // Whether the job survives a worker's death (mpirun --enable-recovery): without it, the runtime ends
+  // the whole job when a rank dies, so a worker not heard from lately is alive (slow, or stopped).
+  virtual bool survives_lost_workers() const { return true; }
 };
 
 // How a worker talks to rank 0. Nothing here blocks on rank 0, which may be gone.
