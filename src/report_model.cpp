@@ -263,6 +263,16 @@ void ReportModel::add_task(const Element& line, const std::string& status) {
       lost_.push_back(lost);
       if (std::find(task.lost.begin(), task.lost.end(), lost.worker) == task.lost.end()) task.lost.push_back(lost.worker);
     }
+    const std::vector<int> also_on = integers(p, "also_on");
+    simdjson::dom::array also_sent;
+    const bool has_also_sent = !also_on.empty() && !p["also_sent"].get(also_sent);
+    for (size_t i = 0; i < also_on.size(); ++i) {
+      Lost copy;
+      copy.worker = also_on[i];
+      copy.copy = true;
+      if (has_also_sent && i < also_sent.size()) copy.sent = static_cast<float>(number(also_sent.at(i).value_unsafe(), copy.sent));
+      lost_.push_back(copy);
+    }
     piece.lost_end = static_cast<uint32_t>(lost_.size());
     last_done = std::max(last_done, static_cast<double>(piece.done));
     pieces_.push_back(piece);
@@ -468,7 +478,9 @@ Json ReportModel::page_data(const PageLimits& limits) const {
   for (size_t i = first_piece; i < pieces_.size(); ++i) {
     const Piece& p = pieces_[i];
     Json lost = Json::array();
-    for (uint32_t l = p.lost_begin; l < p.lost_end; ++l) lost.push_back({lost_[l].worker, rounded(lost_[l].sent)});
+    for (uint32_t l = p.lost_begin; l < p.lost_end; ++l) {
+      lost.push_back(lost_[l].copy ? Json{lost_[l].worker, rounded(lost_[l].sent), 1} : Json{lost_[l].worker, rounded(lost_[l].sent)});
+    }
     pieces.push_back({p.run, index[p.task], p.kind, p.stage, p.row0, p.row1, p.worker, rounded(p.sent), rounded(p.done),
                       rounded(p.compute_ms), p.outcome, p.id, std::move(lost), name_if_hidden(p.task)});
   }

@@ -313,3 +313,22 @@ TEST_CASE("report model: workers standing by, one that took over, one lost while
   CHECK(worker(standing, 0, 2)["state"] == "standby");
   CHECK(worker(standing, 0, 3)["why"] == "the workers before it on vm keep its 1 core busy (--host-cores auto)");
 }
+
+TEST_CASE("report model: a piece copied from a suspect names both holders; only the lost one counts as lost", "[report_model]") {
+  // Rank 2 fell silent at the tail: its band was copied to rank 1, whose result counted; rank 2 was
+  // suspect at the end, never declared lost (--tail-copies). Another piece was lost on rank 3 and redone.
+  const std::string journal = R"({"dips_report":2,"dips_version":"t","command":"dips","workers":3,"resume":false,"started_at":"2026-01-01T00:00:00Z"}
+{"event":"worker_suspect","worker":2,"t":0.4}
+{"event":"piece_copied","piece":5,"task":0,"kind":"band","from":2,"to":1,"t":0.45}
+{"input":"in/a.png","output":"out/a.png","ops":"blur=3","status":"ok","error":null,"decoded":[],"width":10,"height":40,"ms":9,"ranks":[1],"pieces":[{"kind":"band","stage":0,"rows":[0,20],"worker":1,"sent":0.45,"done":0.5,"compute_ms":10,"queue_ms":1,"bytes_out":0,"bytes_in":400,"ok":true,"id":5,"outcome":"ok","also_on":[2],"also_sent":[0.2]},{"kind":"band","stage":0,"rows":[20,40],"worker":1,"lost_on":[3],"sent":0.3,"done":0.35,"compute_ms":10,"queue_ms":1,"bytes_out":0,"bytes_in":400,"ok":true,"id":6,"lost_sent":[0.1],"outcome":"ok"}],"task":0,"t":0.55}
+{"summary":{"tasks":1,"ok":1,"failed":0,"skipped":0,"unfinished":0,"wall_s":0.6,"megapixels":0.0004,"mp_per_s":0.001,"workers":3,"workers_lost":[3],"workers_suspect":[2],"io":"shared","rank0_cpu_s":0.1,"rank0_peak_rss_mb":30,"exit_code":0}}
+)";
+  const Json data = model_of(journal).page_data();
+  CHECK(task_named(data, "in/a.png")["lost"] == std::vector<int>{3});  // not rank 2: it lost nothing
+  std::map<uint64_t, Json> holders;
+  for (const Json& piece : data["pieces"]) holders[piece[11].get<uint64_t>()] = piece[12];
+  CHECK(holders.at(5) == Json::parse("[[2, 0.2, 1]]"));
+  CHECK(holders.at(6) == Json::parse("[[3, 0.1]]"));
+  CHECK(worker(data, 0, 2)["state"] == "suspect");
+  CHECK(worker(data, 0, 3)["state"] == "lost");
+}

@@ -428,6 +428,46 @@ TEST_CASE("report page in a browser: tasks, QR strings, the lost worker and its 
   screenshot(job.url(), "report-lost-worker.png");
 }
 
+TEST_CASE("report page in a browser: a worker killed at the tail, the pieces it held copied to the other", "[report][browser]") {
+  // --tail-copies (the default) with a ping timeout the job never reaches: rank 1, killed after 3 pieces,
+  // is suspect at the end and never lost; each piece it held was copied to rank 2, whose result counted.
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 4; ++i) REQUIRE(cv::imwrite((dir / "in" / ("p" + std::to_string(i) + ".png")).string(), photo_like(64 + 8 * i, 96, 40 + i)));
+  const fs::path outdir = dir / "out";
+  const RunResult run = run_dips(3, "--tile-rows 8 --lookahead 0 --ping-timeout 60 --host-cores all --op blur=3 --output " + quoted(outdir) + " " +
+                                        quoted(dir / "in"),
+                                 "DIPS_FAULT='rank:1,after:3,kind:kill'");
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  size_t copied = 0;
+  for (const auto& [output, task] : report_tasks(outdir / "report.jsonl")) {
+    for (const Json& piece : task["pieces"]) copied += piece.contains("also_on");
+  }
+  REQUIRE(copied >= 1);
+  if (!browser_or_skip("the report page in a browser")) return;
+  const std::string url = "file://" + (outdir / "report.html").string();
+  const std::string dom = dom_of(url);
+  INFO(dom.substr(0, 2000));
+  const auto ghosts = elements(dom, "rect", "piece copy-attempt");
+  CHECK(ghosts.size() == copied);
+  for (const auto& ghost : ghosts) CHECK(ghost.at("data-rank") == "1");
+  size_t counted = 0;
+  for (const auto& bar : elements_with(dom, "rect", {"piece", "ok"})) {
+    if (!bar.count("data-also-on")) continue;
+    ++counted;
+    CHECK(bar.at("data-also-on") == "1");
+    CHECK(bar.at("data-rank") == "2");
+  }
+  CHECK(counted == copied);
+  CHECK(elements_with(dom, "rect", {"piece", "redone"}).empty());  // nothing waited for a loss
+  const auto suspect = elements(dom, "tr", "worker suspect");
+  REQUIRE(suspect.size() == 1);
+  CHECK(suspect[0].at("data-rank") == "1");
+  CHECK(dom.find(std::to_string(copied) + (copied == 1 ? " piece" : " pieces") + " copied to rank 2") != std::string::npos);
+  screenshot(url, "report-tail-copies.png");
+}
+
 TEST_CASE("journal: version 1 reports resume; version 2 reports resume; both make pages", "[report][journal]") {
   TempDir dir;
   fs::create_directories(dir / "in");

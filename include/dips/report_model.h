@@ -90,9 +90,12 @@ class ReportModel {
     uint64_t id = 0;
     uint32_t lost_begin = 0, lost_end = 0;  // its range in lost_
   };
+  // A worker that held a piece whose result did not count: lost holding it, or (copy) holding it at
+  // the same time as the one whose result counted (--tail-copies).
   struct Lost {
     int worker = -1;
     float sent = -1;
+    bool copy = false;
   };
   struct Span {
     uint32_t run = 0, task = 0;
