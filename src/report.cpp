@@ -86,6 +86,13 @@ Status ReportWriter::write_event(const nlohmann::ordered_json& event) { return w
 
 namespace {
 
+// Times of the job (seconds), as the report writes them: to 0.1 ms.
+void put_times(JsonLine& line, const char* key, const std::vector<double>& times) {
+  line.key(key).begin_array();
+  for (double t : times) line.rounded(t, 4);
+  line.end_array();
+}
+
 void put_piece(JsonLine& line, const PieceRecord& p) {
   line.begin_object().field("kind", p.kind).field("stage", p.stage);
   if (p.row1 > p.row0) line.key("rows").begin_array().value(p.row0).value(p.row1).end_array();
@@ -96,16 +103,11 @@ void put_piece(JsonLine& line, const PieceRecord& p) {
   line.field("bytes_out", p.bytes_out).field("bytes_in", p.bytes_in).field("ok", p.ok);
   // Version 2.
   if (p.id != 0) line.field("id", p.id);
-  if (!p.lost_sent.empty()) {
-    line.key("lost_sent").begin_array();
-    for (double t : p.lost_sent) line.rounded(t, 4);
-    line.end_array();
-  }
+  if (!p.lost_sent.empty()) put_times(line, "lost_sent", p.lost_sent);
   if (!p.outcome.empty()) line.field("outcome", p.outcome);
   if (!p.also_on.empty()) {
-    line.array_field("also_on", p.also_on).key("also_sent").begin_array();
-    for (double t : p.also_sent) line.rounded(t, 4);
-    line.end_array();
+    line.array_field("also_on", p.also_on);
+    put_times(line, "also_sent", p.also_sent);
   }
   line.end_object();
 }

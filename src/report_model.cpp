@@ -205,6 +205,21 @@ uint8_t ReportModel::intern(std::vector<std::string>& table, const std::string& 
   return static_cast<uint8_t>(table.size() - 1);
 }
 
+// The workers a piece's `workers` key names (each sent it at the time its `sent` key gives) into lost_:
+// lost holding it, or (copy) holding it with the one whose result counted.
+void ReportModel::add_holders(const Element& piece, const char* workers, const char* sent, bool copy) {
+  const std::vector<int> ranks = integers(piece, workers);
+  simdjson::dom::array times;
+  const bool has_times = !ranks.empty() && !piece[sent].get(times);
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    Lost holder;
+    holder.worker = ranks[i];
+    holder.copy = copy;
+    if (has_times && i < times.size()) holder.sent = static_cast<float>(number(times.at(i).value_unsafe(), holder.sent));
+    lost_.push_back(holder);
+  }
+}
+
 void ReportModel::add_task(const Element& line, const std::string& status) {
   Run& run = current_run();
   const uint32_t run_index = static_cast<uint32_t>(runs_.size() - 1);
@@ -252,27 +267,12 @@ void ReportModel::add_task(const Element& line, const std::string& status) {
     if (outcome.empty()) outcome = ok ? "ok" : piece.done > 0 ? "error" : "cancelled";
     if (status == "unfinished" && outcome == "cancelled") outcome = "unfinished";
     piece.outcome = intern(outcomes_, outcome);
-    const std::vector<int> lost_on = integers(p, "lost_on");
-    simdjson::dom::array lost_sent;
-    const bool has_lost_sent = !p["lost_sent"].get(lost_sent);
     piece.lost_begin = static_cast<uint32_t>(lost_.size());
-    for (size_t i = 0; i < lost_on.size(); ++i) {
-      Lost lost;
-      lost.worker = lost_on[i];
-      if (has_lost_sent && i < lost_sent.size()) lost.sent = static_cast<float>(number(lost_sent.at(i).value_unsafe(), lost.sent));
-      lost_.push_back(lost);
-      if (std::find(task.lost.begin(), task.lost.end(), lost.worker) == task.lost.end()) task.lost.push_back(lost.worker);
+    add_holders(p, "lost_on", "lost_sent", false);
+    for (uint32_t l = piece.lost_begin; l < lost_.size(); ++l) {
+      if (std::find(task.lost.begin(), task.lost.end(), lost_[l].worker) == task.lost.end()) task.lost.push_back(lost_[l].worker);
     }
-    const std::vector<int> also_on = integers(p, "also_on");
-    simdjson::dom::array also_sent;
-    const bool has_also_sent = !also_on.empty() && !p["also_sent"].get(also_sent);
-    for (size_t i = 0; i < also_on.size(); ++i) {
-      Lost copy;
-      copy.worker = also_on[i];
-      copy.copy = true;
-      if (has_also_sent && i < also_sent.size()) copy.sent = static_cast<float>(number(also_sent.at(i).value_unsafe(), copy.sent));
-      lost_.push_back(copy);
-    }
+    add_holders(p, "also_on", "also_sent", true);
     piece.lost_end = static_cast<uint32_t>(lost_.size());
     last_done = std::max(last_done, static_cast<double>(piece.done));
     pieces_.push_back(piece);

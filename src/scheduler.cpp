@@ -58,7 +58,7 @@ uint64_t Scheduler::add_piece(double cost) {
 }
 
 bool Scheduler::has_room(const Worker& worker, double cost, double share, double now) const {
-  if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining || worker.standby) return false;
+  if (!takes_pieces(worker)) return false;
   const size_t count = worker.pieces.size();
   const size_t threads = static_cast<size_t>(worker.threads);
   const size_t depth = static_cast<size_t>(std::max(1, options_.queue_depth));
@@ -135,12 +135,21 @@ std::optional<Assignment> Scheduler::assign(double now) {
   piece.state = PieceState::kInFlight;
   piece.worker = best;
   piece.sent_at = now;
-  Worker& worker = workers_[best];
+  hold(workers_[best], id, piece.cost, now);
+  return Assignment{id, best};
+}
+
+// A worker that may be given pieces, new ones or copies: alive, answering pings, not leaving, not standing by.
+bool Scheduler::takes_pieces(const Worker& worker) {
+  return worker.state != WorkerState::kDead && worker.state != WorkerState::kSuspect && !worker.draining && !worker.standby;
+}
+
+// The worker holds the piece now (let_go's twin).
+void Scheduler::hold(Worker& worker, uint64_t id, double cost, double now) {
   if (worker.pieces.empty()) worker.last_result = now;  // a piece-timeout clock starts with its first piece
   worker.pieces.push_back(id);
-  worker.cost_in_flight += piece.cost;
+  worker.cost_in_flight += cost;
   refresh_state(worker);
-  return Assignment{id, best};
 }
 
 // The worker with the most free compute threads (at least one: a copy never waits behind other work).
@@ -148,7 +157,7 @@ int Scheduler::free_thread_worker() const {
   int best = -1;
   double best_busy = 1;
   for (const auto& [rank, worker] : workers_) {
-    if (worker.state == WorkerState::kDead || worker.state == WorkerState::kSuspect || worker.draining || worker.standby) continue;
+    if (!takes_pieces(worker)) continue;
     const double busy = static_cast<double>(worker.pieces.size()) / worker.threads;
     if (busy < best_busy) {
       best = rank;
@@ -168,11 +177,7 @@ std::optional<Assignment> Scheduler::assign_copy(double now) {
       if (piece.worker != rank || piece.copy >= 0) continue;
       piece.copy = taker;
       piece.copy_sent_at = now;
-      Worker& to = workers_[taker];
-      if (to.pieces.empty()) to.last_result = now;
-      to.pieces.push_back(id);
-      to.cost_in_flight += piece.cost;
-      refresh_state(to);
+      hold(workers_[taker], id, piece.cost, now);
       return Assignment{id, taker, true};
     }
   }

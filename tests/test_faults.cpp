@@ -160,6 +160,22 @@ int check_copied(const fs::path& report, int dead) {
   return held;
 }
 
+// FaultJob's images as whole files under kCopyFlags, the worker first sent one failing as `kind` says,
+// under mpirun, or under dips-run with `dips_run_args` when given: every output exact, every task in the
+// report once, and the failed worker's pieces counted from the survivor's copies (check_copied).
+RunResult run_file_fault_with_copies(const FaultJob& job, const fs::path& outdir, const std::string& kind, const std::string& dips_run_args = "") {
+  const std::string args = "--quiet --tile-rows 100000" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) + " " +
+                           quoted(job.dir / "in");
+  const std::string fault = "DIPS_FAULT='rank:any,piece:file,kind:" + kind + "'";
+  RunResult run = dips_run_args.empty() ? run_dips(3, args, fault) : run_dips_run(3, args, fault, dips_run_args);
+  INFO(run.output);
+  REQUIRE(run.code == 0);
+  job.check_complete(outdir);
+  job.check_report_complete(outdir);
+  check_copied(outdir / "report.jsonl", injecting_rank(run.output));
+  return run;
+}
+
 }  // namespace
 
 TEST_CASE("a worker killed at any moment: the job completes, exact", "[faults][kill]") {
@@ -592,43 +608,20 @@ TEST_CASE("a worker killed holding the job's last pieces: the others take copies
   // on a loaded machine one worker may do every piece after the N-th, and a plan for the other never fires.
   SECTION("whole files, the worker first sent one killed holding it") {
     FaultJob job;
-    const fs::path outdir = job.dir / "out";
-    const std::string args = "--quiet --tile-rows 100000" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) +
-                             " " + quoted(job.dir / "in");
-    const RunResult run = run_dips(3, args, "DIPS_FAULT='rank:any,piece:file,kind:kill'");
-    INFO(run.output);
-    REQUIRE(run.code == 0);
-    job.check_complete(outdir);
-    job.check_report_complete(outdir);
-    check_copied(outdir / "report.jsonl", injecting_rank(run.output));
-    CHECK(dips_temp_files(outdir).empty());
+    run_file_fault_with_copies(job, job.dir / "out", "kill");
+    CHECK(dips_temp_files(job.dir / "out").empty());
   }
   SECTION("stopped (SIGSTOP) holding a file: given up at the end, so that mpirun exits without dips-run ending it") {
     FaultJob job;
-    const fs::path outdir = job.dir / "out";
-    const std::string args = "--quiet --tile-rows 100000" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) +
-                             " " + quoted(job.dir / "in");
     // A stopped rank never exits: unless rank 0 has the runtime kill it, mpirun waits until dips-run's
     // --grace (60 s here) runs out and says so.
-    const RunResult run = run_dips_run(3, args, "DIPS_FAULT='rank:any,piece:file,kind:stop'", "--grace 60");
-    INFO(run.output);
-    REQUIRE(run.code == 0);
-    job.check_complete(outdir);
-    job.check_report_complete(outdir);
-    check_copied(outdir / "report.jsonl", injecting_rank(run.output));
+    const RunResult run = run_file_fault_with_copies(job, job.dir / "out", "stop", "--grace 60");
     CHECK(run.output.find("mpirun is still waiting") == std::string::npos);
   }
   SECTION("a whole file's output written, then killed before rank 0 heard of it") {
     FaultJob job;
-    const fs::path outdir = job.dir / "out";
-    const std::string args = "--quiet" + std::string(kCopyFlags) + "--op " + kPipeline + " --output " + quoted(outdir) + " " + quoted(job.dir / "in");
-    const RunResult run = run_dips(3, args, "DIPS_FAULT='rank:any,piece:file,kind:killdone'");
-    INFO(run.output);
-    REQUIRE(run.code == 0);
-    job.check_complete(outdir);
-    job.check_report_complete(outdir);
-    check_copied(outdir / "report.jsonl", injecting_rank(run.output));
-    CHECK(dips_temp_files(outdir).empty());
+    run_file_fault_with_copies(job, job.dir / "out", "killdone");
+    CHECK(dips_temp_files(job.dir / "out").empty());
   }
   SECTION("pieces of a banded image: the decode writing its pixel file, a band") {
     TempDir dir;

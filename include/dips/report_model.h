@@ -106,6 +106,7 @@ class ReportModel {
 
   void start_run(const nlohmann::json& line, int version);
   void add_task(const simdjson::dom::element& line, const std::string& status);
+  void add_holders(const simdjson::dom::element& piece, const char* workers, const char* sent, bool copy);
   void add_event(const nlohmann::json& line);
   Run& current_run();
   uint8_t intern(std::vector<std::string>& table, const std::string& text);

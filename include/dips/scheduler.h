@@ -158,6 +158,8 @@ class Scheduler {
   std::vector<uint64_t> requeue_pieces_of(int rank, Worker& worker);
   std::optional<Assignment> assign_copy(double now);
   int free_thread_worker() const;
+  static bool takes_pieces(const Worker& worker);
+  void hold(Worker& worker, uint64_t id, double cost, double now);
   void let_go(int rank, uint64_t id, double cost);
   void refresh_state(Worker& worker);
   void refresh_standby();
